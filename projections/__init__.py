@@ -1,0 +1,1 @@
+"""Projection workers: read models in PostgreSQL built from the event stream."""

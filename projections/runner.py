@@ -1,0 +1,189 @@
+"""The projection runner: durable pull consumer -> one PostgreSQL transaction per batch.
+
+Per batch: skip what the checkpoint already covers, apply the rest and store the last stream
+sequence in the same transaction, commit, then ack (AckPolicy.ALL: one ack covers the batch).
+On start the consumer is recreated from the stored checkpoint, so a worker killed mid-batch
+resumes at checkpoint + 1 at once and nothing is applied twice. `max_ack_pending` equals the
+batch size, so a batch is never overtaken; a failed commit is retried in place (transient
+errors, e.g. PostgreSQL down) or, for an error of one event, that event is parked as rejected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import structlog
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from prometheus_client import Counter, Gauge
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from projections.batch import StreamMessage
+from projections.tables import checkpoints
+
+log = structlog.get_logger(__name__)
+Handler = Callable[[AsyncConnection, Sequence[StreamMessage]], Awaitable[None]]
+
+APPLIED = Counter("doingoai_projection_messages_total", "Stream messages applied", ["consumer"])
+CHECKPOINT = Gauge("doingoai_projection_checkpoint", "Last applied stream sequence", ["consumer"])
+RETRIES = Counter("doingoai_projection_retries_total", "Batch commits retried", ["consumer"])
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection-level failures are retried forever; anything else is a problem of the data."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | asyncio.TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    name = type(getattr(exc, "orig", None) or exc).__name__
+    return name in {"ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError"}
+
+
+async def read_checkpoint(conn: AsyncConnection, consumer: str) -> int:
+    value = await conn.scalar(select(checkpoints.c.last_seq).where(checkpoints.c.consumer == consumer))
+    return int(value or 0)
+
+
+async def write_checkpoint(conn: AsyncConnection, consumer: str, seq: int) -> None:
+    stmt = insert(checkpoints).values(consumer=consumer, last_seq=seq, updated_at=datetime.now(UTC))
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[checkpoints.c.consumer],
+            set_={"last_seq": stmt.excluded.last_seq, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+
+
+def to_stream_message(msg: object) -> StreamMessage:
+    meta = msg.metadata  # type: ignore[attr-defined]
+    return StreamMessage(
+        seq=meta.sequence.stream,
+        subject=msg.subject,  # type: ignore[attr-defined]
+        data=msg.data,  # type: ignore[attr-defined]
+        recorded_at=meta.timestamp,
+        headers=dict(msg.headers or {}),  # type: ignore[attr-defined]
+    )
+
+
+class Runner:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        engine: AsyncEngine,
+        *,
+        stream: str,
+        durable: str,
+        handler: Handler,
+        isolate: Handler | None = None,
+        batch_size: int = 500,
+        ack_wait: float = 30.0,
+        filter_subject: str | None = None,
+        fetch_timeout: float = 0.1,
+    ):
+        self.js, self.engine, self.stream, self.durable = js, engine, stream, durable
+        self.handler, self.isolate = handler, isolate
+        self.batch_size, self.ack_wait, self.filter_subject = batch_size, ack_wait, filter_subject
+        self.fetch_timeout = fetch_timeout
+        self.checkpoint = 0
+        self.caught_up = asyncio.Event()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        async with self.engine.connect() as conn:
+            self.checkpoint = await read_checkpoint(conn, self.durable)
+        try:
+            await self.js.delete_consumer(self.stream, self.durable)
+        except NotFoundError:
+            pass
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if self.checkpoint else DeliverPolicy.ALL,
+            opt_start_seq=self.checkpoint + 1 if self.checkpoint else None,
+            ack_policy=AckPolicy.ALL,
+            ack_wait=self.ack_wait,
+            max_ack_pending=self.batch_size,
+            filter_subject=self.filter_subject,
+        )
+        await self.js.add_consumer(self.stream, config)
+        CHECKPOINT.labels(self.durable).set(self.checkpoint)
+        log.info("projection.resume", consumer=self.durable, from_seq=self.checkpoint + 1)
+        return await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self._subscribe()
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+                except (NatsTimeout, asyncio.TimeoutError):
+                    self.caught_up.set()
+                    continue
+                if msgs:
+                    await self._process(msgs, stop)
+        finally:
+            await sub.unsubscribe()
+
+    async def _process(self, msgs: list, stop: asyncio.Event) -> None:
+        batch = [to_stream_message(m) for m in msgs]
+        todo = [m for m in batch if m.seq > self.checkpoint]
+        if todo:
+            await self._commit_with_retry(todo, msgs, stop)
+        await msgs[-1].ack()
+
+    async def _commit(self, todo: Sequence[StreamMessage], handler: Handler) -> None:
+        async with self.engine.begin() as conn:
+            await handler(conn, todo)
+            await write_checkpoint(conn, self.durable, todo[-1].seq)
+
+    async def _commit_with_retry(self, todo: list[StreamMessage], msgs: list, stop: asyncio.Event) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._commit(todo, self.handler)
+                break
+            except Exception as exc:
+                RETRIES.labels(self.durable).inc()
+                if is_transient(exc):
+                    log.warning("projection.transient_failure", consumer=self.durable, error=str(exc), retry_in=delay)
+                    for m in msgs:
+                        await m.in_progress()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    if stop.is_set():
+                        raise
+                    continue
+                log.error("projection.batch_failed", consumer=self.durable, error=repr(exc), first=todo[0].seq)
+                await self._one_by_one(todo)
+                break
+        self.checkpoint = todo[-1].seq
+        APPLIED.labels(self.durable).inc(len(todo))
+        CHECKPOINT.labels(self.durable).set(self.checkpoint)
+
+    async def _one_by_one(self, todo: list[StreamMessage]) -> None:
+        """Isolate the message that fails: apply the others, park it with its reason."""
+        for message in todo:
+            try:
+                await self._commit([message], self.handler)
+            except Exception as exc:
+                if is_transient(exc) or self.isolate is None:
+                    raise
+                log.error("projection.poison", consumer=self.durable, seq=message.seq, error=repr(exc))
+                await self._commit([message], self._park(exc))
+
+    def _park(self, exc: Exception) -> Handler:
+        assert self.isolate is not None
+        isolate = self.isolate
+
+        async def park(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+            await isolate(conn, [
+                StreamMessage(m.seq, m.subject, m.data, m.recorded_at, {**m.headers, "x-error": repr(exc)})
+                for m in messages
+            ])
+
+        return park

@@ -1,0 +1,84 @@
+"""The base of every event payload and the registry of event types.
+
+Each payload class is frozen, forbids unknown fields and is registered under its event name and
+version with `@event(...)`. The registry is what the codec resolves a CloudEvents `type` with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+TYPE_PREFIX = "vn.gov.doingoai."
+
+
+class EventData(BaseModel):
+    """The typed `data` of an event. Subclasses are registered with `@event`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_name: ClassVar[str]
+    version: ClassVar[int]
+    aggregate: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class EventType:
+    """What the registry knows of one event type version."""
+
+    name: str
+    version: int
+    aggregate: str
+    title_vi: str
+    title_en: str
+    model: type[EventData]
+
+    @property
+    def ce_type(self) -> str:
+        return f"{TYPE_PREFIX}{self.name}.v{self.version}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}.v{self.version}"
+
+
+_REGISTRY: dict[tuple[str, int], EventType] = {}
+
+M = TypeVar("M", bound=type[EventData])
+
+
+def event(name: str, *, version: int, aggregate: str, title_vi: str, title_en: str) -> Callable[[M], M]:
+    """Register a payload class as event type `name` version `version`."""
+
+    def register(cls: M) -> M:
+        key = (name, version)
+        if key in _REGISTRY and _REGISTRY[key].model is not cls:
+            raise ValueError(f"event type {name}.v{version} is registered twice")
+        cls.event_name = name
+        cls.version = version
+        cls.aggregate = aggregate
+        if not cls.model_config.get("title"):
+            cls.model_config["title"] = f"{name}.v{version}"
+        _REGISTRY[key] = EventType(name, version, aggregate, title_vi, title_en, cls)
+        return cls
+
+    return register
+
+
+def registry() -> dict[tuple[str, int], EventType]:
+    """Every registered event type version (importing `schemas.events` fills it)."""
+    import schemas.events  # noqa: F401  (registers the catalogue)
+
+    return dict(_REGISTRY)
+
+
+def latest_versions() -> dict[str, EventType]:
+    """The newest registered version of each event name."""
+    latest: dict[str, EventType] = {}
+    for (name, version), et in sorted(registry().items()):
+        if name not in latest or version > latest[name].version:
+            latest[name] = et
+    return latest

@@ -1,0 +1,88 @@
+"""Escalations: a deadline passed or a matter is beyond authority, so a higher agency is told."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from schemas.base import EventData, event
+from schemas.common import Period, PersonRef, Slug
+from schemas.envelope import SUBJECT_RE
+
+
+class EscalationTrigger(StrEnum):
+    report_overdue = "report_overdue"
+    task_overdue = "task_overdue"
+    difficulty_not_acknowledged = "difficulty_not_acknowledged"
+    difficulty_not_handled = "difficulty_not_handled"
+    difficulty_beyond_authority = "difficulty_beyond_authority"
+    information_not_acknowledged = "information_not_acknowledged"
+
+
+@event(
+    "escalation_raised",
+    version=1,
+    aggregate="escalation",
+    title_vi="Cảnh báo, đề xuất cấp trên xử lý",
+    title_en="Escalation raised",
+)
+class EscalationRaisedV1(EventData):
+    """Something was not done in time (or is beyond authority): a target agency must act."""
+
+    trigger: EscalationTrigger = Field(description="What caused the escalation", examples=["report_overdue"])
+    cause_subject: str = Field(
+        pattern=SUBJECT_RE.pattern,
+        description="Subject (<kind>/<id>) of the aggregate concerned",
+        examples=["report/ha-tinh-so-tu-phap-2021-H1"],
+    )
+    cause_event_id: str | None = Field(
+        None, max_length=128, description="Id of the event that set the deadline, if any",
+        examples=["0b7f3c1e-52a4-4f0e-9d57-5d7c3c1a9e21"],
+    )
+    level: int = Field(
+        ge=1, le=3, description="1: the focal agency (SNgV); 2: the UBND tỉnh; 3: beyond the UBND", examples=[1]
+    )
+    target_agency: Slug = Field(description="Agency that must act", examples=["so-ngoai-vu"])
+    responsible_agency: Slug | None = Field(
+        None, description="Agency that missed the deadline, if any", examples=["so-tu-phap"]
+    )
+    period: Period | None = Field(None, description="Reporting period concerned", examples=["2021-H1"])
+    due_at: AwareDatetime | None = Field(
+        None, description="The deadline that was missed, if any", examples=["2021-05-25T23:59:59+07:00"]
+    )
+    ack_by: AwareDatetime = Field(
+        description="The target agency should acknowledge by then", examples=["2021-05-28T17:00:00+07:00"]
+    )
+    message: str = Field(
+        min_length=1,
+        max_length=5000,
+        description="Message for the target agency, in Vietnamese",
+        examples=["Sở Tư pháp chưa gửi báo cáo 6 tháng đầu năm 2021 (hạn 25/05/2021)"],
+    )
+
+    @model_validator(mode="after")
+    def _ack_after_deadline(self) -> EscalationRaisedV1:
+        if self.due_at is not None and self.ack_by <= self.due_at:
+            raise ValueError("ack_by must be after due_at")
+        return self
+
+
+@event(
+    "escalation_acknowledged",
+    version=1,
+    aggregate="escalation",
+    title_vi="Đã tiếp nhận cảnh báo",
+    title_en="Escalation acknowledged",
+)
+class EscalationAcknowledgedV1(EventData):
+    """The target agency has seen the escalation and says who is dealing with it."""
+
+    agency: Slug = Field(description="Acknowledging agency", examples=["so-ngoai-vu"])
+    by: PersonRef = Field(
+        description="Who acknowledged",
+        examples=[{"name": "Lê Văn Cường", "title": "Phó Giám đốc Sở Ngoại vụ"}],
+    )
+    action: str | None = Field(
+        None, max_length=5000, description="What will be done", examples=["Đã đôn đốc Sở Tư pháp gửi báo cáo"]
+    )

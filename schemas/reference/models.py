@@ -1,0 +1,258 @@
+"""Typed reference data: provinces, agencies, partners, plans and reporting calendars."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.common import CountryCode, DocumentNumber, DocumentRef, PartnerRef, ReportKind, Slug
+from schemas.events.partners import PartnerKind, PartnerRegisteredV1
+from schemas.events.plans import Recurrence, TaskAssignedV1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Province(_Frozen):
+    """A province served by the system."""
+
+    slug: Slug
+    name_vi: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    ubnd_name: str = Field(min_length=1, description="Full name of the Provincial People's Committee")
+    border_countries: list[CountryCode] = Field(default_factory=list)
+    focal_agency: Slug = "so-ngoai-vu"
+
+
+class AgencyKind(StrEnum):
+    ubnd = "ubnd"
+    focal = "focal"
+    office = "office"
+    department = "department"
+    police = "police"
+    military = "military"
+    district = "district"
+    mass_org = "mass_org"
+    friendship_org = "friendship_org"
+    party_org = "party_org"
+    university = "university"
+    media = "media"
+    group = "group"
+
+
+REPORTING_KINDS = frozenset(
+    {
+        AgencyKind.office,
+        AgencyKind.department,
+        AgencyKind.police,
+        AgencyKind.military,
+        AgencyKind.district,
+        AgencyKind.mass_org,
+        AgencyKind.friendship_org,
+        AgencyKind.university,
+        AgencyKind.media,
+    }
+)
+"""Kinds of agency that send periodic reports to the UBND through SNgV."""
+
+
+class Agency(_Frozen):
+    """An agency of a province. Kind `group` stands for a set named collectively in plans."""
+
+    slug: Slug
+    name_vi: str = Field(min_length=1)
+    kind: AgencyKind
+    short_name: str | None = None
+    note: str | None = None
+
+    @property
+    def reports_periodically(self) -> bool:
+        return self.kind in REPORTING_KINDS
+
+
+class Partner(_Frozen):
+    """A foreign partner of one or more provinces."""
+
+    slug: Slug
+    name_vi: str = Field(min_length=1)
+    name_original: str | None = None
+    country: CountryCode
+    kind: PartnerKind
+    provinces: list[Slug] = Field(min_length=1)
+    relationship: str | None = None
+    sources: list[str] = Field(default_factory=list, description="Documents that name the partner")
+
+    def to_ref(self) -> PartnerRef:
+        """The partner as a PartnerRef in an event payload."""
+        is_locality = self.kind == PartnerKind.locality
+        locality = self.name_vi if is_locality else None
+        organisation = None if is_locality else self.name_vi
+        return PartnerRef(country=self.country, locality=locality, organisation=organisation, partner_id=self.slug)
+
+    def registered_event(self) -> PartnerRegisteredV1:
+        """The `partner_registered` payload that enters this partner in the registry."""
+        return PartnerRegisteredV1(
+            slug=self.slug,
+            name_vi=self.name_vi,
+            name_original=self.name_original,
+            country=self.country,
+            kind=self.kind,
+            relationship=self.relationship,
+        )
+
+
+class PlanTask(_Frozen):
+    """One task of a plan, as the plan words it."""
+
+    number: str = Field(pattern=r"^[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*$")
+    title: str = Field(min_length=1)
+    lead_agencies: list[Slug] = Field(min_length=1)
+    coordinating_agencies: list[Slug] = Field(default_factory=list)
+    lead_text: str | None = Field(None, description="'Cơ quan chủ trì' verbatim")
+    coordinating_text: str | None = Field(None, description="'Cơ quan phối hợp' verbatim")
+    timeframe: str = Field(min_length=1, description="'Thời gian thực hiện' verbatim or summarised")
+    recurrence: Recurrence
+    due_date: date | None = None
+    expected_result: str | None = None
+    note: str | None = None
+
+
+class Plan(_Frozen):
+    """A plan (kế hoạch) of a province with its tasks."""
+
+    slug: Slug
+    province: Slug
+    number: DocumentNumber | None = Field(None, description="None where the copy's number is blank")
+    issued_on: date | None = Field(None, description="None where the copy's day is blank")
+    year: int = Field(ge=2000, le=2100)
+    title: str = Field(min_length=1)
+    legal_basis: list[str] = Field(default_factory=list)
+    source: str = Field(description="Seed document the data is drawn from")
+    note: str | None = None
+    tasks: list[PlanTask] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tasks_numbered_once(self) -> Plan:
+        numbers = [t.number for t in self.tasks]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError(f"plan {self.slug} numbers a task twice")
+        return self
+
+    def task(self, number: str) -> PlanTask:
+        for t in self.tasks:
+            if t.number == number:
+                return t
+        raise KeyError(f"plan {self.slug} has no task {number}")
+
+    def task_id(self, number: str) -> str:
+        """The aggregate id used for a task of this plan (`task/<plan-slug>-<number>`)."""
+        return f"{self.slug}-{self.task(number).number}"
+
+    def document(self) -> DocumentRef | None:
+        if self.number is None:
+            return None
+        return DocumentRef(number=self.number, issued_on=self.issued_on)
+
+    def task_events(self) -> list[tuple[str, TaskAssignedV1]]:
+        """(aggregate id, `task_assigned` payload) for every task of the plan."""
+        return [
+            (
+                self.task_id(t.number),
+                TaskAssignedV1(
+                    plan_id=self.slug,
+                    plan_number=self.number,
+                    task_number=t.number,
+                    title=t.title,
+                    lead_agencies=t.lead_agencies,
+                    coordinating_agencies=t.coordinating_agencies,
+                    timeframe=t.timeframe,
+                    recurrence=t.recurrence,
+                    due_date=t.due_date,
+                    expected_result=t.expected_result,
+                ),
+            )
+            for t in self.tasks
+        ]
+
+
+_DAY_MONTH = re.compile(r"^(?P<day>[0-3]?[0-9])/(?P<month>[01]?[0-9])$")
+
+
+class DayMonth(_Frozen):
+    """A day of the year written dd/mm, as Vietnamese documents do."""
+
+    day: int = Field(ge=1, le=31)
+    month: int = Field(ge=1, le=12)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        if isinstance(value, str):
+            found = _DAY_MONTH.match(value.strip())
+            if found is None:
+                raise ValueError(f"expected dd/mm, got {value!r}")
+            return {"day": int(found["day"]), "month": int(found["month"])}
+        return value
+
+    @model_validator(mode="after")
+    def _exists(self) -> DayMonth:
+        date(2000, self.month, self.day)  # a leap year: 29/02 is allowed
+        return self
+
+    def in_year(self, year: int) -> date:
+        return date(year, self.month, self.day)
+
+    def __str__(self) -> str:
+        return f"{self.day:02d}/{self.month:02d}"
+
+
+class ReportDeadline(_Frozen):
+    """When agencies' reports of a kind are due: before `due` (dd/mm) of the period's year."""
+
+    report_kind: ReportKind
+    due: DayMonth
+    basis: str = Field(pattern=r"^(seed|default)$", description="'seed': the plan says so; 'default': ours")
+    note: str | None = None
+
+
+class ProvinceCalendar(_Frozen):
+    """A province's reporting calendar, in force from `valid_from` (a year)."""
+
+    province: Slug
+    valid_from: int = Field(ge=2000, le=2100)
+    source: str
+    deadlines: list[ReportDeadline] = Field(min_length=1)
+
+    @field_validator("deadlines")
+    @classmethod
+    def _one_per_kind(cls, value: list[ReportDeadline]) -> list[ReportDeadline]:
+        kinds = [d.report_kind for d in value]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("one deadline per report kind")
+        return value
+
+    def deadline(self, report_kind: ReportKind) -> ReportDeadline | None:
+        return next((d for d in self.deadlines if d.report_kind == report_kind), None)
+
+
+class DataCutoff(_Frozen):
+    """The data window of a periodic report (Decree 09/2019/NĐ-CP, Art. 12)."""
+
+    report_kind: ReportKind
+    start: DayMonth = Field(description="First day, in the previous year")
+    end: DayMonth = Field(description="Last day, in the report's year")
+
+    def window(self, year: int) -> tuple[date, date]:
+        return self.start.in_year(year - 1), self.end.in_year(year)
+
+
+class Calendars(_Frozen):
+    """The whole of calendars.yaml."""
+
+    source: str
+    data_cutoffs: list[DataCutoff]
+    provinces: list[ProvinceCalendar]

@@ -1,0 +1,1 @@
+"""Services: the embedded runtime, the event store and publisher, HTTP and the CLI."""

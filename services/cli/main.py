@@ -1,0 +1,125 @@
+"""`doingoai`: run the system, issue credentials, replay, audit, report, list rejections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import typer
+
+from services import logs
+from services.settings import load
+
+app = typer.Typer(help="Đối ngoại nhân dân: event backbone for provincial foreign-affairs coordination.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+credentials_app = typer.Typer(help="Agency credentials (HTTP token and NATS user).", no_args_is_help=True)
+app.add_typer(credentials_app, name="credentials")
+T = TypeVar("T")
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    logs.configure()
+    return asyncio.run(coro_fn())  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def runtime() -> AsyncIterator[Any]:
+    """Attach to the running system (or start its servers for this command)."""
+    from services.runtime import Runtime
+
+    rt = await Runtime(load()).start()
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+@app.command()
+def up() -> None:
+    """Run the whole system; with no URLs configured, NATS and PostgreSQL run embedded."""
+    from services.up import up as run_up
+
+    run(lambda: run_up(load()))
+
+
+@app.command(hidden=True)
+def worker() -> None:
+    """Run the projection worker (started by `up`)."""
+    from projections.worker import run_worker
+    from services.runtime import Runtime
+
+    async def main() -> None:
+        settings = load()
+        rt = Runtime(settings, nats_servers=settings.nats_servers, database_url=settings.database_url or "",
+                     nats_user=settings.nats_user, nats_password=settings.nats_password)
+        await run_worker(rt)
+
+    run(main)
+
+
+@credentials_app.command("issue")
+def credentials_issue(
+    province: str = typer.Option(..., "--province", help="Province slug, e.g. ha-tinh"),
+    agency: str = typer.Option(..., "--agency", help="Agency slug, e.g. so-ngoai-vu"),
+    role: str = typer.Option("agency", "--role", help="agency or auditor"),
+) -> None:
+    """Print JSON with the agency's HTTP token and NATS user and password."""
+    from services.credentials import issue
+    from services.db import make_engine
+
+    async def main() -> dict[str, str]:
+        async with runtime() as rt:
+            engine = make_engine(rt.database_url, pool_size=1)
+            try:
+                issued = await issue(engine, province, agency, role)
+            finally:
+                await engine.dispose()
+            await rt.refresh_auth()
+            return {**issued, "nats_url": rt.nats_url, "http": rt.settings.http}
+
+    try:
+        print(json.dumps(run(main), indent=2))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def rejected(limit: int = typer.Option(100, help="How many, newest first")) -> None:
+    """List rejected events with their reasons."""
+    from sqlalchemy import select
+
+    from projections.tables import rejected as table
+    from services.db import make_engine
+
+    async def main() -> list[dict[str, Any]]:
+        async with runtime() as rt:
+            engine = make_engine(rt.database_url, pool_size=1)
+            try:
+                async with engine.connect() as conn:
+                    rows = await conn.execute(select(table).order_by(table.c.recorded_at.desc()).limit(limit))
+                    return [
+                        {"key": r.key, "recorded_at": r.recorded_at.isoformat(), "path": r.path, "kind": r.kind,
+                         "publisher": r.publisher, "event_id": r.event_id, "problems": r.problems}
+                        for r in rows
+                    ]
+            finally:
+                await engine.dispose()
+
+    rows = run(main)
+    for row in rows:
+        reasons = "; ".join(f"{p['path'] or '<event>'}: {p['message']}" for p in row["problems"])
+        print(f"{row['recorded_at']}  {row['publisher'] or '-'}  {row['kind']}  {row['event_id'] or '-'}  {reasons}")
+    print(f"{len(rows)} rejected event(s)", file=sys.stderr)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

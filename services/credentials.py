@@ -1,0 +1,92 @@
+"""Agency credentials: an HTTP bearer token and a NATS user each, stored hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import bcrypt
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from projections.tables import credentials
+from schemas.envelope import SOURCE_RE, source_for
+from services.natsauth import NatsUser
+
+ROLES = ("agency", "auditor")
+
+
+class UnknownToken(Exception):
+    """The bearer token is missing, unknown or revoked."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    province: str
+    agency: str
+    role: str
+    nats_user: str
+
+    @property
+    def source(self) -> str:
+        return source_for(self.province, self.agency)
+
+    @property
+    def can_publish(self) -> bool:
+        return self.role == "agency"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def password_hash(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+
+
+async def issue(engine: AsyncEngine, province: str, agency: str, role: str = "agency") -> dict[str, str]:
+    """Create credentials; returns the secrets once (only their hashes are kept)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}")
+    if not SOURCE_RE.match(source_for(province, agency)):
+        raise ValueError("province and agency must be lowercase slugs, e.g. ha-tinh / so-ngoai-vu")
+    token = "dgo_" + secrets.token_urlsafe(32)
+    password = secrets.token_urlsafe(24)
+    nats_user = f"{province}.{agency}.{secrets.token_hex(4)}"
+    async with engine.begin() as conn:
+        await conn.execute(
+            credentials.insert().values(
+                nats_user=nats_user,
+                province=province,
+                agency=agency,
+                role=role,
+                token_hash=token_hash(token),
+                nats_password_hash=password_hash(password),
+                revoked=False,
+                created_at=datetime.now(UTC),
+            )
+        )
+    return {"province": province, "agency": agency, "role": role, "token": token,
+            "nats_user": nats_user, "nats_password": password}
+
+
+async def nats_users(engine: AsyncEngine) -> list[NatsUser]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(credentials).where(credentials.c.revoked.is_(False)))
+        return [NatsUser(r.nats_user, r.nats_password_hash, r.role, r.province, r.agency) for r in rows]
+
+
+async def identify(engine: AsyncEngine, token: str | None) -> Identity:
+    if not token:
+        raise UnknownToken("missing bearer token")
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(credentials).where(credentials.c.token_hash == token_hash(token), credentials.c.revoked.is_(False))
+            )
+        ).first()
+    if row is None:
+        raise UnknownToken("unknown or revoked token")
+    return Identity(row.province, row.agency, row.role, row.nats_user)

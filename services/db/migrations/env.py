@@ -1,0 +1,18 @@
+"""Alembic environment: runs on the connection handed in by services.db.migrate."""
+
+from alembic import context
+
+from projections.tables import metadata
+
+connection = context.config.attributes["connection"]
+schema = context.config.attributes["schema"]
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    version_table_schema=schema,
+    include_schemas=False,
+    include_name=lambda name, type_, parent: not (type_ == "table" and name == "alembic_version"),
+)
+with context.begin_transaction():
+    context.run_migrations()

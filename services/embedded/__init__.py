@@ -1,0 +1,1 @@
+"""Real NATS JetStream and PostgreSQL servers run under one data directory."""

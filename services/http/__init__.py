@@ -1,0 +1,1 @@
+"""The HTTP service: CloudEvents in, read models out, schemas and the dashboard."""

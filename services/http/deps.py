@@ -1,0 +1,76 @@
+"""Shared state of the HTTP service and the request helpers its routes use."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from nats.aio.client import Client
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.credentials import Identity, UnknownToken, identify
+from services.store.publisher import Publisher
+
+
+@dataclass
+class AppState:
+    engine: AsyncEngine
+    nc: Client
+    publisher: Publisher
+
+
+def state(request: Request) -> AppState:
+    return request.app.state.doingoai  # type: ignore[no-any-return]
+
+
+class AuthError(Exception):
+    """Authentication (401) or authorisation (403) failed."""
+
+    def __init__(self, status: int, message: str):
+        self.status = status
+        super().__init__(message)
+
+
+async def identity(request: Request) -> Identity:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(401, "missing bearer token")
+    try:
+        return await identify(state(request).engine, token.strip())
+    except UnknownToken as exc:
+        raise AuthError(401, str(exc)) from None
+
+
+def wants_csv(request: Request) -> bool:
+    return request.query_params.get("format") == "csv" or "text/csv" in request.headers.get("accept", "")
+
+
+def table_response(request: Request, rows: Sequence[dict[str, Any]], name: str) -> Response:
+    """JSON `{"items": [...]}` or CSV (`Accept: text/csv` or `?format=csv`)."""
+    if not wants_csv(request):
+        return JSONResponse({"items": list(rows), "count": len(rows)})
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return value

@@ -1,0 +1,56 @@
+"""Health, metrics, JSON Schemas of the event types and the AsyncAPI document."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select, text
+
+from projections.tables import checkpoints
+from schemas.base import registry
+from schemas.export import data_schema, schema_index
+from services.http.deps import state
+
+router = APIRouter()
+SCHEMA_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.json$")
+
+
+@router.get("/healthz", tags=["operations"])
+async def healthz(request: Request) -> JSONResponse:
+    st = state(request)
+    db_ok = True
+    progress: dict[str, int] = {}
+    try:
+        async with st.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            progress = {r.consumer: r.last_seq for r in await conn.execute(select(checkpoints))}
+    except Exception:  # reported, not raised: health says what is down
+        db_ok = False
+    ok = db_ok and st.nc.is_connected
+    return JSONResponse(
+        {"status": "ok" if ok else "degraded", "nats": st.nc.is_connected, "database": db_ok, "projections": progress},
+        status_code=200 if ok else 503,
+    )
+
+
+@router.get("/metrics", tags=["operations"])
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/schemas", tags=["schemas"])
+async def schemas_index() -> JSONResponse:
+    return JSONResponse({"event_types": schema_index()})
+
+
+@router.get("/schemas/{filename}", tags=["schemas"])
+async def schema(filename: str) -> JSONResponse:
+    """JSON Schema of an event type's `data`, e.g. /schemas/difficulty_raised.v1.json."""
+    found = SCHEMA_NAME.match(filename)
+    et = registry().get((found["name"], int(found["version"]))) if found else None
+    if et is None:
+        raise HTTPException(404, f"no schema {filename}")
+    return JSONResponse(data_schema(et), media_type="application/schema+json")

@@ -1,0 +1,53 @@
+"""One settings object, loaded once: where NATS, PostgreSQL, HTTP and the data directory are.
+
+Keys come from the environment (`DOINGOAI_*`) or from a file with the same keys: `doingoai.env`
+in the working directory, or the file named by `DOINGOAI_CONFIG`. With no URL set, the system
+runs NATS and PostgreSQL itself under the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOINGOAI_",
+        env_file=(os.environ.get("DOINGOAI_CONFIG") or "doingoai.env"),
+        extra="ignore",
+    )
+
+    nats_url: str | None = Field(None, description="NATS server URL(s), comma-separated for a cluster")
+    database_url: str | None = Field(None, description="PostgreSQL URL (postgresql://...)")
+    http: str = Field("http://127.0.0.1:8080", description="Address the HTTP service listens on")
+    data_dir: Path = Field(Path.home() / ".local/share/doingoai", description="Where embedded data lives")
+    nats_user: str | None = Field(None, description="NATS user of the services (external NATS)")
+    nats_password: str | None = Field(None, description="NATS password of the services (external NATS)")
+    dedup_window_s: float = Field(3600.0, description="JetStream duplicate window (seconds)")
+    stream_replicas: int = Field(1, ge=1, le=5, description="Replicas of the event stream (R3 on a cluster)")
+    projection_batch: int = Field(500, ge=1, le=10_000, description="Events applied per transaction")
+    ack_wait_s: float = Field(30.0, description="JetStream ack wait of projection consumers (seconds)")
+
+    @property
+    def embedded(self) -> bool:
+        return not self.nats_url and not self.database_url
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [u.strip() for u in (self.nats_url or "").split(",") if u.strip()]
+
+    @property
+    def http_host_port(self) -> tuple[str, int]:
+        rest = self.http.split("://", 1)[-1].rstrip("/")
+        host, _, port = rest.rpartition(":")
+        return (host or "127.0.0.1", int(port or 8080))
+
+
+def load() -> Settings:
+    settings = Settings()
+    settings.data_dir = settings.data_dir.expanduser().resolve()
+    return settings

@@ -1,0 +1,98 @@
+"""`doingoai up`: the whole system in one command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+
+import structlog
+import uvicorn
+
+from services.db import make_engine
+from services.http.app import create_app
+from services.http.lookup import serve_lookup
+from services.runtime import Runtime
+from services.settings import Settings
+from services.supervisor import Supervised
+
+log = structlog.get_logger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `up` owns the shutdown order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def,override]
+        yield
+
+
+def write_runtime_file(rt: Runtime, **extra: object) -> None:
+    path = rt.settings.data_dir / "runtime.json"
+    info = {"nats_url": rt.nats_url, "database_url": rt.database_url, "http": rt.settings.http, "pid": os.getpid()}
+    if path.exists():
+        with contextlib.suppress(ValueError):
+            info = {**json.loads(path.read_text()), **info}
+    info.update(extra)
+    path.write_text(json.dumps(info, indent=2))
+
+
+class AlreadyRunning(RuntimeError):
+    """Another `doingoai up` runs on this data directory."""
+
+
+def lock_data_dir(settings: Settings) -> object:
+    """Hold an exclusive lock on the data directory for the life of this process."""
+    import fcntl
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (settings.data_dir / "up.lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise AlreadyRunning(f"doingoai up is already running on {settings.data_dir}") from None
+    return handle
+
+
+async def up(settings: Settings) -> None:
+    lock = lock_data_dir(settings)  # noqa: F841  (held until the process exits)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    rt = await Runtime(settings).start()
+    engine = make_engine(rt.database_url, pool_size=10)
+    nc = await rt.connect_nats("doingoai-http")
+    host, port = settings.http_host_port
+    server = _Server(uvicorn.Config(create_app(engine, nc), host=host, port=port, log_level="warning"))
+    write_runtime_file(rt)
+    worker = Supervised(
+        "projector",
+        [sys.executable, "-m", "services.cli.main", "worker"],
+        rt.child_env(),
+        on_start=lambda pid: write_runtime_file(rt, worker_pid=pid),
+    )
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await serve_lookup(nc, engine)
+        tasks = [asyncio.create_task(server.serve()), asyncio.create_task(worker.run(stop))]
+        while not server.started:
+            if tasks[0].done():
+                tasks[0].result()
+            await asyncio.sleep(0.05)
+        print(f"doingoai đang chạy — bảng điều phối: http://{host}:{port}/", flush=True)
+        print(f"NATS: {rt.nats_url}  (dữ liệu: {settings.data_dir})", flush=True)
+        await stop.wait()
+    finally:
+        log.info("up.stopping")
+        stop.set()
+        server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await nc.drain()
+        await engine.dispose()
+        rt.stop()
+        (settings.data_dir / "runtime.json").unlink(missing_ok=True)
+        log.info("up.stopped")
