@@ -22,7 +22,8 @@ def _partner(data: Any) -> tuple[str | None, str | None]:
 
 def row_for(stored: Stored) -> dict[str, Any]:
     """The activity row an event sets (pure)."""
-    event, data = stored.event, stored.event.data
+    event = stored.event
+    data: Any = event.data
     country, partner_name = _partner(data)
     row: dict[str, Any] = {
         "subject": event.envelope.subject,

@@ -66,7 +66,8 @@ def check_route(nats_subject: str, event: Event) -> None:
     parts = nats_subject.split(".")
     env = event.envelope
     if len(parts) != 5 or parts[:2] != ["doingoai", "events"]:
-        raise InvalidEvent("bad_subject", [Problem("", f"{nats_subject} is not doingoai.events.<province>.<agency>.<event>")])
+        expected = "doingoai.events.<province>.<agency>.<event>"
+        raise InvalidEvent("bad_subject", [Problem("", f"{nats_subject} is not {expected}")])
     if (parts[2], parts[3]) != (env.province, env.agency):
         raise InvalidEvent(
             "source_mismatch",

@@ -85,7 +85,7 @@ class Runner:
         batch_size: int = 500,
         ack_wait: float = 30.0,
         filter_subject: str | None = None,
-        fetch_timeout: float = 0.1,
+        fetch_timeout: float = 0.02,
     ):
         self.js, self.engine, self.stream, self.durable = js, engine, stream, durable
         self.handler, self.isolate = handler, isolate
@@ -121,7 +121,7 @@ class Runner:
             while not stop.is_set():
                 try:
                     msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
-                except (NatsTimeout, asyncio.TimeoutError):
+                except (TimeoutError, NatsTimeout):
                     self.caught_up.set()
                     continue
                 if msgs:

@@ -135,7 +135,7 @@ def decode_obj(obj: Any) -> Event:
         version += 1
     target = registry()[(et.name, version)]
     try:
-        payload = target.model.model_validate(data if version == et.version else data)
+        payload = target.model.model_validate(data)
     except ValidationError as exc:
         raise InvalidEvent("schema_violation", _problems(exc, "data.")) from None
     if et.version != version:
@@ -147,7 +147,7 @@ def decode_obj(obj: Any) -> Event:
     if envelope.aggregate_kind != et.aggregate:
         raise InvalidEvent(
             "schema_violation",
-            [Problem("subject", f"{et.name} belongs to aggregate kind {et.aggregate!r}, not {envelope.aggregate_kind!r}")],
+            [Problem("subject", f"{et.name} belongs to {et.aggregate}/<id>, not {envelope.aggregate_kind}/<id>")],
         )
     return Event(envelope, payload, target, et.version, dict(envelope.model_extra or {}))
 
@@ -155,7 +155,8 @@ def decode_obj(obj: Any) -> Event:
 def to_obj(envelope: CloudEvent) -> dict[str, Any]:
     """The JSON object of an envelope, context attributes first, None fields left out."""
     obj = envelope.model_dump(mode="json", exclude_none=True)
-    ordered = {k: obj[k] for k in ("specversion", "id", "source", "type", "subject", "time") if k in obj}
+    first = ("specversion", "id", "source", "type", "subject", "time")
+    ordered: dict[str, Any] = {k: obj[k] for k in first if k in obj}
     ordered.update({k: v for k, v in obj.items() if k not in ordered})
     return ordered
 

@@ -47,7 +47,10 @@ class PartnerRef(Frozen):
         None, max_length=200, description="Province, state or city of the partner", examples=["Bolykhamxay"]
     )
     organisation: str | None = Field(
-        None, max_length=300, description="Organisation, if the partner is one", examples=["Hội hữu nghị Lào - Việt Nam"]
+        None,
+        max_length=300,
+        description="Organisation, if the partner is one",
+        examples=["Hội hữu nghị Lào - Việt Nam"],
     )
     partner_id: Slug | None = Field(
         None, description="Slug of the partner in the partner registry", examples=["bolykhamxay"]

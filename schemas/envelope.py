@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SOURCE_RE = re.compile(r"^/provinces/(?P<province>[a-z0-9]+(?:-[a-z0-9]+)*)/agencies/(?P<agency>[a-z0-9]+(?:-[a-z0-9]+)*)$")
+_SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+SOURCE_RE = re.compile(rf"^/provinces/(?P<province>{_SLUG})/agencies/(?P<agency>{_SLUG})$")
 TYPE_RE = re.compile(r"^vn\.gov\.doingoai\.(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)$")
 SUBJECT_RE = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*)/(?P<id>[A-Za-z0-9][A-Za-z0-9._:-]{0,127})$")
 EXTENSION_NAME_RE = re.compile(r"^[a-z0-9]{1,20}$")

@@ -84,7 +84,9 @@ async def identify(engine: AsyncEngine, token: str | None) -> Identity:
     async with engine.connect() as conn:
         row = (
             await conn.execute(
-                select(credentials).where(credentials.c.token_hash == token_hash(token), credentials.c.revoked.is_(False))
+                select(credentials).where(
+                    credentials.c.token_hash == token_hash(token), credentials.c.revoked.is_(False)
+                )
             )
         ).first()
     if row is None:

@@ -48,7 +48,9 @@ class ActivityHeldV1(EventData):
     partner: PartnerRef | None = Field(None, description="Foreign partner, if any")
     lead_agency: Slug = Field(description="Agency in charge (chủ trì)", examples=["so-ngoai-vu"])
     coordinating_agencies: list[Slug] = Field(
-        default_factory=list, description="Coordinating agencies (phối hợp)", examples=[["so-van-hoa-the-thao"]]
+        default_factory=list,
+        description="Coordinating agencies (phối hợp)",
+        examples=[["so-van-hoa-the-thao"]],
     )
     participants: int = Field(ge=0, le=1_000_000, description="Number of participants", examples=[150])
     foreign_participants: int = Field(0, ge=0, le=1_000_000, description="Of whom foreigners", examples=[30])
@@ -80,7 +82,10 @@ class DelegationReceivedV1(EventData):
     arrival_date: date = Field(description="Arrival", examples=["2021-04-12"])
     departure_date: date = Field(description="Departure", examples=["2021-04-14"])
     purpose: str = Field(
-        min_length=1, max_length=2000, description="Purpose of the visit", examples=["Hội đàm hợp tác năm 2021"]
+        min_length=1,
+        max_length=2000,
+        description="Purpose of the visit",
+        examples=["Hội đàm hợp tác năm 2021"],
     )
     host_agency: Slug = Field(description="Agency that received the delegation", examples=["so-ngoai-vu"])
     approval: DocumentRef | None = Field(None, description="Document approving the visit")
@@ -132,10 +137,15 @@ class ActivityPlannedV1(EventData):
     expected_participants: int | None = Field(
         None, ge=0, le=1_000_000, description="Expected number of participants", examples=[200]
     )
-    funding_source: FundingSource | None = Field(None, description="Source of funds", examples=["state_budget"])
+    funding_source: FundingSource | None = Field(
+        None, description="Source of funds", examples=["state_budget"]
+    )
     plan: DocumentRef | None = Field(None, description="Plan the activity implements")
     task_id: str | None = Field(
-        None, max_length=128, description="Aggregate id of the plan task it implements", examples=["ha-tinh-53-2021-7"]
+        None,
+        max_length=128,
+        description="Aggregate id of the plan task it implements",
+        examples=["ha-tinh-53-2021-7"],
     )
 
     @model_validator(mode="after")
@@ -190,7 +200,9 @@ class DelegationSentV1(EventData):
     )
     sending_agency: Slug = Field(description="Agency that sent the delegation", examples=["ubnd-tinh"])
     approval: DocumentRef | None = Field(None, description="Document approving the trip")
-    funding_source: FundingSource | None = Field(None, description="Source of funds", examples=["state_budget"])
+    funding_source: FundingSource | None = Field(
+        None, description="Source of funds", examples=["state_budget"]
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> DelegationSentV1:

@@ -49,7 +49,9 @@ class ActivityHeldV2(EventData):
             ]
         ],
     )
-    funding_source: FundingSource | None = Field(None, description="Source of funds", examples=["state_budget"])
+    funding_source: FundingSource | None = Field(
+        None, description="Source of funds", examples=["state_budget"]
+    )
     lead_agency: Slug = Field(description="Agency in charge (chủ trì)", examples=["so-ngoai-vu"])
     coordinating_agencies: list[Slug] = Field(
         default_factory=list,

@@ -44,7 +44,9 @@ class ConferenceHeldV1(EventData):
     kind: ConferenceKind = Field(description="Conference, seminar, workshop or forum", examples=["seminar"])
     start_date: date = Field(description="First day", examples=["2021-09-14"])
     end_date: date = Field(description="Last day", examples=["2021-09-15"])
-    location: str = Field(min_length=1, max_length=300, description="Where", examples=["Khu kinh tế Vũng Áng"])
+    location: str = Field(
+        min_length=1, max_length=300, description="Where", examples=["Khu kinh tế Vũng Áng"]
+    )
     organiser: Slug = Field(description="Organising agency", examples=["so-ke-hoach-dau-tu"])
     co_organisers: list[PartnerRef] = Field(
         default_factory=list, max_length=50, description="Foreign co-organisers or sponsors"
@@ -55,7 +57,9 @@ class ConferenceHeldV1(EventData):
     permission: DocumentRef | None = Field(
         None, description="Document permitting it (Quyết định 06/2020/QĐ-TTg)"
     )
-    summary: str | None = Field(None, max_length=5000, description="Result", examples=["Ký 3 biên bản ghi nhớ"])
+    summary: str | None = Field(
+        None, max_length=5000, description="Result", examples=["Ký 3 biên bản ghi nhớ"]
+    )
 
     @model_validator(mode="after")
     def _dates_and_counts_agree(self) -> ConferenceHeldV1:
@@ -145,7 +149,9 @@ class AidCommittedV1(EventData):
 
     donor: PartnerRef = Field(
         description="The donor",
-        examples=[{"country": "KR", "organisation": "Good Neighbors International", "partner_id": "good-neighbors"}],
+        examples=[
+            {"country": "KR", "organisation": "Good Neighbors International", "partner_id": "good-neighbors"}
+        ],
     )
     title: str = Field(
         min_length=1,
@@ -159,7 +165,9 @@ class AidCommittedV1(EventData):
         gt=0, max_digits=18, decimal_places=2, description="Committed amount", examples=[250000]
     )
     currency: CurrencyCode = Field(description="ISO 4217 currency of the amount", examples=["USD"])
-    recipient_agency: Slug = Field(description="Agency or district receiving the aid", examples=["ubnd-huyen-huong-son"])
+    recipient_agency: Slug = Field(
+        description="Agency or district receiving the aid", examples=["ubnd-huyen-huong-son"]
+    )
     appraising_agency: Slug = Field(
         "so-ke-hoach-dau-tu", description="Agency that appraised it", examples=["so-ke-hoach-dau-tu"]
     )

@@ -37,7 +37,9 @@ class DifficultyRaisedV1(EventData):
     beyond_authority: bool = Field(
         False, description="The raiser believes it is beyond SNgV's authority", examples=[False]
     )
-    addressed_to: Slug = Field("so-ngoai-vu", description="Agency asked for guidance", examples=["so-ngoai-vu"])
+    addressed_to: Slug = Field(
+        "so-ngoai-vu", description="Agency asked for guidance", examples=["so-ngoai-vu"]
+    )
     partner: PartnerRef | None = Field(None, description="Foreign partner involved, if any")
     related_task: str | None = Field(None, max_length=128, description="Plan task concerned, if any")
     proposal: str | None = Field(None, max_length=5000, description="What the unit proposes")
@@ -53,6 +55,7 @@ class DifficultyRaisedV1(EventData):
 class DifficultyAcknowledgedV1(EventData):
     """SNgV has received the difficulty and taken it up."""
 
+    acknowledged_on: date = Field(description="Date taken up", examples=["2021-04-02"])
     handler: Slug = Field("so-ngoai-vu", description="Agency handling it", examples=["so-ngoai-vu"])
     officer: PersonRef | None = Field(
         None,
@@ -63,7 +66,15 @@ class DifficultyAcknowledgedV1(EventData):
         None, description="SNgV's first view: can it decide alone?", examples=[True]
     )
     respond_by: date | None = Field(None, description="Date guidance is expected by", examples=["2021-04-09"])
-    note: str | None = Field(None, max_length=5000, description="Remark", examples=["Đang xin ý kiến Bộ Ngoại giao"])
+    note: str | None = Field(
+        None, max_length=5000, description="Remark", examples=["Đang xin ý kiến Bộ Ngoại giao"]
+    )
+
+    @model_validator(mode="after")
+    def _respond_after_acknowledging(self) -> DifficultyAcknowledgedV1:
+        if self.respond_by is not None and self.respond_by < self.acknowledged_on:
+            raise ValueError("respond_by is before acknowledged_on")
+        return self
 
 
 @event(
@@ -82,7 +93,7 @@ class GuidanceIssuedV1(EventData):
         min_length=1,
         max_length=20000,
         description="The guidance",
-        examples=["Hội thảo có đại biểu nước ngoài do UBND cấp huyện tổ chức thuộc thẩm quyền cho phép của UBND tỉnh"],
+        examples=["Hội thảo có đại biểu nước ngoài do UBND cấp huyện tổ chức thuộc thẩm quyền của UBND tỉnh"],
     )
     addressed_to: list[Slug] = Field(
         default_factory=list,

@@ -12,12 +12,12 @@ from schemas.envelope import SUBJECT_RE
 
 
 class EscalationTrigger(StrEnum):
-    report_overdue = "report_overdue"
-    task_overdue = "task_overdue"
-    difficulty_not_acknowledged = "difficulty_not_acknowledged"
-    difficulty_not_handled = "difficulty_not_handled"
+    difficulty_unacknowledged = "difficulty_unacknowledged"
+    difficulty_unhandled = "difficulty_unhandled"
     difficulty_beyond_authority = "difficulty_beyond_authority"
-    information_not_acknowledged = "information_not_acknowledged"
+    report_missing = "report_missing"
+    task_overdue = "task_overdue"
+    information_unacknowledged = "information_unacknowledged"
 
 
 @event(
@@ -30,20 +30,28 @@ class EscalationTrigger(StrEnum):
 class EscalationRaisedV1(EventData):
     """Something was not done in time (or is beyond authority): a target agency must act."""
 
-    trigger: EscalationTrigger = Field(description="What caused the escalation", examples=["report_overdue"])
+    trigger: EscalationTrigger = Field(description="What caused the escalation", examples=["report_missing"])
     cause_subject: str = Field(
         pattern=SUBJECT_RE.pattern,
         description="Subject (<kind>/<id>) of the aggregate concerned",
         examples=["report/ha-tinh-so-tu-phap-2021-H1"],
     )
     cause_event_id: str | None = Field(
-        None, max_length=128, description="Id of the event that set the deadline, if any",
+        None,
+        max_length=128,
+        description="Id of the event that set the deadline, if any",
         examples=["0b7f3c1e-52a4-4f0e-9d57-5d7c3c1a9e21"],
     )
     level: int = Field(
-        ge=1, le=3, description="1: the focal agency (SNgV); 2: the UBND tỉnh; 3: beyond the UBND", examples=[1]
+        ge=1,
+        le=10,
+        description="Rank in the escalation policy, 1 first (default: SNgV officer, SNgV director, UBND)",
+        examples=[1],
     )
     target_agency: Slug = Field(description="Agency that must act", examples=["so-ngoai-vu"])
+    target_role: str | None = Field(
+        None, max_length=200, description="Role notified at that agency", examples=["Chuyên viên Sở Ngoại vụ"]
+    )
     responsible_agency: Slug | None = Field(
         None, description="Agency that missed the deadline, if any", examples=["so-tu-phap"]
     )

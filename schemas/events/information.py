@@ -84,5 +84,8 @@ class InformationAcknowledgedV1(EventData):
         examples=[{"name": "Nguyễn Văn An", "title": "Phó Trưởng phòng Quản lý xuất nhập cảnh"}],
     )
     note: str | None = Field(
-        None, max_length=5000, description="Reply or remark", examples=["Đã phổ biến đến các đơn vị trực thuộc"]
+        None,
+        max_length=5000,
+        description="Reply or remark",
+        examples=["Đã phổ biến đến các đơn vị trực thuộc"],
     )

@@ -38,7 +38,9 @@ class PartnerRegisteredV1(EventData):
         min_length=1, max_length=300, description="Name in Vietnamese", examples=["Tỉnh Bolykhămxay"]
     )
     name_original: str | None = Field(
-        None, max_length=300, description="Name in the partner's language or its official romanisation",
+        None,
+        max_length=300,
+        description="Name in the partner's language or its official romanisation",
         examples=["Bolikhamxay Province"],
     )
     country: CountryCode = Field(description="Country (ISO alpha-2)", examples=["LA"])
@@ -49,4 +51,6 @@ class PartnerRegisteredV1(EventData):
         description="Notes on the relationship with the province",
         examples=["Quan hệ hữu nghị truyền thống, đoàn kết đặc biệt; Hội nghị cấp cao thường niên"],
     )
-    since: date | None = Field(None, description="Relationship established on, if known", examples=["1996-01-01"])
+    since: date | None = Field(
+        None, description="Relationship established on, if known", examples=["1996-01-01"]
+    )

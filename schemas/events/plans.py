@@ -69,7 +69,9 @@ class TaskAssignedV1(EventData):
     plan_id: str = Field(
         min_length=1, max_length=128, description="Aggregate id of the plan", examples=["gia-lai-1109-2020"]
     )
-    plan_number: DocumentNumber | None = Field(None, description="Number of the plan", examples=["365/KH-UBND"])
+    plan_number: DocumentNumber | None = Field(
+        None, description="Number of the plan", examples=["365/KH-UBND"]
+    )
     task_number: str = Field(
         pattern=r"^[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*$",
         max_length=20,
@@ -100,10 +102,15 @@ class TaskAssignedV1(EventData):
         description="Timeframe as the plan words it",
         examples=["Trong Quý II năm 2020"],
     )
-    recurrence: Recurrence = Field(description="Once (with a due date), annually, ongoing, ...", examples=["once"])
+    recurrence: Recurrence = Field(
+        description="Once (with a due date), annually, ongoing, ...", examples=["once"]
+    )
     due_date: date | None = Field(None, description="Deadline, for a one-off task", examples=["2020-06-30"])
     expected_result: str | None = Field(
-        None, max_length=2000, description="Expected result (kết quả)", examples=["Quy chế phối hợp được ban hành"]
+        None,
+        max_length=2000,
+        description="Expected result (kết quả)",
+        examples=["Quy chế phối hợp được ban hành"],
     )
 
     @model_validator(mode="after")
@@ -136,7 +143,9 @@ class TaskProgressReportedV1(EventData):
     agency: Slug = Field(description="Reporting agency", examples=["so-noi-vu"])
     reported_on: date = Field(description="Date of the progress report", examples=["2020-05-20"])
     status: TaskStatus = Field(description="On track, delayed or blocked", examples=["on_track"])
-    progress_percent: int | None = Field(None, ge=0, le=100, description="Share done, if measurable", examples=[60])
+    progress_percent: int | None = Field(
+        None, ge=0, le=100, description="Share done, if measurable", examples=[60]
+    )
     period: Period | None = Field(None, description="Reporting period covered", examples=["2020-H1"])
     summary: str = Field(
         min_length=1,
@@ -145,7 +154,10 @@ class TaskProgressReportedV1(EventData):
         examples=["Đã xây dựng dự thảo Quy chế, đang lấy ý kiến các đoàn thể"],
     )
     difficulties: str | None = Field(
-        None, max_length=5000, description="Obstacles met, if any", examples=["Chậm nhận góp ý của một số đơn vị"]
+        None,
+        max_length=5000,
+        description="Obstacles met, if any",
+        examples=["Chậm nhận góp ý của một số đơn vị"],
     )
 
 
@@ -167,10 +179,14 @@ class TaskCompletedV1(EventData):
         description="The result achieved",
         examples=["Quy chế phối hợp được ban hành"],
     )
-    period: Period | None = Field(None, description="Period completed, for a recurring task", examples=["2020"])
+    period: Period | None = Field(
+        None, description="Period completed, for a recurring task", examples=["2020"]
+    )
     evidence: list[DocumentRef] = Field(
         default_factory=list,
         max_length=50,
         description="Documents proving the result",
-        examples=[[{"number": "15/QCPH-UBND-MTTQ", "issued_on": "2020-06-25", "issuer": "UBND tỉnh Gia Lai"}]],
+        examples=[
+            [{"number": "15/QCPH-UBND-MTTQ", "issued_on": "2020-06-25", "issuer": "UBND tỉnh Gia Lai"}]
+        ],
     )

@@ -28,7 +28,9 @@ class ReportSubmittedV1(EventData):
         description="Title",
         examples=["Báo cáo công tác đối ngoại 6 tháng đầu năm 2021"],
     )
-    document_number: DocumentNumber | None = Field(None, examples=["45/BC-SNgV"])
+    document_number: DocumentNumber | None = Field(
+        None, description="Number of the report document", examples=["45/BC-SNgV"]
+    )
     submitted_on: date = Field(description="Date of submission", examples=["2021-05-20"])
     summary: str | None = Field(None, max_length=10000, description="Summary of content")
     request_id: str | None = Field(
@@ -78,7 +80,9 @@ class ReportRequestedV1(EventData):
         description="Agencies that must report",
         examples=[["so-noi-vu", "so-tu-phap", "cong-an-tinh"]],
     )
-    requested_by: Slug = Field("so-ngoai-vu", description="Agency that compiles the reports", examples=["so-ngoai-vu"])
+    requested_by: Slug = Field(
+        "so-ngoai-vu", description="Agency that compiles the reports", examples=["so-ngoai-vu"]
+    )
     data_from: date | None = Field(None, description="First day of data covered", examples=["2020-12-15"])
     data_to: date | None = Field(None, description="Last day of data covered", examples=["2021-06-14"])
     basis: DocumentRef | None = Field(
@@ -124,7 +128,9 @@ class ReportReturnedV1(EventData):
         description="Points to correct",
         examples=[["Biểu số 2 chưa điền", "Chưa có chữ ký thủ trưởng"]],
     )
-    resubmit_by: date | None = Field(None, description="Deadline for the corrected report", examples=["2021-06-03"])
+    resubmit_by: date | None = Field(
+        None, description="Deadline for the corrected report", examples=["2021-06-03"]
+    )
 
     @model_validator(mode="after")
     def _resubmit_after_return(self) -> ReportReturnedV1:

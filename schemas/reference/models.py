@@ -91,7 +91,9 @@ class Partner(_Frozen):
         is_locality = self.kind == PartnerKind.locality
         locality = self.name_vi if is_locality else None
         organisation = None if is_locality else self.name_vi
-        return PartnerRef(country=self.country, locality=locality, organisation=organisation, partner_id=self.slug)
+        return PartnerRef(
+            country=self.country, locality=locality, organisation=organisation, partner_id=self.slug
+        )
 
     def registered_event(self) -> PartnerRegisteredV1:
         """The `partner_registered` payload that enters this partner in the registry."""
@@ -102,6 +104,7 @@ class Partner(_Frozen):
             country=self.country,
             kind=self.kind,
             relationship=self.relationship,
+            since=None,
         )
 
 
@@ -155,7 +158,7 @@ class Plan(_Frozen):
     def document(self) -> DocumentRef | None:
         if self.number is None:
             return None
-        return DocumentRef(number=self.number, issued_on=self.issued_on)
+        return DocumentRef(number=self.number, issued_on=self.issued_on, issuer=None)
 
     def task_events(self) -> list[tuple[str, TaskAssignedV1]]:
         """(aggregate id, `task_assigned` payload) for every task of the plan."""

@@ -117,6 +117,48 @@ def rejected(limit: int = typer.Option(100, help="How many, newest first")) -> N
     print(f"{len(rows)} rejected event(s)", file=sys.stderr)
 
 
+@app.command("replay")
+def replay_cmd(
+    from_seq: int = typer.Option(1, "--from-seq", help="First stream sequence to apply"),
+    as_of: str | None = typer.Option(None, "--as-of", help="Only events recorded up to this date/time"),
+    schema: str | None = typer.Option(None, "--schema", help="Target schema (default: a new replay_<time>)"),
+) -> None:
+    """Rebuild the read models from the stream into a fresh schema; print its name and checksums."""
+    from datetime import UTC, datetime, time
+
+    from projections.replay import replay, table_checksums
+    from services.db import make_engine
+
+    cutoff = None
+    if as_of:
+        parsed = datetime.fromisoformat(as_of)
+        if len(as_of) <= 10:  # a date: the whole day, Asia/Ho_Chi_Minh
+            from zoneinfo import ZoneInfo
+
+            parsed = datetime.combine(parsed.date(), time.max, ZoneInfo("Asia/Ho_Chi_Minh"))
+        cutoff = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    target = schema or f"replay_{datetime.now(UTC):%Y%m%d_%H%M%S}"
+
+    async def main() -> dict[str, Any]:
+        async with runtime() as rt:
+            nc = await rt.connect_nats("doingoai-replay")
+            try:
+                result = await replay(nc, rt.database_url, target, from_seq=from_seq, as_of=cutoff)
+            finally:
+                await nc.close()
+            engine = make_engine(rt.database_url, target, pool_size=1)
+            try:
+                async with engine.connect() as conn:
+                    sums = await table_checksums(conn)
+            finally:
+                await engine.dispose()
+            return {"schema": result.schema, "events": result.events, "last_seq": result.last_seq,
+                    "seconds": round(result.seconds, 3), "events_per_second": round(result.rate),
+                    "checksums": sums}
+
+    print(json.dumps(run(main), indent=2))
+
+
 def main() -> None:
     app()
 

@@ -30,10 +30,8 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _user_kwargs(self) -> dict[str, object]:
-        if os.geteuid() != 0:
-            return {}
-        return {"user": RUN_AS}
+    def _run_as(self) -> str | None:
+        return RUN_AS if os.geteuid() == 0 else None
 
     def _prepare_root(self) -> None:
         if os.geteuid() != 0:
@@ -59,7 +57,7 @@ class EmbeddedPostgres:
             timeout=timeout,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            **self._user_kwargs(),  # type: ignore[arg-type]
+            user=self._run_as(),
         )
 
     def start(self) -> str:

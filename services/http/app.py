@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemas.codec import InvalidEvent
 from services.http import ingest, meta, read
 from services.http.deps import AppState, AuthError
-from services.http.lookup import lookup_db
+from services.http.lookup import CoalescingLookup
 from services.store.publisher import Publisher
 
 SECURITY_HEADERS = {
@@ -28,7 +28,7 @@ def create_app(engine: AsyncEngine, nc: Client) -> FastAPI:
         version="0.1.0",
         description="Đối ngoại nhân dân: CloudEvents in, coordination read models out.",
     )
-    publisher = Publisher(nc, lookup=lambda ids: lookup_db(engine, list(ids)))
+    publisher = Publisher(nc, lookup=CoalescingLookup(engine))
     app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher)
     app.include_router(ingest.router)
     app.include_router(read.router)

@@ -26,7 +26,10 @@ def _status_for(error: InvalidEvent) -> int:
 
 async def _reject(request: Request, who: Identity, raw: Any, error: InvalidEvent) -> None:
     """Keep a refused event with its reason (DOINGOAI_REJECTED stream)."""
-    text = raw.decode("utf-8", errors="surrogateescape") if isinstance(raw, bytes) else json.dumps(raw, ensure_ascii=False)
+    if isinstance(raw, bytes):
+        text = raw.decode("utf-8", errors="surrogateescape")
+    else:
+        text = json.dumps(raw, ensure_ascii=False)
     event_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
     record = {
         "path": "http",

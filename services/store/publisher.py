@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import BadRequestError, NotFoundError
@@ -52,7 +53,7 @@ class ConcurrencyConflict(Exception):
 
 class Publisher:
     def __init__(
-        self, nc: Client, *, timeout: float = 5.0, retries: int = 3, lookup: Lookup | None | bool = True
+        self, nc: Client, *, timeout: float = 5.0, retries: int = 3, lookup: Lookup | bool | None = True
     ):
         self.nc = nc
         self.js = nc.jetstream(timeout=timeout)
@@ -126,11 +127,20 @@ class Publisher:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _landed_earlier(self, subject: str, event_id: str, expected: int) -> int | None:
-        """After a 'wrong last sequence', tell our own earlier success from a real conflict."""
+        """After a 'wrong last sequence', tell our own earlier success from a real conflict: the
+        next message on the subject after `expected` carries our id if the first try landed."""
         try:
             msg = await self.js.get_msg(EVENTS_STREAM, seq=expected + 1, subject=subject, next=True)
         except NotFoundError:
             return None
+        except (NatsTimeout, NatsError):  # no read access to the stream: ask the lookup service
+            reply = await self.nc.request(
+                LOOKUP_SUBJECT,
+                json.dumps({"probe": {"subject": subject, "after": expected, "id": event_id}}).encode(),
+                timeout=self.timeout,
+            )
+            landed = json.loads(reply.data).get("landed")
+            return int(landed) if landed else None
         if msg.headers and msg.headers.get("Nats-Msg-Id") == event_id:
             return msg.seq
         return None

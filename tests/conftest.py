@@ -1,0 +1,18 @@
+import pytest
+
+from tests.support import System, new_system
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory):
+    """One running `doingoai up` (embedded NATS + PostgreSQL) shared by the integration tests.
+
+    The duplicate window is short so tests can publish "after the dedup window"."""
+    sys_ = new_system(tmp_path_factory.mktemp("doingoai"), DOINGOAI_DEDUP_WINDOW_S="2").start()
+    yield sys_
+    sys_.stop()
+
+
+@pytest.fixture(scope="session")
+def agency(system: System) -> dict[str, str]:
+    return system.credentials("ha-tinh", "so-ngoai-vu")

@@ -1,0 +1,112 @@
+"""Start `doingoai up` as a user would, on a private data directory, for integration tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from nats.aio.client import Client
+
+from schemas.base import registry
+from schemas.codec import new_event
+from schemas.envelope import CloudEvent
+from schemas.export import example_of
+from services.embedded.ports import free_port
+
+
+@dataclass
+class System:
+    data_dir: Path
+    http_port: int
+    env_extra: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOINGOAI_")}
+        env.update(DOINGOAI_DATA_DIR=str(self.data_dir), DOINGOAI_HTTP=self.http, **self.env_extra)
+        return env
+
+    def start(self, timeout: float = 90) -> System:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "up.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "up"], env=self.env(), stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"doingoai up exited; see {self.data_dir / 'up.log'}")
+            try:
+                if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("doingoai up did not become healthy")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def runtime(self) -> dict[str, Any]:
+        return json.loads((self.data_dir / "runtime.json").read_text())
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli.main", *args], env=self.env(), capture_output=True, text=True,
+            timeout=180,
+        )
+
+    def credentials(self, province: str, agency: str, role: str = "agency") -> dict[str, str]:
+        done = self.cli("credentials", "issue", "--province", province, "--agency", agency, "--role", role)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    async def service_nats(self) -> Client:
+        secret = json.loads((self.data_dir / "secrets" / "service.json").read_text())
+        return await nats.connect(self.runtime()["nats_url"], user=secret["user"], password=secret["password"])
+
+    def checkpoint(self) -> int:
+        return int(httpx.get(f"{self.http}/healthz", timeout=5).json()["projections"].get("projector_v1", 0))
+
+    def wait_projected(self, seq: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.checkpoint() < seq:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"projection did not reach {seq} (at {self.checkpoint()})")
+            time.sleep(0.1)
+
+
+def new_system(tmp: Path, **env: str) -> System:
+    return System(tmp / f"data-{uuid.uuid4().hex[:6]}", free_port(), env_extra=env)
+
+
+def sample(name: str, province: str = "ha-tinh", agency: str = "so-ngoai-vu", aggregate_id: str | None = None,
+           **overrides: Any) -> CloudEvent:
+    """A valid event of type `name` built from its schema example."""
+    et = max((et for (n, _), et in registry().items() if n == name), key=lambda et: et.version)
+    data = et.model.model_validate({**example_of(et.model), **overrides})
+    return new_event(data, province=province, agency=agency, aggregate_id=aggregate_id or uuid.uuid4().hex,
+                     time=datetime.now(UTC))
