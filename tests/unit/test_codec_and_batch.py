@@ -1,0 +1,92 @@
+"""The serialisation seam and the batch classification, without a broker."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from projections.batch import StreamMessage, classify
+from schemas.codec import InvalidEvent, decode, encode, from_binary
+from tests.support import sample
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2021, 5, 20, tzinfo=UTC)
+
+
+def msg(seq: int, raw: bytes, subject: str = "doingoai.events.ha-tinh.so-ngoai-vu.activity_held") -> StreamMessage:
+    return StreamMessage(seq, subject, raw, NOW)
+
+
+def test_encode_then_decode_gives_back_the_same_event():
+    event = sample("delegation_received")
+    decoded = decode(encode(event))
+    assert decoded.envelope == event
+    assert decoded.name == "delegation_received"
+    assert decoded.envelope.province == "ha-tinh" and decoded.envelope.agency == "so-ngoai-vu"
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "path"),
+    [
+        (b"{", "bad_json", ""),
+        (b"[]", "bad_envelope", ""),
+        (b'{"specversion":"1.0"}', "bad_envelope", "id"),
+    ],
+)
+def test_invalid_bytes_name_the_kind_and_the_field(raw: bytes, kind: str, path: str):
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw)
+    assert caught.value.kind == kind
+    assert caught.value.problems[0].path == path
+
+
+def test_unknown_type_and_wrong_aggregate_are_refused():
+    obj = json.loads(encode(sample("activity_held")))
+    with pytest.raises(InvalidEvent, match="unknown event type"):
+        decode(json.dumps({**obj, "type": "vn.gov.doingoai.nothing_happened.v1"}).encode())
+    with pytest.raises(InvalidEvent, match="belongs to activity"):
+        decode(json.dumps({**obj, "subject": "report/1"}).encode())
+
+
+def test_time_without_offset_is_refused():
+    obj = json.loads(encode(sample("activity_held")))
+    with pytest.raises(InvalidEvent) as caught:
+        decode(json.dumps({**obj, "time": "2021-05-20T10:00:00"}).encode())
+    assert caught.value.problems[0].path == "time"
+
+
+def test_binary_mode_headers_become_the_structured_event():
+    event = sample("activity_held")
+    obj = json.loads(encode(event))
+    headers = {f"ce-{k}": str(v) for k, v in obj.items() if k not in ("data", "datacontenttype")}
+    headers["content-type"] = "application/json"
+    structured = from_binary(headers, json.dumps(obj["data"]).encode())
+    assert decode(json.dumps(structured).encode()).envelope.id == event.id
+
+
+def test_classify_keeps_order_and_separates_duplicates_and_rejections():
+    a, b = sample("activity_held"), sample("activity_held")
+    other_agency = sample("activity_held", agency="so-noi-vu")
+    batch = classify(
+        [
+            msg(1, encode(a)),
+            msg(2, b"not json"),
+            msg(3, encode(a)),  # same id again: a duplicate of seq 1
+            msg(4, encode(other_agency)),  # published under so-ngoai-vu with another agency's source
+            msg(5, encode(b)),
+        ],
+        known={},
+    )
+    assert [s.seq for s in batch.fresh] == [1, 5]
+    assert [(d.seq, d.original_seq) for d in batch.duplicates] == [(3, 1)]
+    assert [(r.seq, r.error.kind) for r in batch.rejections] == [(2, "bad_json"), (4, "source_mismatch")]
+    assert batch.last_seq == 5
+
+
+def test_classify_treats_ids_already_indexed_as_duplicates():
+    a = sample("activity_held")
+    batch = classify([msg(10, encode(a))], known={a.id: 3})
+    assert batch.fresh == []
+    assert batch.duplicates[0].original_seq == 3
