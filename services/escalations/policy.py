@@ -29,24 +29,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from schemas.common import Slug
+from schemas.events.escalations import EscalationTrigger
 from services.escalations.calendar import add_working_days, start_of_day, subtract_working_days
 
 ESCALATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:escalation")
 
-AgencySlug = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
-
-
-class TriggerKind(StrEnum):
-    difficulty_unacknowledged = "difficulty_unacknowledged"
-    difficulty_unhandled = "difficulty_unhandled"
-    difficulty_beyond_authority = "difficulty_beyond_authority"
-    report_missing = "report_missing"
-    task_overdue = "task_overdue"
-    information_unacknowledged = "information_unacknowledged"
+AgencySlug = Slug
+TriggerKind = EscalationTrigger
+"""What caused an escalation: the same values `escalation_raised` carries on the wire."""
 
 
 class DecisionKind(StrEnum):
