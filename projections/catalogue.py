@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from projections.activities import Activities
 from projections.base import Projection
+from projections.difficulties import Difficulties
 from projections.event_index import EventIndex
+from projections.information import Information
+from projections.partners import Partners
+from projections.plans import Plans, Tasks
+from projections.reports import ReportRequests, Reports
 
 
 def all_projections() -> list[Projection]:
-    return [EventIndex(), Activities()]
+    return [
+        EventIndex(),
+        Activities(),
+        Plans(),
+        Tasks(),
+        Reports(),
+        ReportRequests(),
+        Partners(),
+        Information(),
+        Difficulties(),
+    ]

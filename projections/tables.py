@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     Table,
     Text,
     UniqueConstraint,
@@ -87,9 +88,123 @@ activities = Table(
     Column("start_date", Date),
     Column("end_date", Date),
     Column("participants", Integer),
+    Column("partner_id", Text, index=True),
+    Column("lead_agency", Text),
+    Column("amount", Numeric(20, 2)),
+    Column("currency", Text),
+    Column("detail", JSONB),
     Column("first_seq", BigInteger, nullable=False),
     Column("last_seq", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("plan_id", Text, primary_key=True),
+    Column("province", Text, nullable=False, index=True),
+    Column("agency", Text, nullable=False),
+    Column("number", Text),
+    Column("issued_on", Date),
+    Column("title", Text, nullable=False),
+    Column("task_count", Integer),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("task_id", Text, primary_key=True),
+    Column("province", Text, nullable=False, index=True),
+    Column("plan_id", Text, nullable=False, index=True),
+    Column("plan_number", Text),
+    Column("task_number", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("lead_agencies", JSONB, nullable=False),
+    Column("coordinating_agencies", JSONB, nullable=False),
+    Column("timeframe", Text),
+    Column("recurrence", Text),
+    Column("due_date", Date),
+    Column("expected_result", Text),
+    Column("status", Text, nullable=False),
+    Column("progress_percent", Integer),
+    Column("last_report_on", Date),
+    Column("completed_on", Date),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("report_id", Text, primary_key=True),
+    Column("province", Text, nullable=False, index=True),
+    Column("agency", Text, nullable=False),
+    Column("report_kind", Text, nullable=False),
+    Column("period", Text, nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("submitted_on", Date, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("returned_on", Date),
+    Column("accepted_on", Date),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+report_requests = Table(
+    "report_requests",
+    metadata,
+    Column("request_id", Text, primary_key=True),
+    Column("province", Text, nullable=False, index=True),
+    Column("report_kind", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("deadline", Date, nullable=False),
+    Column("requested_agencies", JSONB, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("slug", Text, primary_key=True),
+    Column("province", Text, nullable=False),
+    Column("name_vi", Text, nullable=False),
+    Column("name_original", Text),
+    Column("country", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("relationship", Text),
+    Column("since", Date),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+information = Table(
+    "information",
+    metadata,
+    Column("info_id", Text, primary_key=True),
+    Column("province", Text, nullable=False, index=True),
+    Column("agency", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("kind", Text),
+    Column("recipients", JSONB, nullable=False),
+    Column("acknowledged", JSONB, nullable=False),
+    Column("shared_at", DateTime(timezone=True), nullable=False),
+    Column("respond_by", Date),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+difficulties = Table(
+    "difficulties",
+    metadata,
+    Column("difficulty_id", Text, primary_key=True),
+    Column("province", Text, nullable=False, index=True),
+    Column("agency", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("beyond_authority", Boolean, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("state", JSONB, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
 )
 
 credentials = Table(
@@ -106,5 +221,17 @@ credentials = Table(
     UniqueConstraint("token_hash", name="credentials_token_unique"),
 )
 
-READ_MODEL_TABLES = ("events", "event_duplicates", "rejected", "activities")
+READ_MODEL_TABLES = (
+    "events",
+    "event_duplicates",
+    "rejected",
+    "activities",
+    "plans",
+    "tasks",
+    "reports",
+    "report_requests",
+    "partners",
+    "information",
+    "difficulties",
+)
 """Tables rebuilt by a replay and compared by checksum (credentials are not derived from events)."""

@@ -117,6 +117,18 @@ def rejected(limit: int = typer.Option(100, help="How many, newest first")) -> N
     print(f"{len(rows)} rejected event(s)", file=sys.stderr)
 
 
+@app.command()
+def demo() -> None:
+    """Publish a realistic scenario drawn from the seed plans (needs `doingoai up` running)."""
+    from services.demo.run import run_demo
+
+    async def main() -> dict[str, Any]:
+        async with runtime() as rt:
+            return await run_demo(rt)
+
+    print(json.dumps(run(main), indent=2, ensure_ascii=False))
+
+
 @app.command("replay")
 def replay_cmd(
     from_seq: int = typer.Option(1, "--from-seq", help="First stream sequence to apply"),

@@ -9,7 +9,7 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.codec import InvalidEvent
-from services.http import ingest, meta, read
+from services.http import coordination, ingest, meta, read
 from services.http.deps import AppState, AuthError
 from services.http.lookup import CoalescingLookup
 from services.store.publisher import Publisher
@@ -32,6 +32,7 @@ def create_app(engine: AsyncEngine, nc: Client) -> FastAPI:
     app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher)
     app.include_router(ingest.router)
     app.include_router(read.router)
+    app.include_router(coordination.router)
     app.include_router(meta.router)
 
     @app.middleware("http")

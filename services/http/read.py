@@ -16,7 +16,9 @@ router = APIRouter(prefix="/api", tags=["read models"])
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+    from services.http.coordination import plain
+
+    return plain(row)
 
 
 @router.get("/events/{event_id}")

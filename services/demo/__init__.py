@@ -1,0 +1,1 @@
+"""`doingoai demo`: a realistic scenario for the four provinces of the seed plans."""

@@ -1,0 +1,167 @@
+"""GET /api/...: the coordination read models (dashboard, tasks, compliance, partners, ...)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import func, select
+
+from projections.tables import activities, difficulties, information, partners, plans, reports, tasks
+from services.http.deps import state, table_response
+from services.queries.compliance import compliance
+from services.queries.dashboard import dashboard, task_status
+from services.queries.periods import BadPeriod
+
+router = APIRouter(prefix="/api", tags=["read models"])
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+Day = Query(None, alias="date", description="Judge deadlines on this day (default: today in Việt Nam)")
+
+
+def today_or(day: date | None) -> date:
+    return day or datetime.now(VN).date()
+
+
+def plain(row: Any) -> dict[str, Any]:
+    out = {}
+    for k, v in dict(row).items():
+        if isinstance(v, Decimal):
+            v = float(v)
+        elif isinstance(v, date | datetime):
+            v = v.isoformat()
+        out[k] = v
+    return out
+
+
+async def rows_of(request: Request, query: Any) -> list[dict[str, Any]]:
+    async with state(request).engine.connect() as conn:
+        return [plain(r) for r in (await conn.execute(query)).mappings()]
+
+
+@router.get("/dashboard")
+async def get_dashboard(request: Request, province: str, period: str, day: date | None = Day) -> JSONResponse:
+    """The coordination summary of a province for a period (e.g. 2021-H1 or 2021)."""
+    try:
+        async with state(request).engine.connect() as conn:
+            return JSONResponse(await dashboard(conn, province, period, today_or(day)))
+    except BadPeriod as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/tasks")
+async def get_tasks(
+    request: Request, province: str | None = None, agency: str | None = None, plan: str | None = None,
+    status: str | None = None, day: date | None = Day,
+) -> Response:
+    """Plan tasks with lead and coordinating agencies, due date and status (overdue computed)."""
+    q = select(tasks).order_by(tasks.c.plan_id, tasks.c.task_number)
+    if province:
+        q = q.where(tasks.c.province == province)
+    if plan:
+        q = q.where(tasks.c.plan_id == plan)
+    if agency:
+        q = q.where(tasks.c.lead_agencies.contains([agency]) | tasks.c.coordinating_agencies.contains([agency]))
+    today = today_or(day)
+    async with state(request).engine.connect() as conn:
+        rows = []
+        for r in (await conn.execute(q)).mappings():
+            row = plain(r)
+            row["status"] = task_status(r, today)
+            if status is None or row["status"] == status:
+                rows.append(row)
+    return table_response(request, rows, "tasks")
+
+
+@router.get("/plans")
+async def get_plans(request: Request, province: str | None = None) -> Response:
+    q = select(plans).order_by(plans.c.issued_on)
+    if province:
+        q = q.where(plans.c.province == province)
+    return table_response(request, await rows_of(request, q), "plans")
+
+
+@router.get("/reports/compliance")
+async def get_compliance(
+    request: Request, province: str, period: str, agency: str | None = None, day: date | None = Day
+) -> Response:
+    """Per agency for a period: submitted on time, late, missing (past the deadline) or pending."""
+    try:
+        async with state(request).engine.connect() as conn:
+            found = await compliance(conn, province, period, today_or(day))
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    rows = [c.as_dict() for c in found if agency is None or c.agency == agency]
+    return table_response(request, rows, f"compliance-{province}-{period}")
+
+
+@router.get("/reports")
+async def get_reports(
+    request: Request, province: str | None = None, agency: str | None = None, period: str | None = None
+) -> Response:
+    q = select(reports).order_by(reports.c.submitted_on)
+    for column, value in ((reports.c.province, province), (reports.c.agency, agency), (reports.c.period, period)):
+        if value:
+            q = q.where(column == value)
+    return table_response(request, await rows_of(request, q), "reports")
+
+
+@router.get("/partners")
+async def get_partners(request: Request, province: str | None = None, country: str | None = None) -> Response:
+    """Registered partners with how many activities involve them."""
+    q = select(partners).order_by(partners.c.country, partners.c.slug)
+    if province:
+        q = q.where(partners.c.province == province)
+    if country:
+        q = q.where(partners.c.country == country)
+    rows = await rows_of(request, q)
+    counted = select(activities.c.partner_id, func.count().label("n")).where(
+        activities.c.partner_id.is_not(None)
+    ).group_by(activities.c.partner_id)
+    counts = {r["partner_id"]: r["n"] for r in await rows_of(request, counted)}
+    for row in rows:
+        row["activities"] = counts.get(row["slug"], 0)
+    return table_response(request, rows, "partners")
+
+
+@router.get("/partners/{slug}")
+async def get_partner(request: Request, slug: str) -> JSONResponse:
+    """A partner and its relationship history: every activity, delegation, agreement and aid."""
+    found = await rows_of(request, select(partners).where(partners.c.slug == slug))
+    if not found:
+        raise HTTPException(404, f"no partner {slug}")
+    history = await rows_of(
+        request, select(activities).where(activities.c.partner_id == slug).order_by(activities.c.start_date)
+    )
+    return JSONResponse({**found[0], "history": history})
+
+
+@router.get("/information")
+async def get_information(request: Request, province: str | None = None, agency: str | None = None) -> Response:
+    """Information shared, with its recipients, who acknowledged and who has not yet."""
+    q = select(information).order_by(information.c.shared_at)
+    if province:
+        q = q.where(information.c.province == province)
+    rows = await rows_of(request, q)
+    out = []
+    for row in rows:
+        row["pending"] = sorted(set(row["recipients"]) - set(row["acknowledged"]))
+        if agency is None or agency == row["agency"] or agency in row["recipients"]:
+            out.append(row)
+    return table_response(request, out, "information")
+
+
+@router.get("/difficulties")
+async def get_difficulties(request: Request, province: str | None = None, status: str | None = None) -> Response:
+    q = select(difficulties).order_by(difficulties.c.raised_at)
+    if province:
+        q = q.where(difficulties.c.province == province)
+    if status:
+        q = q.where(difficulties.c.status == status)
+    rows = await rows_of(request, q)
+    for row in rows:
+        row.pop("state", None)
+    return table_response(request, rows, "difficulties")
