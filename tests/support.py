@@ -104,9 +104,9 @@ def new_system(tmp: Path, **env: str) -> System:
 
 
 def sample(name: str, province: str = "ha-tinh", agency: str = "so-ngoai-vu", aggregate_id: str | None = None,
-           **overrides: Any) -> CloudEvent:
-    """A valid event of type `name` built from its schema example."""
+           data: dict[str, Any] | None = None, **overrides: Any) -> CloudEvent:
+    """A valid event of type `name` built from its schema example, with `data`/`overrides` applied."""
     et = max((et for (n, _), et in registry().items() if n == name), key=lambda et: et.version)
-    data = et.model.model_validate({**example_of(et.model), **overrides})
-    return new_event(data, province=province, agency=agency, aggregate_id=aggregate_id or uuid.uuid4().hex,
+    payload = et.model.model_validate({**example_of(et.model), **(data or {}), **overrides})
+    return new_event(payload, province=province, agency=agency, aggregate_id=aggregate_id or uuid.uuid4().hex,
                      time=datetime.now(UTC))

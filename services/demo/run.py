@@ -40,20 +40,31 @@ async def run_demo(rt: Runtime) -> dict[str, Any]:
             for step in steps:
                 key = (step.province, step.agency)
                 if step.via == "http":
-                    r = await http.post("/events", content=encode(step.event), headers={
-                        "content-type": "application/cloudevents+json",
-                        "authorization": f"Bearer {creds[key]['token']}"})
+                    r = await http.post(
+                        "/events",
+                        content=encode(step.event),
+                        headers={
+                            "content-type": "application/cloudevents+json",
+                            "authorization": f"Bearer {creds[key]['token']}",
+                        },
+                    )
                     if r.status_code != 202:
                         raise DemoFailed(f"{step.event.type} refused: {r.status_code} {r.text}")
                     duplicate = r.json()["duplicate"]
                 else:
                     if key not in connections:
                         connections[key] = await nats.connect(
-                            rt.nats_servers, user=creds[key]["nats_user"], password=creds[key]["nats_password"])
+                            rt.nats_servers, user=creds[key]["nats_user"], password=creds[key]["nats_password"]
+                        )
                     duplicate = (await Publisher(connections[key]).publish(step.event)).duplicate
                 outcome["already stored" if duplicate else f"via {step.via}"] += 1
     finally:
         for nc in connections.values():
             await nc.close()
-    return {"events": len(steps), "agencies": len(creds), **outcome,
-            "provinces": sorted({s.province for s in steps}), "dashboard": f"{base}/"}
+    return {
+        "events": len(steps),
+        "agencies": len(creds),
+        **outcome,
+        "provinces": sorted({s.province for s in steps}),
+        "dashboard": f"{base}/",
+    }

@@ -43,13 +43,29 @@ class Builder:
         self.steps: list[Step] = []
         self.n = 0
 
-    def add(self, agency: str, name: str, data: dict[str, Any] | EventData, when: datetime, aggregate: str,
-            *, version: int = 1, via: str = "http") -> CloudEvent:
+    def add(
+        self,
+        agency: str,
+        name: str,
+        data: dict[str, Any] | EventData,
+        when: datetime,
+        aggregate: str,
+        *,
+        version: int = 1,
+        via: str = "http",
+    ) -> CloudEvent:
         self.n += 1
         payload = data if isinstance(data, EventData) else make(name, data, version=version)
         event_id = str(uuid.uuid5(NS, f"{self.province}/{agency}/{name}/{aggregate}/{self.n}"))
-        env = new_event(payload, province=self.province, agency=agency, aggregate_id=aggregate, time=when,
-                        event_id=event_id, actor=f"demo:{agency}")
+        env = new_event(
+            payload,
+            province=self.province,
+            agency=agency,
+            aggregate_id=aggregate,
+            time=when,
+            event_id=event_id,
+            actor=f"demo:{agency}",
+        )
         self.steps.append(Step(self.province, agency, env, via))
         return env
 
@@ -63,11 +79,21 @@ def registry_and_plans(b: Builder) -> None:
         b.add(SNGV, "partner_registered", p.registered_event(), at(date(2020, 1, 6)), p.slug)
     for plan in plans(b.province):
         issued = plan.issued_on or date(plan.year, 2, 15)
-        b.add(SNGV, "plan_issued", {
-            "number": plan.number, "issued_on": issued.isoformat(), "title": plan.title,
-            "issuer": "ubnd-tinh", "legal_basis": plan.legal_basis, "focal_agency": SNGV,
-            "task_count": len(plan.tasks),
-        }, at(issued), plan.slug)
+        b.add(
+            SNGV,
+            "plan_issued",
+            {
+                "number": plan.number,
+                "issued_on": issued.isoformat(),
+                "title": plan.title,
+                "issuer": "ubnd-tinh",
+                "legal_basis": plan.legal_basis,
+                "focal_agency": SNGV,
+                "task_count": len(plan.tasks),
+            },
+            at(issued),
+            plan.slug,
+        )
         for task_id, payload in plan.task_events():
             b.add(SNGV, "task_assigned", payload, at(issued, 10), task_id, via="nats")
 
@@ -76,13 +102,26 @@ def reports(b: Builder, period: str, deadline: date, on_time: int, late: int) ->
     """`on_time` agencies submit before the deadline, `late` after it; the rest never do."""
     kind = "annual" if "-H" not in period else "semiannual"
     for i, agency in enumerate(agencies_of(b.province, on_time + late)):
-        submitted = date.fromordinal(deadline.toordinal() - 10 + i) if i < on_time else \
-            date.fromordinal(deadline.toordinal() + 3 + i - on_time)
-        b.add(agency, "report_submitted", {
-            "report_kind": kind, "period": period, "submitted_on": submitted.isoformat(),
-            "title": f"Báo cáo công tác đối ngoại nhân dân {'6 tháng đầu năm ' if kind == 'semiannual' else 'năm '}"
-                     f"{period[:4]}", "document_number": f"{10 + i}/BC-{agency.split('-')[0].upper()}",
-        }, at(submitted, 14), f"{b.province}-{agency}-{period}", via="nats" if i % 2 else "http")
+        submitted = (
+            date.fromordinal(deadline.toordinal() - 10 + i)
+            if i < on_time
+            else date.fromordinal(deadline.toordinal() + 3 + i - on_time)
+        )
+        b.add(
+            agency,
+            "report_submitted",
+            {
+                "report_kind": kind,
+                "period": period,
+                "submitted_on": submitted.isoformat(),
+                "title": f"Báo cáo công tác đối ngoại nhân dân {'6 tháng đầu năm ' if kind == 'semiannual' else 'năm '}"
+                f"{period[:4]}",
+                "document_number": f"{10 + i}/BC-{agency.split('-')[0].upper()}",
+            },
+            at(submitted, 14),
+            f"{b.province}-{agency}-{period}",
+            via="nats" if i % 2 else "http",
+        )
 
 
 def partner_ref(slug: str) -> dict[str, Any]:

@@ -54,8 +54,12 @@ async def get_dashboard(request: Request, province: str, period: str, day: date 
 
 @router.get("/tasks")
 async def get_tasks(
-    request: Request, province: str | None = None, agency: str | None = None, plan: str | None = None,
-    status: str | None = None, day: date | None = Day,
+    request: Request,
+    province: str | None = None,
+    agency: str | None = None,
+    plan: str | None = None,
+    status: str | None = None,
+    day: date | None = Day,
 ) -> Response:
     """Plan tasks with lead and coordinating agencies, due date and status (overdue computed)."""
     q = select(tasks).order_by(tasks.c.plan_id, tasks.c.task_number)
@@ -118,9 +122,11 @@ async def get_partners(request: Request, province: str | None = None, country: s
     if country:
         q = q.where(partners.c.country == country)
     rows = await rows_of(request, q)
-    counted = select(activities.c.partner_id, func.count().label("n")).where(
-        activities.c.partner_id.is_not(None)
-    ).group_by(activities.c.partner_id)
+    counted = (
+        select(activities.c.partner_id, func.count().label("n"))
+        .where(activities.c.partner_id.is_not(None))
+        .group_by(activities.c.partner_id)
+    )
     counts = {r["partner_id"]: r["n"] for r in await rows_of(request, counted)}
     for row in rows:
         row["activities"] = counts.get(row["slug"], 0)

@@ -41,6 +41,14 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+@router.get("/asyncapi.json", tags=["schemas"])
+async def asyncapi_document(request: Request) -> JSONResponse:
+    """The AsyncAPI document of the NATS side: subjects, CloudEvents envelope, payload schemas."""
+    from services.asyncapi import asyncapi
+
+    return JSONResponse(asyncapi([u.geturl() for u in state(request).nc.servers]))
+
+
 @router.get("/schemas", tags=["schemas"])
 async def schemas_index() -> JSONResponse:
     return JSONResponse({"event_types": schema_index()})

@@ -1,0 +1,142 @@
+"""The demo scenario through the real stack, and the coordination read models it produces."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from datetime import date
+
+import httpx
+import pytest
+
+from schemas.reference import plan
+from services.demo.provinces import scenario
+from tests.support import System, new_system
+
+pytestmark = pytest.mark.integration
+CONTRACT_EVENTS = {
+    "activity_planned", "activity_held", "activity_cancelled", "delegation_received", "delegation_sent",
+    "conference_held", "agreement_signed", "aid_committed", "information_shared", "information_acknowledged",
+    "plan_issued", "task_assigned", "task_progress_reported", "task_completed", "report_requested",
+    "report_submitted", "report_returned", "report_accepted", "difficulty_raised", "difficulty_acknowledged",
+    "guidance_issued", "difficulty_escalated", "decision_issued", "difficulty_resolved", "escalation_raised",
+    "escalation_acknowledged", "partner_registered",
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    system = new_system(tmp_path_factory.mktemp("demo")).start()
+    done = system.cli("demo")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    system.wait_projected(summary["events"])
+    yield system, summary
+    system.stop()
+
+
+def get(system: System, path: str, **params: str) -> dict:
+    r = httpx.get(f"{system.http}{path}", params=params, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_demo_publishes_every_event_over_http_and_nats(demo):
+    _, summary = demo
+    assert summary["events"] == len(scenario())
+    assert summary["via http"] > 0 and summary["via nats"] > 0
+    assert summary["provinces"] == ["dong-nai", "gia-lai", "ha-tinh", "kon-tum"]
+
+
+def test_gia_lai_shows_its_nine_tasks_with_their_lead_agencies(demo):
+    system, _ = demo
+    tasks = get(system, "/api/tasks", province="gia-lai")["items"]
+    expected = {t.number: t.lead_agencies for t in plan("gia-lai-1109-2020").tasks}
+    assert len(expected) == 9
+    assert {t["task_number"]: t["lead_agencies"] for t in tasks} == expected
+    progressed = [t for t in tasks if t["progress_percent"]]
+    assert len(progressed) == 3 and all(t["status"] in ("in_progress", "overdue") for t in progressed)
+
+
+def test_ha_tinh_2021_h1_compliance_names_the_agencies_late_against_25_may(demo):
+    system, _ = demo
+    rows = get(system, "/api/reports/compliance", province="ha-tinh", period="2021-H1")["items"]
+    submitted = {s.agency: date.fromisoformat(s.event.data["submitted_on"]) for s in scenario()
+                 if s.province == "ha-tinh" and s.event.type.endswith("report_submitted.v1")}
+    late = {a for a, d in submitted.items() if d > date(2021, 5, 25)}
+    assert late and len(late) < len(submitted)
+    assert {r["agency"] for r in rows if r["status"] == "late"} == late
+    assert {r["agency"] for r in rows if r["status"] == "on_time"} == set(submitted) - late
+    assert all(r["deadline"] == "2021-05-25" for r in rows)
+    missing = [r for r in rows if r["status"] == "missing"]
+    assert missing and all(r["submitted_on"] is None for r in missing)
+
+
+def test_a_v1_event_is_projected_through_the_v2_model(demo):
+    """The Hà Tĩnh friendship exchange is published as activity_held v1 (single `partner`); the read
+    model shows it in the v2 shape (`partners` list), and the stored event keeps its v1 type."""
+    system, _ = demo
+    v1 = next(s.event for s in scenario() if s.event.type.endswith("activity_held.v1"))
+    stored = get(system, f"/api/events/{v1.id}")
+    assert stored["event"]["type"] == "vn.gov.doingoai.activity_held.v1"
+    assert "partner" in stored["event"]["data"]
+    rows = get(system, "/api/activities", province="ha-tinh", kind="activity")["items"]
+    row = next(r for r in rows if r["subject"] == v1.subject)
+    assert row["partner_id"] == "bolykhamxay"
+    assert row["detail"]["partners"][0]["partner_id"] == "bolykhamxay"
+
+
+def test_dashboard_partners_information_and_difficulties_answer_from_the_read_models(demo):
+    system, _ = demo
+    board = get(system, "/api/dashboard", province="ha-tinh", period="2021-H1")
+    assert board["headline"]["delegations_in"] == 1 and board["headline"]["delegations_out"] == 1
+    assert board["headline"]["agreements"] == 1 and board["headline"]["aid_committed"] == {"USD": 250000.0}
+    assert board["delegations_by_country"] == {"LA": 2}
+    assert board["difficulties"] == {"guidance_issued": 1, "escalated": 1}
+    partner = get(system, "/api/partners/bolykhamxay")
+    assert {h["kind"] for h in partner["history"]} == {"delegation_in", "activity", "agreement"}
+    info = get(system, "/api/information", province="ha-tinh")["items"][0]
+    assert len(info["acknowledged"]) == 1 and len(info["pending"]) == 2
+
+
+def test_tables_export_as_csv(demo):
+    system, _ = demo
+    r = httpx.get(f"{system.http}/api/tasks", params={"province": "gia-lai", "format": "csv"})
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
+    assert len(rows) == 9 and rows[0]["plan_id"] == "gia-lai-1109-2020"
+    r2 = httpx.get(f"{system.http}/api/reports/compliance", params={"province": "ha-tinh", "period": "2021-H1"},
+                   headers={"accept": "text/csv"})
+    assert "so-y-te" in r2.text and r2.text.splitlines()[0].lstrip("\ufeff").startswith("agency,")
+
+
+def test_replaying_the_stream_rebuilds_identical_tables(demo):
+    """`doingoai replay` into a fresh schema gives the same checksum for every read-model table."""
+    system, _ = demo
+    from tests.integration.test_recovery import checksums_of
+
+    done = system.cli("replay", "--schema", "demo_replay")
+    assert done.returncode == 0, done.stderr
+    replayed = json.loads(done.stdout)["checksums"]
+    live = asyncio.run(checksums_of(system, "doingoai"))
+    assert replayed == live
+    assert replayed["tasks"] and replayed["reports"]
+
+
+def test_running_the_demo_again_stores_nothing_twice(demo):
+    system, summary = demo
+    again = system.cli("demo")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["already stored"] == summary["events"]
+
+
+def test_every_contract_event_has_a_schema_and_an_asyncapi_channel(demo):
+    system, _ = demo
+    names = {e["name"] for e in get(system, "/schemas")["event_types"]}
+    assert CONTRACT_EVENTS <= names
+    doc = get(system, "/asyncapi.json")
+    assert doc["asyncapi"].startswith("3.")
+    assert names <= set(doc["channels"])
+    assert doc["channels"]["difficulty_raised"]["address"] == "doingoai.events.{province}.{agency}.difficulty_raised"
