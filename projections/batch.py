@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from schemas.codec import Event, InvalidEvent, Problem, decode
+from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj
+
+MAX_TEXT = 500
+"""Longest path or message kept in a rejection's problems (characters)."""
+_ID_IN_TEXT = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9._:-]{1,128})"')
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,8 @@ class Batch:
     duplicates: list[Duplicate] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     last_seq: int = 0
+    messages: list[StreamMessage] = field(default_factory=list)
+    """Every message of the batch, as read (the audit trail chains them all)."""
 
 
 def check_route(nats_subject: str, event: Event) -> None:
@@ -80,29 +90,104 @@ def check_route(nats_subject: str, event: Event) -> None:
         )
 
 
-def guess_id(raw: bytes) -> str | None:
-    import json
+def clean_text(value: str, limit: int = MAX_TEXT) -> str:
+    """`value` as PostgreSQL text can hold it: no NUL, no lone surrogate, at most `limit` characters."""
+    value = value.replace("\x00", "\\u0000").encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
+
+def _unstorable(obj: Any) -> Iterator[Problem]:
+    """Strings PostgreSQL and UTF-8 cannot store (NUL, lone surrogates) and non-finite numbers."""
+    stack: list[tuple[str, Any]] = [("", obj)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                yield Problem(path, "U+0000 (NUL) is not allowed in a string")
+            elif not _is_utf8(value):
+                yield Problem(path, "a lone UTF-16 surrogate is not allowed in a string")
+        elif isinstance(value, float) and not math.isfinite(value):
+            yield Problem(path, "numbers must be finite")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                sub = f"{path}.{clean_text(key, 100)}" if path else clean_text(key, 100)
+                stack.extend(((sub, key), (sub, item)))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}" if path else str(i), item) for i, item in enumerate(value))
+
+
+def _is_utf8(value: str) -> bool:
     try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_storable(obj: Any) -> None:
+    """InvalidEvent if `obj` holds a string or number that cannot be stored as it was sent."""
+    problems = list(_unstorable(obj))
+    if problems:
+        kind = "schema_violation" if all(p.path.startswith("data.") for p in problems) else "bad_envelope"
+        raise InvalidEvent(kind, problems[:20])
+
+
+def parse_strict(raw: bytes, limit: int = MAX_EVENT_BYTES, *, storable: bool = True) -> Any:
+    """JSON bytes -> object, refusing (InvalidEvent) what must not reach a stream or a table: more
+    than `limit` bytes, invalid JSON or UTF-8, NaN/Infinity, nesting too deep to parse, numbers
+    too long and, unless `storable` is False, NUL characters and lone surrogates in strings."""
+    if len(raw) > limit:
+        raise InvalidEvent("too_large", [Problem("", f"event is {len(raw)} bytes, limit {limit}")])
+    try:
+        obj = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise InvalidEvent("bad_json", [Problem("", "not JSON: nested too deeply")]) from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise InvalidEvent("bad_json", [Problem("", clean_text(f"not JSON: {exc}"))]) from None
+    if storable:
+        check_storable(obj)
+    return obj
+
+
+def decode_strict(raw: bytes) -> Event:
+    """`schemas.codec.decode`, with the stricter parsing of `parse_strict`."""
+    return decode_obj(parse_strict(raw))
+
+
+def safe_error(error: InvalidEvent) -> InvalidEvent:
+    """The same error with paths and messages PostgreSQL can store."""
+    return InvalidEvent(error.kind, [Problem(clean_text(p.path), clean_text(p.message)) for p in error.problems])
+
+
+def guess_id(raw: bytes) -> str | None:
+    """The `id` of a (possibly invalid) event, if one can be read; never raises."""
+    try:
+        obj = json.loads(raw[: MAX_EVENT_BYTES * 4])
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        found = _ID_IN_TEXT.search(raw[:65536])
+        return found.group(1).decode() if found else None
     value = obj.get("id") if isinstance(obj, dict) else None
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str) or not 0 < len(value) <= 128 or clean_text(value) != value:
+        return None
+    return value
 
 
 def classify(messages: Sequence[StreamMessage], known: Mapping[str, int]) -> Batch:
     """Split messages into fresh events, duplicates of `known` (id -> seq) or earlier ones, and rejections."""
-    batch = Batch()
+    batch = Batch(messages=list(messages))
     seen: dict[str, int] = dict(known)
     for msg in messages:
         batch.last_seq = max(batch.last_seq, msg.seq)
         try:
-            event = decode(msg.data)
+            event = decode_strict(msg.data)
             check_route(msg.subject, event)
         except InvalidEvent as error:
             batch.rejections.append(
-                Rejection(msg.seq, msg.subject, msg.data, error, msg.recorded_at, guess_id(msg.data))
+                Rejection(msg.seq, msg.subject, msg.data, safe_error(error), msg.recorded_at, guess_id(msg.data))
             )
             continue
         if event.id in seen:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from projections.activities import Activities
+from projections.audit import AuditTrail
 from projections.base import Projection
 from projections.difficulties import Difficulties
+from projections.escalations import Escalations
 from projections.event_index import EventIndex
 from projections.information import Information
 from projections.partners import Partners
@@ -12,9 +14,15 @@ from projections.plans import Plans, Tasks
 from projections.reports import ReportRequests, Reports
 
 
+def partitioned_projections() -> list[Projection]:
+    """What partition workers apply to their provinces: everything but the audit chain."""
+    return [p for p in all_projections() if not isinstance(p, AuditTrail)]
+
+
 def all_projections() -> list[Projection]:
     return [
         EventIndex(),
+        AuditTrail(),
         Activities(),
         Plans(),
         Tasks(),
@@ -23,4 +31,5 @@ def all_projections() -> list[Projection]:
         Partners(),
         Information(),
         Difficulties(),
+        Escalations(),
     ]

@@ -1,17 +1,23 @@
 """The handlers the runner calls: the events stream through every projection, and the
-rejected stream (events refused at the HTTP boundary) into the rejected table."""
+rejected stream (events refused at the HTTP boundary, and links from a rejection to the event
+that corrected it) into the rejected table."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from projections.audit import AuditTrail
 from projections.base import Projection
-from projections.batch import StreamMessage, candidate_ids, classify
+from projections.batch import StreamMessage, candidate_ids, classify, clean_text, guess_id
 from projections.event_index import known_ids
 from projections.tables import rejected
 
@@ -27,6 +33,17 @@ def events_handler(projections: Sequence[Projection]):  # type: ignore[no-untype
 
 async def park_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
     """A valid-looking event that a projection cannot apply: kept as rejected, with the error."""
+    await record_poison(conn, messages)
+    await AuditTrail().append(conn, messages)  # parked, yet stored: chained like any other message
+
+
+async def audit_only(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+    """The whole-stream unit of partitioned workers: the audit chain needs every message in order."""
+    await AuditTrail().append(conn, messages)
+
+
+async def record_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+    """The rejected rows of parked messages (a partition's part of `park_poison`)."""
     await conn.execute(
         insert(rejected).on_conflict_do_nothing(),
         [
@@ -34,11 +51,12 @@ async def park_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) 
                 "key": f"events:{m.seq}",
                 "stream_seq": m.seq,
                 "path": "nats",
-                "kind": "projection_failed",
-                "problems": [{"path": "", "message": m.headers.get("x-error", "projection failed")}],
+                "kind": clean_text(m.headers.get("x-error-kind", "projection_failed"), 100),
+                "problems": [{"path": clean_text(m.headers.get("x-error-path", "")),
+                              "message": clean_text(m.headers.get("x-error", "projection failed"))}],
                 "publisher": ".".join(m.subject.split(".")[2:4]),
                 "nats_subject": m.subject,
-                "event_id": None,
+                "event_id": guess_id(m.data),
                 "raw": m.data,
                 "recorded_at": m.recorded_at,
             }
@@ -47,23 +65,58 @@ async def park_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) 
     )
 
 
-async def rejected_handler(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
-    """Messages of DOINGOAI_REJECTED: JSON {raw, kind, problems, publisher, event_id, received_at}."""
-    rows = []
-    for m in messages:
+def _raw_of(record: dict[str, Any]) -> bytes:
+    if "raw_b64" in record:
+        return base64.b64decode(record["raw_b64"], validate=True)
+    return str(record["raw"]).encode("utf-8", errors="surrogateescape")
+
+
+def _rejection_row(m: StreamMessage) -> dict[str, Any]:
+    """A DOINGOAI_REJECTED record -> a rejected row; an unreadable record is kept as one too."""
+    try:
         record = json.loads(m.data)
-        rows.append(
-            {
-                "key": f"rejected:{m.seq}",
-                "stream_seq": m.seq,
-                "path": record.get("path", "http"),
-                "kind": record["kind"],
-                "problems": record["problems"],
-                "publisher": record.get("publisher"),
-                "nats_subject": None,
-                "event_id": record.get("event_id"),
-                "raw": record["raw"].encode("utf-8", errors="surrogateescape"),
-                "recorded_at": datetime.fromisoformat(record["received_at"]),
-            }
-        )
-    await conn.execute(insert(rejected).on_conflict_do_nothing(), rows)
+        event_id = record.get("event_id")
+        return {
+            "key": f"rejected:{m.seq}",
+            "stream_seq": m.seq,
+            "path": clean_text(str(record.get("path", "http")), 20),
+            "kind": clean_text(str(record["kind"]), 100),
+            "problems": [
+                {"path": clean_text(str(p.get("path", ""))), "message": clean_text(str(p.get("message", "")))}
+                for p in record["problems"]
+            ],
+            "publisher": clean_text(str(record["publisher"]), 200) if record.get("publisher") else None,
+            "nats_subject": None,
+            "event_id": clean_text(event_id, 128) if isinstance(event_id, str) else None,
+            "raw": _raw_of(record),
+            "recorded_at": datetime.fromisoformat(record["received_at"]),
+        }
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, RecursionError) as exc:
+        return {
+            "key": f"rejected:{m.seq}", "stream_seq": m.seq, "path": "nats", "kind": "unreadable_record",
+            "problems": [{"path": "", "message": clean_text(f"not a rejection record: {exc!r}")}],
+            "publisher": None, "nats_subject": m.subject, "event_id": None, "raw": m.data,
+            "recorded_at": m.recorded_at,
+        }
+
+
+def _link(m: StreamMessage) -> tuple[str, str] | None:
+    """(rejection key, id of the corrected event) if the record links a resubmission."""
+    try:
+        link = json.loads(m.data).get("resubmission")
+        return (str(link["key"]), clean_text(str(link["event_id"]), 128)) if isinstance(link, dict) else None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+
+
+async def rejected_handler(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+    """Messages of DOINGOAI_REJECTED: rejections, JSON {raw_b64, kind, problems, publisher, event_id,
+    received_at}, and resubmission links, JSON {resubmission: {key, event_id}}: the rejection `key`
+    was corrected by the event `event_id` (recorded after the rejection, so it always finds its row)."""
+    links = [(m, link) for m in messages if (link := _link(m)) is not None]
+    linked = {m.seq for m, _ in links}
+    rows = [_rejection_row(m) for m in messages if m.seq not in linked]
+    if rows:
+        await conn.execute(insert(rejected).on_conflict_do_nothing(), rows)
+    for _, (key, event_id) in links:
+        await conn.execute(update(rejected).where(rejected.c.key == key).values(resubmitted_as=event_id))

@@ -1,26 +1,25 @@
 """Rebuild the read models from the stream into a fresh schema, leaving the live ones alone.
 
-An ordered consumer (ack none, in memory) reads from `from_seq` up to the stream's last
+An ephemeral pull consumer (ack none, in memory) reads from `from_seq` up to the stream's last
 sequence at the start; `as_of` keeps only events recorded up to that moment. The same handler as
 the live worker applies them, so a replay and the live run produce the same tables.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 
 from nats.aio.client import Client
-from nats.js.api import DeliverPolicy
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.batch import StreamMessage
 from projections.catalogue import all_projections
 from projections.handlers import events_handler, rejected_handler
-from projections.runner import Handler, to_stream_message, write_checkpoint
+from projections.runner import Handler, write_checkpoint
+from projections.stream_reader import read_batches
 from projections.tables import READ_MODEL_TABLES
 from services.db import make_engine
 from services.db.migrate import migrate
@@ -42,9 +41,9 @@ class ReplayResult:
 async def table_checksums(conn: AsyncConnection) -> dict[str, str]:
     """md5 of every read-model table's rows in key order: equal tables, equal checksums."""
     out = {}
-    for table in READ_MODEL_TABLES:  # ordered by the whole row: no key column needed
+    for table in READ_MODEL_TABLES:  # md5 of the sorted row digests: no key column, 32 bytes per row
         digest = await conn.scalar(
-            text(f"SELECT coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM {table} t")
+            text(f"SELECT coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '') FROM {table} t")
         )
         out[table] = str(digest)
     return out
@@ -94,35 +93,15 @@ async def replay_stream(
     last_seq = (await js.stream_info(stream)).state.last_seq
     if last_seq < from_seq:
         return 0, last_seq
-    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=batch_size * 4)
-
-    async def on_msg(msg: object) -> None:
-        await queue.put(msg)
-
-    sub = await js.subscribe(
-        subjects, stream=stream, ordered_consumer=True, config=_start_config(from_seq), cb=on_msg,  # type: ignore[arg-type]
-    )
     count = 0
-    try:
-        done = False
-        while not done:
-            batch: list[StreamMessage] = [to_stream_message(await queue.get())]
-            while len(batch) < batch_size and not queue.empty():
-                batch.append(to_stream_message(queue.get_nowait()))
-            done = batch[-1].seq >= last_seq
-            batch = [m for m in batch if m.seq <= last_seq and (as_of is None or m.recorded_at <= as_of)]
+    batches = read_batches(js, stream, subjects, from_seq=from_seq, last_seq=last_seq, batch=batch_size)
+    async with aclosing(batches):
+        async for read in batches:
+            batch = [m for m in read if as_of is None or m.recorded_at <= as_of]
             if not batch:
                 continue
             async with engine.begin() as conn:
                 await handle(conn, batch)
                 await write_checkpoint(conn, consumer, batch[-1].seq)
             count += len(batch)
-    finally:
-        await sub.unsubscribe()
     return count, last_seq
-
-
-def _start_config(from_seq: int):  # type: ignore[no-untyped-def]
-    from nats.js.api import ConsumerConfig
-
-    return ConsumerConfig(opt_start_seq=from_seq, deliver_policy=DeliverPolicy.BY_START_SEQUENCE)

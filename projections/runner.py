@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import structlog
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 from prometheus_client import Counter, Gauge
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -34,6 +35,10 @@ Handler = Callable[[AsyncConnection, Sequence[StreamMessage]], Awaitable[None]]
 APPLIED = Counter("doingoai_projection_messages_total", "Stream messages applied", ["consumer"])
 CHECKPOINT = Gauge("doingoai_projection_checkpoint", "Last applied stream sequence", ["consumer"])
 RETRIES = Counter("doingoai_projection_retries_total", "Batch commits retried", ["consumer"])
+
+
+class Fenced(Exception):
+    """Another runner committed this consumer's checkpoint: this one lost its partition and stops."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -85,11 +90,13 @@ class Runner:
         batch_size: int = 500,
         ack_wait: float = 30.0,
         filter_subject: str | None = None,
+        filter_subjects: list[str] | None = None,
         fetch_timeout: float = 0.02,
     ):
         self.js, self.engine, self.stream, self.durable = js, engine, stream, durable
         self.handler, self.isolate = handler, isolate
         self.batch_size, self.ack_wait, self.filter_subject = batch_size, ack_wait, filter_subject
+        self.filter_subjects = filter_subjects
         self.fetch_timeout = fetch_timeout
         self.checkpoint = 0
         self.caught_up = asyncio.Event()
@@ -109,6 +116,7 @@ class Runner:
             ack_wait=self.ack_wait,
             max_ack_pending=self.batch_size,
             filter_subject=self.filter_subject,
+            filter_subjects=self.filter_subjects,
         )
         await self.js.add_consumer(self.stream, config)
         CHECKPOINT.labels(self.durable).set(self.checkpoint)
@@ -124,6 +132,10 @@ class Runner:
                 except (TimeoutError, NatsTimeout):
                     self.caught_up.set()
                     continue
+                except (ServiceUnavailableError, NatsError) as exc:  # e.g. a cluster node failing over
+                    log.warning("projection.fetch_unavailable", consumer=self.durable, error=repr(exc))
+                    await asyncio.sleep(0.5)
+                    continue
                 if msgs:
                     await self._process(msgs, stop)
         finally:
@@ -138,8 +150,14 @@ class Runner:
 
     async def _commit(self, todo: Sequence[StreamMessage], handler: Handler) -> None:
         async with self.engine.begin() as conn:
+            stored = await conn.scalar(
+                select(checkpoints.c.last_seq).where(checkpoints.c.consumer == self.durable).with_for_update()
+            )
+            if int(stored or 0) != self.checkpoint:
+                raise Fenced(f"{self.durable}: checkpoint moved to {stored} under us (at {self.checkpoint})")
             await handler(conn, todo)
             await write_checkpoint(conn, self.durable, todo[-1].seq)
+        self.checkpoint = todo[-1].seq
 
     async def _commit_with_retry(self, todo: list[StreamMessage], msgs: list, stop: asyncio.Event) -> None:
         delay = 0.2
@@ -147,6 +165,8 @@ class Runner:
             try:
                 await self._commit(todo, self.handler)
                 break
+            except Fenced:
+                raise
             except Exception as exc:
                 RETRIES.labels(self.durable).inc()
                 if is_transient(exc):
@@ -170,6 +190,8 @@ class Runner:
         for message in todo:
             try:
                 await self._commit([message], self.handler)
+            except Fenced:
+                raise
             except Exception as exc:
                 if is_transient(exc) or self.isolate is None:
                     raise
@@ -179,10 +201,15 @@ class Runner:
     def _park(self, exc: Exception) -> Handler:
         assert self.isolate is not None
         isolate = self.isolate
+        # a refusal of the event itself (e.g. projections.rows.Refused) keeps its kind, path and message
+        kind, path = getattr(exc, "kind", None), getattr(exc, "path", None)
+        error = {"x-error": str(exc) if isinstance(kind, str) else repr(exc)}
+        if isinstance(kind, str):
+            error.update({"x-error-kind": kind, "x-error-path": path if isinstance(path, str) else ""})
 
         async def park(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
             await isolate(conn, [
-                StreamMessage(m.seq, m.subject, m.data, m.recorded_at, {**m.headers, "x-error": repr(exc)})
+                StreamMessage(m.seq, m.subject, m.data, m.recorded_at, {**m.headers, **error})
                 for m in messages
             ])
 

@@ -72,6 +72,7 @@ rejected = Table(
     Column("event_id", Text, index=True),
     Column("raw", LargeBinary, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("resubmitted_as", Text, comment="id of the event re-submitted as the correction"),
 )
 
 activities = Table(
@@ -207,6 +208,29 @@ difficulties = Table(
     Column("last_seq", BigInteger, nullable=False),
 )
 
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("escalation_id", Text, primary_key=True),
+    Column("province", Text, nullable=False, index=True),
+    Column("trigger", Text, nullable=False),
+    Column("cause_subject", Text, nullable=False, index=True),
+    Column("level", Integer, nullable=False, comment="0 for a reminder"),
+    Column("target_agency", Text, nullable=False, index=True),
+    Column("target_role", Text),
+    Column("responsible_agency", Text),
+    Column("period", Text),
+    Column("due_at", DateTime(timezone=True)),
+    Column("ack_by", DateTime(timezone=True)),
+    Column("message", Text, nullable=False),
+    Column("status", Text, nullable=False, comment="open | acknowledged | closed"),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_by", Text),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
 credentials = Table(
     "credentials",
     metadata,
@@ -233,5 +257,7 @@ READ_MODEL_TABLES = (
     "partners",
     "information",
     "difficulties",
+    "escalations",
+    "audit_trail",
 )
 """Tables rebuilt by a replay and compared by checksum (credentials are not derived from events)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -78,17 +79,30 @@ async def nats_users(engine: AsyncEngine) -> list[NatsUser]:
         return [NatsUser(r.nats_user, r.nats_password_hash, r.role, r.province, r.agency) for r in rows]
 
 
+IDENTITY_TTL_S = 10.0
+"""How long a verified token is trusted without asking the database again (the longest a revoked
+token keeps working on a running HTTP service)."""
+_verified: dict[tuple[str, str], tuple[float, Identity]] = {}
+
+
 async def identify(engine: AsyncEngine, token: str | None) -> Identity:
     if not token:
         raise UnknownToken("missing bearer token")
+    key = (str(engine.url), token_hash(token))
+    cached = _verified.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     async with engine.connect() as conn:
         row = (
             await conn.execute(
-                select(credentials).where(
-                    credentials.c.token_hash == token_hash(token), credentials.c.revoked.is_(False)
-                )
+                select(credentials).where(credentials.c.token_hash == key[1], credentials.c.revoked.is_(False))
             )
         ).first()
     if row is None:
+        _verified.pop(key, None)
         raise UnknownToken("unknown or revoked token")
-    return Identity(row.province, row.agency, row.role, row.nats_user)
+    who = Identity(row.province, row.agency, row.role, row.nats_user)
+    if len(_verified) > 10_000:
+        _verified.clear()
+    _verified[key] = (time.monotonic() + IDENTITY_TTL_S, who)
+    return who

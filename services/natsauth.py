@@ -20,6 +20,11 @@ class NatsUser:
 
 
 def agency_permissions(province: str, agency: str) -> dict[str, object]:
+    """Publish under its own `doingoai.events.<province>.<agency>.>` only; consume its own
+    escalations with durable or ephemeral pull consumers (nats-py `pull_subscribe`). A consumer's
+    filter is part of the create subject (`$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`, which
+    the server checks against the request), so an agency cannot create one on another's escalations;
+    the legacy `CONSUMER.DURABLE.CREATE` subject carries no filter and is not allowed."""
     own = f"doingoai.escalations.{province}.{agency}"
     return {
         "publish": {
@@ -27,6 +32,7 @@ def agency_permissions(province: str, agency: str) -> dict[str, object]:
                 f"doingoai.events.{province}.{agency}.>",
                 LOOKUP_SUBJECT,
                 "$JS.API.INFO",
+                "$JS.API.STREAM.NAMES",
                 f"$JS.API.STREAM.INFO.{ESCALATIONS_STREAM}",
                 f"$JS.API.CONSUMER.CREATE.{ESCALATIONS_STREAM}.*.{own}",
                 f"$JS.API.CONSUMER.INFO.{ESCALATIONS_STREAM}.*",
@@ -39,6 +45,10 @@ def agency_permissions(province: str, agency: str) -> dict[str, object]:
 
 
 def auditor_permissions() -> dict[str, object]:
+    """Read the event stream message by message (`js.get_msg`, direct get) and never write. No
+    consumer at all: a create request names its consumer in the body (even on the legacy
+    `CONSUMER.CREATE.<stream>` subject), so it could re-filter the projector's durable consumer;
+    nor pull (`MSG.NEXT`), ack or delete, which would take messages from the services' consumers."""
     return {
         "publish": {
             "allow": [
@@ -49,15 +59,10 @@ def auditor_permissions() -> dict[str, object]:
                 f"$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}",
                 f"$JS.API.DIRECT.GET.{EVENTS_STREAM}.>",
                 f"$JS.API.DIRECT.GET.{EVENTS_STREAM}",
-                f"$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}",
-                f"$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}.>",
-                f"$JS.API.CONSUMER.INFO.{EVENTS_STREAM}.*",
-                f"$JS.API.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.*",
-                f"$JS.API.CONSUMER.DELETE.{EVENTS_STREAM}.*",
-                f"$JS.ACK.{EVENTS_STREAM}.>",
                 LOOKUP_SUBJECT,
             ],
-            "deny": ["doingoai.events.>", "doingoai.escalations.>", "doingoai.rejected.>"],
+            "deny": ["doingoai.events.>", "doingoai.escalations.>", "doingoai.rejected.>", "$JS.ACK.>",
+                     "$JS.API.CONSUMER.>"],
         },
         "subscribe": {"allow": ["_INBOX.>", "doingoai.replay.>"]},
     }

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from functools import partial
 
 import structlog
 import uvicorn
@@ -57,6 +58,10 @@ def lock_data_dir(settings: Settings) -> object:
     return handle
 
 
+def note_worker(rt: Runtime, n: int, pid: int) -> None:
+    write_runtime_file(rt, **{"worker_pid" if n == 0 else f"worker_pid_{n}": pid})
+
+
 async def up(settings: Settings) -> None:
     lock = lock_data_dir(settings)  # noqa: F841  (held until the process exits)
     stop = asyncio.Event()
@@ -69,16 +74,19 @@ async def up(settings: Settings) -> None:
     host, port = settings.http_host_port
     server = _Server(uvicorn.Config(create_app(engine, nc), host=host, port=port, log_level="warning"))
     write_runtime_file(rt)
-    worker = Supervised(
-        "projector",
-        [sys.executable, "-m", "services.cli.main", "worker"],
-        rt.child_env(),
-        on_start=lambda pid: write_runtime_file(rt, worker_pid=pid),
-    )
+    workers = [
+        Supervised(
+            f"projector-{n}",
+            [sys.executable, "-m", "services.cli.main", "worker"],
+            rt.child_env(),
+            on_start=partial(note_worker, rt, n),
+        )
+        for n in range(settings.workers)
+    ]
     tasks: list[asyncio.Task[None]] = []
     try:
         await serve_lookup(nc, engine)
-        tasks = [asyncio.create_task(server.serve()), asyncio.create_task(worker.run(stop))]
+        tasks = [asyncio.create_task(server.serve()), *(asyncio.create_task(w.run(stop)) for w in workers)]
         while not server.started:
             if tasks[0].done():
                 tasks[0].result()

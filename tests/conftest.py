@@ -7,8 +7,10 @@ from tests.support import System, new_system
 def system(tmp_path_factory: pytest.TempPathFactory):
     """One running `doingoai up` (embedded NATS + PostgreSQL) shared by the integration tests.
 
-    The duplicate window is short so tests can publish "after the dedup window"."""
-    sys_ = new_system(tmp_path_factory.mktemp("doingoai"), DOINGOAI_DEDUP_WINDOW_S="2").start()
+    The duplicate window is short so tests can publish "after the dedup window"; the escalation
+    service is off (its tests drive one with a movable clock), so checksums compare a still stream."""
+    sys_ = new_system(tmp_path_factory.mktemp("doingoai"), DOINGOAI_DEDUP_WINDOW_S="2",
+                      DOINGOAI_ESCALATIONS="false").start()
     yield sys_
     sys_.stop()
 

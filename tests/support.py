@@ -89,7 +89,12 @@ class System:
         return await nats.connect(self.runtime()["nats_url"], user=secret["user"], password=secret["password"])
 
     def checkpoint(self) -> int:
-        return int(httpx.get(f"{self.http}/healthz", timeout=5).json()["projections"].get("projector_v1", 0))
+        """How far the read models are projected (with partitions: the slowest partition)."""
+        progress = httpx.get(f"{self.http}/healthz", timeout=5).json()["projections"]
+        if "projector_v1" in progress:
+            return int(progress["projector_v1"])
+        parts = [int(v) for k, v in progress.items() if k.startswith("projector_v1_p") or k == "audit_v1"]
+        return min(parts) if parts else 0
 
     def wait_projected(self, seq: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

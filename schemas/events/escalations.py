@@ -94,3 +94,49 @@ class EscalationAcknowledgedV1(EventData):
     action: str | None = Field(
         None, max_length=5000, description="What will be done", examples=["Đã đôn đốc Sở Tư pháp gửi báo cáo"]
     )
+
+
+@event(
+    "escalation_closed",
+    version=1,
+    aggregate="escalation",
+    title_vi="Đã đóng cảnh báo",
+    title_en="Escalation closed",
+)
+class EscalationClosedV1(EventData):
+    """The cause of the escalation is gone (report submitted, task done, difficulty handled)."""
+
+    reason: str = Field(
+        min_length=1, max_length=2000, description="Why it is closed", examples=["Sở Tư pháp đã gửi báo cáo"]
+    )
+    cause_subject: str = Field(
+        pattern=SUBJECT_RE.pattern,
+        description="Subject of the aggregate concerned",
+        examples=["report/ha-tinh-so-tu-phap-2021-H1"],
+    )
+
+
+@event(
+    "escalation_reminded",
+    version=1,
+    aggregate="escalation",
+    title_vi="Nhắc hạn",
+    title_en="Deadline reminder sent",
+)
+class EscalationRemindedV1(EventData):
+    """A deadline is near: the responsible agency is reminded before anything escalates."""
+
+    trigger: EscalationTrigger = Field(description="What will escalate if missed", examples=["report_missing"])
+    cause_subject: str = Field(
+        pattern=SUBJECT_RE.pattern,
+        description="Subject of the aggregate concerned",
+        examples=["report/ha-tinh-so-tu-phap-2021-H1"],
+    )
+    target_agency: Slug = Field(description="Agency reminded", examples=["so-tu-phap"])
+    due_at: AwareDatetime = Field(description="The deadline", examples=["2021-05-25T23:59:59+07:00"])
+    message: str = Field(
+        min_length=1,
+        max_length=5000,
+        description="Message, in Vietnamese",
+        examples=["Nhắc: hạn gửi báo cáo 6 tháng đầu năm 2021 là 25/05/2021"],
+    )

@@ -12,12 +12,14 @@ from typing import Any, TypeVar
 import typer
 
 from services import logs
+from services.cli.audit import audit_app
 from services.settings import load
 
 app = typer.Typer(help="Đối ngoại nhân dân: event backbone for provincial foreign-affairs coordination.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 credentials_app = typer.Typer(help="Agency credentials (HTTP token and NATS user).", no_args_is_help=True)
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(audit_app, name="audit")
 T = TypeVar("T")
 
 
@@ -89,31 +91,41 @@ def credentials_issue(
 
 
 @app.command()
-def rejected(limit: int = typer.Option(100, help="How many, newest first")) -> None:
-    """List rejected events with their reasons."""
-    from sqlalchemy import select
-
-    from projections.tables import rejected as table
+def rejected(
+    limit: int = typer.Option(100, help="How many, newest first"),
+    kind: str | None = typer.Option(None, help="Only this kind, e.g. schema_violation, source_mismatch"),
+    status: str | None = typer.Option(None, help="open (no correction stored yet) or resolved"),
+    province: str | None = typer.Option(None, help="Only this publisher's province"),
+    agency: str | None = typer.Option(None, help="Only this publisher's agency"),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines, with the raw event (first 4 KiB)"),
+) -> None:
+    """List rejected events with their reasons (key, time, publisher, kind, event id, status, reasons)."""
     from services.db import make_engine
+    from services.rejections import STATUSES, list_rejections
+
+    if status is not None and status not in STATUSES:
+        typer.echo(f"error: --status must be one of {', '.join(STATUSES)}", err=True)
+        raise typer.Exit(2)
 
     async def main() -> list[dict[str, Any]]:
         async with runtime() as rt:
             engine = make_engine(rt.database_url, pool_size=1)
             try:
                 async with engine.connect() as conn:
-                    rows = await conn.execute(select(table).order_by(table.c.recorded_at.desc()).limit(limit))
-                    return [
-                        {"key": r.key, "recorded_at": r.recorded_at.isoformat(), "path": r.path, "kind": r.kind,
-                         "publisher": r.publisher, "event_id": r.event_id, "problems": r.problems}
-                        for r in rows
-                    ]
+                    return await list_rejections(conn, province=province, agency=agency, kind=kind,
+                                                 status=status, limit=limit)
             finally:
                 await engine.dispose()
 
     rows = run(main)
     for row in rows:
+        if as_json:
+            print(json.dumps(row, ensure_ascii=False))
+            continue
         reasons = "; ".join(f"{p['path'] or '<event>'}: {p['message']}" for p in row["problems"])
-        print(f"{row['recorded_at']}  {row['publisher'] or '-'}  {row['kind']}  {row['event_id'] or '-'}  {reasons}")
+        state = row["status"] if row["resolved_by"] is None else f"resolved by {row['resolved_by']}"
+        print(f"{row['key']}  {row['recorded_at']}  {row['publisher'] or '-'}  {row['kind']}  "
+              f"{row['event_id'] or '-'}  {state}  {reasons}")
     print(f"{len(rows)} rejected event(s)", file=sys.stderr)
 
 
@@ -129,11 +141,45 @@ def demo() -> None:
     print(json.dumps(run(main), indent=2, ensure_ascii=False))
 
 
+@app.command()
+def report(
+    province: str = typer.Option(..., "--province", help="Province slug, e.g. ha-tinh"),
+    period: str = typer.Option(..., "--period", help="2021-H1 (6 months) or 2021 (annual)"),
+    out: str = typer.Option(..., "--out", help="The .docx file to write"),
+    day: str | None = typer.Option(None, "--date", help="Date of the report, YYYY-MM-DD (default: today in Việt Nam)"),
+) -> None:
+    """Write the consolidated report (báo cáo tổng hợp) SNgV sends the UBND tỉnh, as a Word document."""
+    from pathlib import Path
+
+    from services.reports.data import check_request, load_report, report_date
+    from services.reports.docx_report import write
+
+    try:
+        check_request(province, period)
+        report_day = report_date(day)
+    except (ValueError, LookupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def main() -> Any:
+        async with runtime() as rt:
+            return await load_report(rt.database_url, province, period, report_day)
+
+    data = run(main)
+    try:
+        write(data, Path(out))
+    except OSError as exc:
+        typer.echo(f"error: cannot write {out}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    print(json.dumps({"out": out, **data.summary()}, indent=2, ensure_ascii=False))
+
+
 @app.command("replay")
 def replay_cmd(
     from_seq: int = typer.Option(1, "--from-seq", help="First stream sequence to apply"),
     as_of: str | None = typer.Option(None, "--as-of", help="Only events recorded up to this date/time"),
     schema: str | None = typer.Option(None, "--schema", help="Target schema (default: a new replay_<time>)"),
+    database_url: str | None = typer.Option(None, "--database-url", help="Target database (default: the live one)"),
 ) -> None:
     """Rebuild the read models from the stream into a fresh schema; print its name and checksums."""
     from datetime import UTC, datetime, time
@@ -155,10 +201,10 @@ def replay_cmd(
         async with runtime() as rt:
             nc = await rt.connect_nats("doingoai-replay")
             try:
-                result = await replay(nc, rt.database_url, target, from_seq=from_seq, as_of=cutoff)
+                result = await replay(nc, database_url or rt.database_url, target, from_seq=from_seq, as_of=cutoff)
             finally:
                 await nc.close()
-            engine = make_engine(rt.database_url, target, pool_size=1)
+            engine = make_engine(database_url or rt.database_url, target, pool_size=1)
             try:
                 async with engine.connect() as conn:
                     sums = await table_checksums(conn)

@@ -31,7 +31,7 @@ async def migrate(url: str, schema: str = DEFAULT_SCHEMA) -> None:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('doingoai-migrate'))"))
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-            await conn.run_sync(lambda sync: command.upgrade(_config(sync, schema), "head"))
+            await conn.run_sync(lambda sync: command.upgrade(_config(sync, schema), "heads"))
     finally:
         await engine.dispose()
 

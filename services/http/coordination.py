@@ -42,6 +42,14 @@ async def rows_of(request: Request, query: Any) -> list[dict[str, Any]]:
         return [plain(r) for r in (await conn.execute(query)).mappings()]
 
 
+@router.get("/provinces")
+async def get_provinces() -> JSONResponse:
+    """The provinces served, with their Vietnamese names."""
+    from schemas.reference import provinces
+
+    return JSONResponse({"items": [{"slug": p.slug, "name_vi": p.name_vi} for p in provinces()]})
+
+
 @router.get("/dashboard")
 async def get_dashboard(request: Request, province: str, period: str, day: date | None = Day) -> JSONResponse:
     """The coordination summary of a province for a period (e.g. 2021-H1 or 2021)."""

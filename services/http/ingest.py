@@ -1,107 +1,270 @@
-"""POST /events: CloudEvents HTTP binding (structured, binary, batched) into the stream."""
+"""POST /events (the CloudEvents HTTP binding: structured, binary and batched mode) and
+POST /api/rejected/{key}/resubmit (the correction of a rejected event), into the stream.
+
+Stated limits: an event is at most MAX_EVENT_BYTES (256 KiB) encoded, in every mode (and on NATS);
+a request body at most MAX_EVENT_BYTES (structured, binary mode) or MAX_BATCH_BYTES with at most
+MAX_BATCH events (batched mode). A larger body is answered 413 without being read in full.
+Every event refused from an authenticated publisher is kept in DOINGOAI_REJECTED with its reason,
+the publisher, the time and its raw bytes (the first MAX_EVENT_BYTES of a larger body).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
-from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, encode, from_binary, parse_json
+from projections.batch import check_route, check_storable, decode_strict, guess_id, parse_strict, safe_error
+from projections.tables import rejected
+from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, encode, from_binary
+from schemas.envelope import nats_subject
 from services.credentials import Identity
 from services.http.deps import AuthError, identity, state
-from services.store.publisher import ConcurrencyConflict
+from services.http.ingest_docs import EVENTS_DOC, RESUBMIT_DOC
+from services.store import EVENTS_STREAM
+from services.store.publisher import CONTENT_TYPE, ConcurrencyConflict, PublishResult
 
 router = APIRouter()
 MAX_BATCH = 1000
-MAX_BODY = MAX_EVENT_BYTES * 64
-BAD_REQUEST_KINDS = {"bad_json", "too_large"}
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+DRAIN_BYTES = 16 * 1024 * 1024
+BATCH_TYPE = "application/cloudevents-batch+json"
+STATUS = {"bad_json": 400, "too_large": 413, "source_mismatch": 403}
+"""HTTP status of each kind of refusal; any other kind (envelope, type, schema) is 422."""
 
 
-def _status_for(error: InvalidEvent) -> int:
-    return 400 if error.kind in BAD_REQUEST_KINDS else 422
+def status_for(kind: str) -> int:
+    return STATUS.get(kind, 422)
 
 
-async def _reject(request: Request, who: Identity, raw: Any, error: InvalidEvent) -> None:
-    """Keep a refused event with its reason (DOINGOAI_REJECTED stream)."""
-    if isinstance(raw, bytes):
-        text = raw.decode("utf-8", errors="surrogateescape")
-    else:
-        text = json.dumps(raw, ensure_ascii=False)
-    event_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-    record = {
-        "path": "http",
-        "kind": error.kind,
-        "problems": [p.as_dict() for p in error.problems],
-        "publisher": f"{who.province}.{who.agency}",
-        "event_id": event_id,
-        "raw": text,
-        "received_at": datetime.now(UTC).isoformat(),
-    }
-    js = state(request).nc.jetstream()
-    await js.publish(f"doingoai.rejected.{who.province}.{who.agency}", json.dumps(record, ensure_ascii=False).encode())
+def states_own_limit(request: Request) -> bool:
+    """Routes that read their body with `read_body` (and keep what they refuse)."""
+    path = request.url.path
+    return request.method == "POST" and (path == "/events" or (path.startswith("/api/rejected/")
+                                                                and path.endswith("/resubmit")))
 
 
-def _check_source(who: Identity, event: Event) -> None:
-    if not who.can_publish:
-        raise AuthError(403, f"role {who.role} may not publish events")
-    if event.envelope.source != who.source:
-        raise AuthError(403, f"this token publishes as {who.source}, not {event.envelope.source}")
+class TooLarge(Exception):
+    """The request body is over its limit; `head` holds its first bytes."""
+
+    def __init__(self, head: bytes, size: int | None, limit: int):
+        self.head, self.size, self.limit = head, size, limit
+        super().__init__(f"request body is {size if size is not None else 'more than ' + str(limit)} bytes, "
+                         f"limit {limit}")
+
+    def error(self) -> InvalidEvent:
+        return InvalidEvent("too_large", [Problem("", str(self))])
 
 
-def _objects(request: Request, body: bytes) -> tuple[list[Any], bool]:
-    """The structured objects in the request and whether it was a batch."""
-    content_type = request.headers.get("content-type", "application/cloudevents+json").split(";")[0].strip()
-    if content_type == "application/cloudevents-batch+json":
-        parsed = parse_json(body) if len(body) <= MAX_BODY else parse_json(body[: MAX_EVENT_BYTES + 1])
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or TooLarge once it is known to be over `limit`, with its first MAX_EVENT_BYTES.
+    The rest of an oversize body is read and dropped up to DRAIN_BYTES, so that the client, still
+    sending, gets the 413 instead of a reset connection; a larger body is not read any further."""
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isascii() and declared.isdigit() else None
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received <= limit or sum(map(len, chunks)) < MAX_EVENT_BYTES:
+            chunks.append(chunk)
+        if received > limit and (received >= DRAIN_BYTES or (size or 0) > DRAIN_BYTES):
+            break
+    if received > limit or (size is not None and size > limit):
+        raise TooLarge(b"".join(chunks)[:MAX_EVENT_BYTES], size, limit)
+    return b"".join(chunks)
+
+
+@dataclass
+class Item:
+    """One event of a request, as sent: its raw bytes and, if it parsed, the JSON object."""
+
+    raw: bytes
+    obj: Any = None
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8", errors="backslashreplace")
+
+
+def items_of(request: Request, body: bytes, is_batch: bool) -> list[Item]:
+    """Split a request into the events it carries (InvalidEvent if the request itself is bad)."""
+    if is_batch:
+        parsed = parse_strict(body, MAX_BATCH_BYTES, storable=False)
         if not isinstance(parsed, list):
             raise InvalidEvent("bad_json", [Problem("", "a batch must be a JSON array of CloudEvents")])
         if len(parsed) > MAX_BATCH:
             raise InvalidEvent("too_large", [Problem("", f"a batch holds at most {MAX_BATCH} events")])
-        return parsed, True
+        return [Item(_dumps(obj), obj) for obj in parsed]
     if any(k.lower() == "ce-specversion" for k in request.headers):
-        return [from_binary(dict(request.headers), body)], False
-    return [parse_json(body)], False
+        try:
+            obj = from_binary(dict(request.headers), body)
+        except InvalidEvent:
+            raise
+        except RecursionError:
+            raise InvalidEvent("bad_json", [Problem("", "not JSON: nested too deeply")]) from None
+        except ValueError as exc:  # e.g. an integer too long to parse
+            raise InvalidEvent("bad_json", [Problem("", f"not JSON: {exc}")]) from None
+        return [Item(_dumps(obj), obj)]
+    return [Item(body, parse_strict(body))]
 
 
-@router.post("/events", status_code=202, tags=["events"])
+def refused_raw(request: Request, body: bytes, is_batch: bool) -> bytes:
+    """What a request refused as a whole is kept as: its body, or in binary mode the event as
+    structured JSON (the ce-* attributes, and the body as `data_base64`)."""
+    attrs = {k.lower()[3:]: v for k, v in request.headers.items() if k.lower().startswith("ce-")}
+    if is_batch or "specversion" not in attrs:
+        return body
+    return _dumps({**attrs, "data_base64": base64.b64encode(body[:MAX_EVENT_BYTES]).decode()})
+
+
+def decode_item(who: Identity, item: Item) -> Event:
+    """A valid event of this publisher, or InvalidEvent (source_mismatch for another's source)."""
+    check_storable(item.obj)
+    event = decode_obj(item.obj)
+    size = len(encode(event.envelope))
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEvent("too_large", [Problem("", f"event is {size} bytes encoded, limit {MAX_EVENT_BYTES}")])
+    if event.envelope.source != who.source:
+        raise InvalidEvent(
+            "source_mismatch", [Problem("source", f"this token publishes as {who.source}, not {event.envelope.source}")]
+        )
+    return event
+
+
+async def keep_refused(request: Request, who: Identity, refused: list[tuple[bytes, InvalidEvent]]) -> None:
+    """Keep refused events in DOINGOAI_REJECTED: raw bytes, reason, publisher, time."""
+    js = state(request).nc.jetstream()
+    now = datetime.now(UTC).isoformat()
+    records = [
+        {
+            "path": "http",
+            "kind": error.kind,
+            "problems": [p.as_dict() for p in safe_error(error).problems],
+            "publisher": f"{who.province}.{who.agency}",
+            "event_id": guess_id(raw),
+            "raw_b64": base64.b64encode(raw[:MAX_EVENT_BYTES]).decode(),
+            "received_at": now,
+        }
+        for raw, error in refused
+    ]
+    subject = f"doingoai.rejected.{who.province}.{who.agency}"
+    await asyncio.gather(*(js.publish(subject, json.dumps(r).encode()) for r in records))
+
+
+async def publisher_identity(request: Request) -> Identity:
+    who = await identity(request)
+    if not who.can_publish:
+        raise AuthError(403, f"role {who.role} may not publish events")
+    return who
+
+
+async def first_copy(request: Request, event: Event, result: PublishResult) -> PublishResult:
+    """A 'duplicate' answer whose sequence holds a refused message with our id (it took the id inside
+    the stream's duplicate window) is no copy of this event: append it under another message id."""
+    if not result.duplicate:
+        return result
+    js = state(request).nc.jetstream()
+    found = await js.get_msg(EVENTS_STREAM, seq=result.sequence)
+    try:
+        stored = decode_strict(found.data or b"")
+        check_route(found.subject or "", stored)
+        if stored.id == event.id:
+            return result
+    except InvalidEvent:
+        pass
+    env = event.envelope
+    ack = await js.publish(
+        nats_subject(env.province, env.agency, env.event_name), encode(env), stream=EVENTS_STREAM,
+        headers={"Nats-Msg-Id": f"{event.id}:{result.sequence}", "Content-Type": CONTENT_TYPE},
+    )
+    return PublishResult(event.id, ack.seq, bool(ack.duplicate))
+
+
+def _answer(r: PublishResult) -> dict[str, Any]:
+    return {"id": r.id, "sequence": r.sequence, "duplicate": r.duplicate}
+
+
+@router.post("/events", status_code=202, tags=["events"], **EVENTS_DOC)
 async def post_events(request: Request) -> JSONResponse:
     """Publish CloudEvents (structured, binary or batched mode) as the token's agency."""
-    who = await identity(request)
-    body = await request.body()
+    who = await publisher_identity(request)
+    is_batch = request.headers.get("content-type", "").split(";")[0].strip().lower() == BATCH_TYPE
+    body = b""
     try:
-        objects, is_batch = _objects(request, body)
+        body = await read_body(request, MAX_BATCH_BYTES if is_batch else MAX_EVENT_BYTES)
+        items = items_of(request, body, is_batch)
+    except TooLarge as exc:
+        await keep_refused(request, who, [(refused_raw(request, exc.head, is_batch), exc.error())])
+        return JSONResponse(exc.error().as_dict(), status_code=413)
     except InvalidEvent as error:
-        await _reject(request, who, body, error)
-        return JSONResponse(error.as_dict(), status_code=_status_for(error))
+        await keep_refused(request, who, [(refused_raw(request, body, is_batch), error)])
+        return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
     decoded: list[Event] = []
-    failures: list[dict[str, Any]] = []
-    for index, obj in enumerate(objects):
+    refused: list[tuple[int, bytes, InvalidEvent]] = []
+    for index, item in enumerate(items):
         try:
-            decoded.append(decode_obj(obj))
+            decoded.append(decode_item(who, item))
         except InvalidEvent as error:
-            await _reject(request, who, obj, error)
-            failures.append({"index": index, **error.as_dict()})
-    if failures:
-        status = max(_status_for(InvalidEvent(f["error"], [])) for f in failures)
+            refused.append((index, item.raw, error))
+    if refused:
+        await keep_refused(request, who, [(raw, error) for _, raw, error in refused])
+        status = max(status_for(error.kind) for _, _, error in refused)
         if not is_batch:
-            return JSONResponse({k: v for k, v in failures[0].items() if k != "index"}, status_code=status)
+            return JSONResponse(refused[0][2].as_dict(), status_code=status)
+        failures = [{"index": index, **error.as_dict()} for index, _, error in refused]
         return JSONResponse({"error": "invalid_batch", "stored": 0, "failures": failures}, status_code=status)
-    for event in decoded:
-        _check_source(who, event)
     publisher = state(request).publisher
-    expected = request.headers.get("nats-expected-last-subject-sequence")
     if not is_batch:
+        expected = request.headers.get("nats-expected-last-subject-sequence")
+        if expected is not None and not (expected.isascii() and expected.isdigit()):
+            problem = {"path": "Nats-Expected-Last-Subject-Sequence", "message": "must be a stream sequence"}
+            return JSONResponse({"error": "bad_request", "problems": [problem]}, status_code=400)
         try:
             result = await publisher.publish(
                 encode(decoded[0].envelope), expected_last_subject_seq=int(expected) if expected else None
             )
         except ConcurrencyConflict as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
-        return JSONResponse({"id": result.id, "sequence": result.sequence, "duplicate": result.duplicate}, 202)
+        return JSONResponse(_answer(await first_copy(request, decoded[0], result)), 202)
     results = await publisher.publish_many([encode(e.envelope) for e in decoded])
-    return JSONResponse(
-        {"results": [{"id": r.id, "sequence": r.sequence, "duplicate": r.duplicate} for r in results]}, 202
-    )
+    checked = await asyncio.gather(*(first_copy(request, e, r) for e, r in zip(decoded, results, strict=True)))
+    return JSONResponse({"results": [_answer(r) for r in checked]}, 202)
+
+
+@router.post("/api/rejected/{key}/resubmit", status_code=202, tags=["rejected events"], **RESUBMIT_DOC)
+async def resubmit(request: Request, key: str) -> JSONResponse:
+    """Publish the corrected version of a rejected event (structured or binary mode), as the agency
+    that sent it; the rejection is then listed as resolved by the corrected event, whatever its id."""
+    who = await publisher_identity(request)
+    async with state(request).engine.connect() as conn:
+        publisher = await conn.scalar(select(rejected.c.publisher).where(rejected.c.key == key))
+    if publisher is None:
+        raise HTTPException(404, f"no rejection {key}")
+    if publisher != f"{who.province}.{who.agency}":
+        raise AuthError(403, f"only {publisher} re-submits this rejected event")
+    body = b""
+    try:
+        body = await read_body(request, MAX_EVENT_BYTES)
+        item = items_of(request, body, is_batch=False)[0]
+        event = decode_item(who, item)
+    except TooLarge as exc:
+        await keep_refused(request, who, [(refused_raw(request, exc.head, False), exc.error())])
+        return JSONResponse(exc.error().as_dict(), status_code=413)
+    except InvalidEvent as error:
+        await keep_refused(request, who, [(refused_raw(request, body, False), error)])
+        return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
+    result = await state(request).publisher.publish(encode(event.envelope))
+    result = await first_copy(request, event, result)
+    link = {"resubmission": {"key": key, "event_id": event.id, "sequence": result.sequence},
+            "publisher": publisher, "received_at": datetime.now(UTC).isoformat()}
+    await state(request).nc.jetstream().publish(f"doingoai.rejected.{who.province}.{who.agency}",
+                                                json.dumps(link).encode())
+    return JSONResponse({**_answer(result), "resubmission_of": key}, 202)

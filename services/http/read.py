@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from projections.tables import activities, events, rejected
+from projections.tables import activities, events
 from services.http.deps import state, table_response
+from services.rejections import get_rejection, list_rejections
 
 router = APIRouter(prefix="/api", tags=["read models"])
 
@@ -55,7 +56,7 @@ async def list_activities(
     if partner:
         q = q.where((activities.c.partner_name.ilike(f"%{partner}%")) | (activities.c.partner_country == partner))
     if from_:
-        q = q.where(activities.c.end_date >= from_)
+        q = q.where(func.coalesce(activities.c.end_date, activities.c.start_date) >= from_)
     if to:
         q = q.where(activities.c.start_date <= to)
     async with state(request).engine.connect() as conn:
@@ -68,16 +69,27 @@ async def list_rejected(
     request: Request,
     province: str | None = None,
     agency: str | None = None,
+    kind: str | None = Query(None, description="bad_json, bad_envelope, unknown_type, schema_violation, "
+                             "too_large, source_mismatch, impossible_transition, projection_failed, …"),
+    event_id: str | None = None,
+    status: Literal["open", "resolved"] | None = Query(None, description="open: no correction stored yet"),
     limit: int = Query(1000, ge=1, le=100_000),
+    offset: int = Query(0, ge=0),
 ) -> Response:
-    """Rejected events with their reasons, newest first."""
-    q = select(rejected).order_by(rejected.c.recorded_at.desc()).limit(limit)
-    if province or agency:
-        q = q.where(rejected.c.publisher.like(f"{province or '%'}.{agency or '%'}"))
+    """Rejected events with their reasons, newest first: the first 4 KiB of each raw event, its size,
+    and `resolved_by`, the sequence of the correction stored since (same publisher, same id or the id
+    it was re-submitted as)."""
     async with state(request).engine.connect() as conn:
-        rows = []
-        for r in (await conn.execute(q)).mappings():
-            row = _jsonable({k: v for k, v in r.items() if k != "raw"})
-            row["raw"] = bytes(r["raw"]).decode("utf-8", errors="replace")
-            rows.append(row)
+        rows = await list_rejections(conn, province=province, agency=agency, kind=kind, event_id=event_id,
+                                     status=status, limit=limit, offset=offset)
     return table_response(request, rows, "rejected")
+
+
+@router.get("/rejected/{key}")
+async def get_rejected(request: Request, key: str) -> JSONResponse:
+    """One rejected event with its reason and all its raw bytes (`raw`, and `raw_base64` exactly)."""
+    async with state(request).engine.connect() as conn:
+        row = await get_rejection(conn, key)
+    if row is None:
+        raise HTTPException(404, f"no rejection {key}")
+    return JSONResponse(row)

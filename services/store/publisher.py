@@ -23,13 +23,14 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NoStreamResponseError, NotFoundError
 
 from schemas.codec import decode, encode
 from schemas.envelope import CloudEvent, nats_subject
 from services.store import EVENTS_STREAM, LOOKUP_SUBJECT
 
 WRONG_LAST_SEQUENCE = 10071
+MSG_ID_IN_PROCESS = 10158
 CONTENT_TYPE = "application/cloudevents+json"
 Lookup = Callable[[Sequence[str]], Awaitable[dict[str, int]]]
 
@@ -51,9 +52,13 @@ class ConcurrencyConflict(Exception):
         super().__init__(f"event {event_id}: {subject} is no longer at sequence {expected}")
 
 
+class StoreUnavailable(Exception):
+    """The event stream did not acknowledge in time (no leader, server down): retry later, same id."""
+
+
 class Publisher:
     def __init__(
-        self, nc: Client, *, timeout: float = 5.0, retries: int = 3, lookup: Lookup | bool | None = True
+        self, nc: Client, *, timeout: float = 5.0, retries: int = 6, lookup: Lookup | bool | None = True
     ):
         self.nc = nc
         self.js = nc.jetstream(timeout=timeout)
@@ -121,9 +126,13 @@ class Publisher:
                 if landed is not None:
                     return PublishResult(envelope.id, landed, True)
                 raise ConcurrencyConflict(envelope.id, subject, expected) from None
-            except NatsTimeout:
-                if attempt == self.retries:
+            except APIError as exc:  # an earlier try of this id is still being replicated
+                if exc.err_code != MSG_ID_IN_PROCESS or attempt == self.retries:
                     raise
+            except (NatsTimeout, NoStreamResponseError):  # e.g. a leader election on a cluster
+                if attempt == self.retries:
+                    raise StoreUnavailable(f"the event stream did not acknowledge {envelope.id}") from None
+            await asyncio.sleep(min(0.1 * 2**attempt, 2.0))  # retry with the same id: stored once
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _landed_earlier(self, subject: str, event_id: str, expected: int) -> int | None:

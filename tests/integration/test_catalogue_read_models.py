@@ -28,7 +28,7 @@ CONTRACT_EVENTS = {
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    system = new_system(tmp_path_factory.mktemp("demo")).start()
+    system = new_system(tmp_path_factory.mktemp("demo"), DOINGOAI_ESCALATIONS="false").start()
     done = system.cli("demo")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import projections.audit_tables  # noqa: F401  (registers its tables on the same metadata)
 from projections.tables import metadata
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,323 @@
+"""Our paths: the publisher library over NATS, POST /events over HTTP, the projection runner,
+publish->visible latency, and a replay in a child process.
+
+    python -m bench.ours serve PORT      # (child) the HTTP service attached to a running stack
+    python -m bench.ours project BACKLOG BATCH   # (child) the projection worker, timed
+    python -m bench.ours replay SCHEMA   # (child) replay into SCHEMA, print its figures as JSON
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+
+from bench.refs import Item, atomic_batch
+from projections.catalogue import all_projections
+from projections.handlers import events_handler
+from projections.runner import Runner
+from schemas.codec import decode
+from services.runtime import Runtime
+from services.settings import Settings
+from services.store import EVENTS_STREAM
+from services.store.publisher import Publisher
+
+PROFILE_DIR: Path | None = None
+"""Set by `bench.run --profile`: each child writes its pyinstrument profile there."""
+
+
+def child_env(rt: Runtime, name: str) -> dict[str, str]:
+    env = rt.child_env()
+    if PROFILE_DIR is not None:
+        env["BENCH_PROFILE"] = str(PROFILE_DIR / name)
+    return env
+
+
+async def sequential(publisher: Publisher, items: Sequence[Item]) -> float:
+    """await publish() of one event at a time; events/s."""
+    t0 = time.perf_counter()
+    for _, raw, _ in items:
+        await publisher.publish(raw)
+    return len(items) / (time.perf_counter() - t0)
+
+
+async def concurrent(publishers: Sequence[Publisher], items: Sequence[Item]) -> float:
+    """One task per publisher (each its own NATS connection), each its share one at a time."""
+    t0 = time.perf_counter()
+    await asyncio.gather(*(sequential(p, items[k::len(publishers)]) for k, p in enumerate(publishers)))
+    return len(items) / (time.perf_counter() - t0)
+
+
+async def bulk(publisher: Publisher, items: Sequence[Item], window: int) -> float:
+    """publish_many: validated, looked up and pipelined `window` at a time; events/s."""
+    t0 = time.perf_counter()
+    results = await publisher.publish_many([raw for _, raw, _ in items], window=window)
+    assert not any(r.duplicate for r in results)
+    return len(items) / (time.perf_counter() - t0)
+
+
+async def atomic(publisher: Publisher, items: Sequence[Item], size: int = 1000, in_flight: int = 2) -> float:
+    """The bulk path over JetStream atomic batches: what publish_many validates and looks up, then
+    each window stored all or nothing (a prototype here; the publisher library has no batch path)."""
+
+    async def one(chunk: Sequence[Item]) -> int:
+        envelopes = [decode(raw).envelope for _, raw, _ in chunk]
+        earlier = await publisher.stored([e.id for e in envelopes])
+        todo = [it for it, env in zip(chunk, envelopes, strict=True) if env.id not in earlier]
+        return await atomic_batch(publisher.nc, todo) if todo else 0
+
+    t0 = time.perf_counter()
+    chunks = [items[k:k + size] for k in range(0, len(items), size)]
+    for k in range(0, len(chunks), in_flight):
+        await asyncio.gather(*(one(c) for c in chunks[k:k + in_flight]))
+    return len(items) / (time.perf_counter() - t0)
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+def start_http(rt: Runtime, port: int) -> subprocess.Popen[bytes]:
+    """The HTTP service (create_app under uvicorn) in a child process, as `doingoai up` serves it."""
+    log = (rt.settings.data_dir / "http.log").open("ab")
+    child = subprocess.Popen([sys.executable, "-m", "bench.ours", "serve", str(port)], env=child_env(rt, "http_server"),
+                             stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return child
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    child.kill()
+    raise RuntimeError("the HTTP service did not start")
+
+
+async def http_ingest(port: int, token: str, items: Sequence[Item], per_request: int, concurrency: int) -> float:
+    """POST /events from `concurrency` clients: single events (structured mode) or batches; events/s."""
+    if per_request == 1:
+        bodies = [(raw, "application/cloudevents+json") for _, raw, _ in items]
+    else:
+        bodies = [(b"[" + b",".join(raw for _, raw, _ in items[k:k + per_request]) + b"]",
+                   "application/cloudevents-batch+json") for k in range(0, len(items), per_request)]
+    queue = iter(bodies)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=120,
+                                 headers={"authorization": f"Bearer {token}"}) as client:
+        async def worker() -> None:
+            for body, ctype in queue:
+                r = await client.post("/events", content=body, headers={"content-type": ctype})
+                if r.status_code != 202:
+                    raise RuntimeError(f"POST /events: {r.status_code} {r.text[:300]}")
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(items) / (time.perf_counter() - t0)
+
+
+async def serve(port: int) -> None:
+    import signal
+
+    import uvicorn
+
+    from services.db import make_engine
+    from services.http.app import create_app
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def,override]
+            yield  # SIGTERM is handled below, so that the profile gets written
+
+    rt = attach()
+    engine = make_engine(rt.database_url, pool_size=10)
+    nc = await rt.connect_nats("bench-http")
+    server = Server(uvicorn.Config(create_app(engine, nc), host="127.0.0.1", port=port, log_level="warning"))
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
+    with child_profile():
+        await server.serve()
+
+
+def save_profile(profiler, base: str) -> None:  # type: ignore[no-untyped-def]
+    Path(base + ".txt").write_text(profiler.output_text(unicode=True))
+    Path(base + ".html").write_text(profiler.output_html())
+
+
+@contextlib.contextmanager
+def child_profile() -> Iterator[None]:
+    """pyinstrument over the block when BENCH_PROFILE names a file (without extension)."""
+    base = os.environ.get("BENCH_PROFILE")
+    if not base:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        save_profile(profiler, base)
+
+
+def emit(figures: dict[str, object]) -> None:
+    """(child) One result line for the parent; the child's logs go to stderr (see __main__)."""
+    print(json.dumps({"bench": figures}), flush=True)
+
+
+def attach() -> Runtime:
+    s = Settings()
+    return Runtime(s, nats_servers=s.nats_servers, database_url=s.database_url or "",
+                   nats_user=s.nats_user, nats_password=s.nats_password)
+
+
+# --- projection ------------------------------------------------------------------------------
+# The projection runs in its own process, as the worker does. Its commit times and the parent's
+# send times are both time.perf_counter(), CLOCK_MONOTONIC on Linux: one clock for both processes.
+
+class TimedRunner(Runner):
+    """A runner that notes when each sequence became visible (its transaction committed)."""
+
+    visible: dict[int, float]
+
+    async def _commit(self, todo, handler):  # type: ignore[no-untyped-def]
+        await super()._commit(todo, handler)
+        now = time.perf_counter()
+        for m in todo:
+            self.visible[m.seq] = now
+
+
+async def wait_for(runner: Runner, seq: int) -> None:
+    while runner.checkpoint < seq:
+        await asyncio.sleep(0.002)
+
+
+async def project_child(backlog: int, batch: int) -> None:
+    """(child) A fresh durable runner with every projection: its rate over the backlog, then
+    for each `visible N` line on stdin, the commit time of every sequence after the backlog up to N."""
+    from services.db import make_engine
+
+    rt = attach()
+    nc = await rt.connect_nats("bench-projector")
+    engine = make_engine(rt.database_url, pool_size=3)
+    runner = TimedRunner(nc.jetstream(), engine, stream=EVENTS_STREAM, durable="bench_live_v1",
+                         handler=events_handler(all_projections()), batch_size=batch)
+    runner.visible = {}
+    stop = asyncio.Event()
+    with child_profile():
+        t0 = time.perf_counter()
+        task = asyncio.create_task(runner.run(stop))
+        await wait_for(runner, backlog)
+        emit({"project": backlog / (time.perf_counter() - t0)})
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := (await reader.readline()).split():
+        await wait_for(runner, int(line[1]))
+        emit({"visible": {s: t for s, t in runner.visible.items() if s > backlog}})
+    stop.set()
+    await task
+    await nc.close()
+    await engine.dispose()
+
+
+class Projector:
+    """The parent's side of `project_child`."""
+
+    def __init__(self, child: asyncio.subprocess.Process):
+        self.child = child
+
+    @classmethod
+    async def start(cls, rt: Runtime, backlog: int, batch: int) -> tuple[Projector, float]:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.ours", "project", str(backlog), str(batch), env=child_env(rt, "projection"),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=(rt.settings.data_dir / "project.log").open("ab"),
+            limit=1 << 26)
+        me = cls(child)
+        return me, float(await me.read("project"))  # type: ignore[arg-type]
+
+    async def read(self, key: str) -> object:
+        assert self.child.stdout is not None
+        while line := await self.child.stdout.readline():
+            if line.startswith(b'{"bench":'):
+                return json.loads(line)["bench"][key]
+        raise RuntimeError(f"the projection child exited ({await self.child.wait()})")
+
+    async def visible(self, until: int) -> dict[int, float]:
+        assert self.child.stdin is not None
+        self.child.stdin.write(f"visible {until}\n".encode())
+        found = await self.read("visible")
+        return {int(k): v for k, v in found.items()}  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self.child.returncode is None and self.child.stdin is not None:
+            self.child.stdin.close()  # the child stops its runner and exits
+            await self.child.wait()
+
+
+async def steady(publisher: Publisher, projector: Projector, items: Sequence[Item], rate: int
+                 ) -> tuple[list[float], list[float]]:
+    """Publish at `rate` events/s (each publish its own task, started on schedule);
+    (publish->acknowledged ms, publish->visible ms)."""
+
+    async def one(raw: bytes) -> tuple[int, float, float]:
+        t = time.perf_counter()
+        result = await publisher.publish(raw)
+        return result.sequence, t, time.perf_counter()
+
+    start = time.perf_counter()
+    pending = []
+    for i, (_, raw, _) in enumerate(items):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pending.append(asyncio.create_task(one(raw)))
+    sent = [await fut for fut in pending]
+    visible = await projector.visible(max(s for s, _, _ in sent))
+    return [(a - t) * 1000 for _, t, a in sent], [(visible[s] - t) * 1000 for s, t, _ in sent]
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+def run_replay_child(rt: Runtime, schema: str) -> dict[str, float]:
+    """`projections.replay.replay` in a child process; its figures and its peak RSS (wait4)."""
+    child = subprocess.Popen([sys.executable, "-m", "bench.ours", "replay", schema], env=child_env(rt, "replay"),
+                             stdout=subprocess.PIPE, stderr=(rt.settings.data_dir / "replay.log").open("ab"))
+    assert child.stdout is not None
+    out = child.stdout.read().decode()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"the replay child failed ({child.returncode})")
+    figures = json.loads([line for line in out.splitlines() if line.startswith('{"bench":')][-1])["bench"]
+    return {**figures, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+async def replay_child(schema: str) -> dict[str, float]:
+    from projections.replay import replay
+
+    rt = attach()
+    nc = await rt.connect_nats("bench-replay")
+    try:
+        with child_profile():
+            result = await replay(nc, rt.database_url, schema)
+    finally:
+        await nc.close()
+    return {"events": result.events, "seconds": result.seconds, "rate": result.rate}
+
+
+if __name__ == "__main__":
+    import structlog
+
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    if sys.argv[1] == "serve":
+        asyncio.run(serve(int(sys.argv[2])))
+    elif sys.argv[1] == "project":
+        asyncio.run(project_child(int(sys.argv[2]), int(sys.argv[3])))
+    elif sys.argv[1] == "replay":
+        emit(asyncio.run(replay_child(sys.argv[2])))

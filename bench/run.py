@@ -1,0 +1,283 @@
+"""Every benchmark in one run, against the physical limit and the Python peer, as a Markdown table.
+
+    .venv/bin/python -m bench.run [--scale 1.0] [--profile DIR]
+
+Starts the embedded stack (nats-server with fsync before every ack, PostgreSQL with fsync on) in
+a temporary data directory and measures, on the same servers: ingest over NATS with the publisher
+library (1 and 8 publishers, publish_many, JetStream atomic batches) and over HTTP (single events
+and batches of 100), projection throughput, publish->visible latency at a steady 1,000 events/s,
+and a replay of 1M events (x scale) in a child process with its peak RSS; then the references —
+raw nats-py publish/consume of the same bytes, PostgreSQL COPY of the same rows — and the peer,
+the `eventsourcing` library on the same PostgreSQL. `--profile DIR` also writes pyinstrument
+profiles of the ingest, HTTP, projection and replay paths into DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench import ours, refs
+from bench.peer import peer
+from services.credentials import issue
+from services.db import make_engine
+from services.embedded.ports import free_port
+from services.http.lookup import CoalescingLookup
+from services.runtime import Runtime
+from services.settings import Settings
+from services.store import EVENTS_STREAM
+from services.store.publisher import Publisher
+
+PROFILE: Path | None = None
+ROUNDS = 2
+"""Ingest and peer measurements are short and the machine may be shared: best of ROUNDS each."""
+
+
+def keep(figures: dict[str, float], key: str, value: float) -> None:
+    figures[key] = max(figures.get(key, 0.0), value)
+
+
+@contextlib.contextmanager
+def profiled(name: str | None) -> Iterator[None]:
+    """Sample this process's thread (every task) with pyinstrument while the block runs."""
+    if PROFILE is None or name is None:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        ours.save_profile(profiler, str(PROFILE / name))
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+async def last_seq(js) -> int:  # type: ignore[no-untyped-def]
+    return int((await js.stream_info(EVENTS_STREAM)).state.last_seq)
+
+
+async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
+    n = {k: max(200, int(v * scale)) for k, v in dict(
+        seq=3000, conc=6000, bulk=10000, http1=3000, peer1=3000, replay=1_000_000).items()}
+    window, batch, rate = 512, Settings().projection_batch, 1000
+    seconds = max(3, round(10 * min(scale, 1.0)))
+    f: dict[str, float] = {}
+    info: dict[str, object] = {"window": window, "batch": batch, "rate": rate, "seconds": seconds, **n}
+    with tempfile.TemporaryDirectory(prefix="doingoai-bench-") as tmp:
+        os.environ["DOINGOAI_DATA_DIR"] = tmp  # everything (the audit signing key too) stays in tmp
+        rt = await Runtime(Settings(data_dir=Path(tmp))).start()
+        nc = await rt.connect_nats("bench")
+        js = nc.jetstream()
+        engine = make_engine(rt.database_url, pool_size=4)
+        conns = [await rt.connect_nats(f"bench-{k}") for k in range(8)]
+        http, projector = None, None
+        try:
+            config = (await js.stream_info(EVENTS_STREAM)).config
+            config.allow_atomic = True  # for the atomic-batch measurements only
+            info["atomic"] = bool((await js.update_stream(config)).config.allow_atomic)
+            corpus = refs.Corpus()
+            lookup = CoalescingLookup(engine)
+            publisher = Publisher(nc, lookup=lookup)
+
+            publishers = [Publisher(c, lookup=lookup) for c in conns]
+            for r in range(ROUNDS):  # raw and ours alternate; each keeps its best round
+                log(f"ingest over NATS, round {r + 1} of {ROUNDS}")
+                keep(f, "raw_seq", await refs.raw_sequential(nc, corpus.take(n["seq"])))
+                with profiled("ingest_publish" if r == 0 else None):
+                    keep(f, "ours_seq", await ours.sequential(publisher, corpus.take(n["seq"])))
+                keep(f, "raw_8", await refs.raw_connections(conns, corpus.take(n["conc"])))
+                keep(f, "ours_8", await ours.concurrent(publishers, corpus.take(n["conc"])))
+                keep(f, "raw_pipe", await refs.raw_pipelined(nc, corpus.take(n["bulk"]), window))
+                with profiled("ingest_publish_many" if r == 0 else None):
+                    keep(f, "ours_bulk", await ours.bulk(publisher, corpus.take(n["bulk"]), window))
+                if info["atomic"]:
+                    keep(f, "raw_atomic", await refs.raw_atomic(nc, corpus.take(n["bulk"])))
+                    keep(f, "ours_atomic", await ours.atomic(publisher, corpus.take(n["bulk"])))
+
+            log("ingest over HTTP")
+            token = (await issue(engine, "ha-tinh", "so-ngoai-vu"))["token"]
+            port = free_port()
+            http = ours.start_http(rt, port)
+            f["http_1"] = await ours.http_ingest(port, token, corpus.take(n["http1"]), 1, 8)
+            f["http_100"] = await ours.http_ingest(port, token, corpus.take(n["bulk"]), 100, 4)
+            http.terminate()
+            http.wait(60)
+            http = None
+
+            for r in range(ROUNDS):
+                log(f"the peer (eventsourcing), round {r + 1} of {ROUNDS}")
+                p = await peer(rt.database_url, corpus.take(n["peer1"]), corpus.take(n["bulk"]))
+                for k, v in p.items():
+                    keep(f, f"peer_{k}", v)
+
+            backlog = await last_seq(js)
+            info["backlog"] = backlog
+            log(f"projection of the {backlog:,}-event backlog and its limits")
+            f["raw_pull"] = await refs.raw_pull(nc, 1, backlog, batch)
+            f["copy_live"] = await refs.copy_rows(rt.database_url, refs.row_chunks(corpus, 0, backlog), "bench_copy")
+            projector, f["project"] = await ours.Projector.start(rt, backlog, batch)
+            async with engine.connect() as conn:  # every event projected once, none refused
+                info["indexed"] = await conn.scalar(text("SELECT count(*) FROM events"))
+                info["refused"] = await conn.scalar(text("SELECT count(*) FROM rejected"))
+
+            log(f"publish->visible at {rate}/s for {seconds} s")
+            acks, latencies = await ours.steady(publisher, projector, corpus.take(rate * seconds), rate)
+            await projector.stop()
+            projector = None
+            for q in (50, 95, 99):
+                f[f"p{q}"] = percentile(latencies, q)
+            f["pmax"] = max(latencies)
+            f["ack50"], f["ack99"] = percentile(acks, 50), percentile(acks, 99)
+
+            have = await last_seq(js)
+            log(f"filling the stream from {have:,} to {n['replay']:,} events")
+            f["fill"] = await fill(nc, corpus, n["replay"] - have, bool(info["atomic"]))
+            total = await last_seq(js)
+            info["replayed"] = total
+            log("replay limits: ordered consumer, COPY")
+            f["raw_ordered"] = await refs.raw_ordered(nc, total)
+            f["copy_replay"] = await refs.copy_rows(rt.database_url, refs.row_chunks(corpus, 0, total), "bench_copy")
+            log(f"replay of {total:,} events in a child process")
+            replayed = await asyncio.to_thread(ours.run_replay_child, rt, "bench_replay")
+            f["replay"], f["replay_rss"] = replayed["rate"], replayed["peak_rss_mb"]
+            info["replay_events"] = replayed["events"]
+        finally:
+            if http is not None:
+                http.kill()
+                http.wait()
+            if projector is not None:
+                await projector.stop()
+            for c in conns:
+                await c.close()
+            await nc.close()
+            await engine.dispose()
+            rt.stop()
+    return f, info
+
+
+async def fill(nc, corpus: refs.Corpus, count: int, atomic: bool) -> float:  # type: ignore[no-untyped-def]
+    """Append `count` more events, 50,000 at a time (raw atomic batches, else pipelined); events/s."""
+    seconds = 0.0
+    for start in range(0, count, 50_000):
+        chunk = corpus.take(min(50_000, count - start))
+        rate = await (refs.raw_atomic(nc, chunk, in_flight=4) if atomic else refs.raw_pipelined(nc, chunk, 2000))
+        seconds += len(chunk) / rate
+    return count / seconds if seconds else 0.0
+
+
+def table(f: dict[str, float], info: dict[str, object]) -> str:
+    def rate(x: float) -> str:
+        return f"{x:,.0f}/s"
+
+    rows: list[tuple[str, str, str, str, str, str, str]] = []
+
+    def compare(what: str, ours_v: float, ref: str, ref_v: float, target: float | None) -> None:
+        ratio = ours_v / ref_v if ref_v else 0.0
+        verdict = "—" if target is None else ("PASS" if ratio >= target else "FAIL")
+        goal = "—" if target is None else f"≥ {target:g}×"
+        rows.append((what, rate(ours_v), ref, rate(ref_v), f"{ratio:.2f}×", goal, verdict))
+
+    w, b = info["window"], info["batch"]
+    compare("NATS ingest, 1 publisher, `await publish()` each", f["ours_seq"],
+            "raw js.publish, one at a time", f["raw_seq"], 0.5)
+    compare("NATS ingest, 8 publishers (8 connections)", f["ours_8"], "raw js.publish, 8 connections", f["raw_8"], 0.5)
+    compare("NATS ingest, 8 publishers (8 connections)", f["ours_8"],
+            "peer: one `save()` per event", f["peer_single"], 5)
+    compare(f"NATS bulk: `publish_many` (window {w})", f["ours_bulk"],
+            f"raw pipelined js.publish (window {w})", f["raw_pipe"], 0.5)
+    compare(f"NATS bulk: `publish_many` (window {w})", f["ours_bulk"],
+            "peer: `save()` of 1,000 events", f["peer_batched"], 2)
+    if "ours_atomic" in f:
+        compare("NATS bulk: atomic batches of 1,000 (validated, id lookup)", f["ours_atomic"],
+                "raw atomic batches of 1,000", f["raw_atomic"], 0.5)
+        compare("NATS bulk: atomic batches of 1,000 (validated, id lookup)", f["ours_atomic"],
+                "peer: `save()` of 1,000 events", f["peer_batched"], 2)
+    compare("HTTP `POST /events`, single events, 8 clients", f["http_1"],
+            "our NATS ingest, 8 publishers", f["ours_8"], None)
+    compare("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"],
+            f"our `publish_many` (window {w})", f["ours_bulk"], None)
+    limit = min(f["raw_pull"], f["copy_live"])
+    compare(f"projection, all projections, fresh durable runner, {info['backlog']:,}-event backlog "
+            f"(batch {b})", f["project"],
+            f"slower of raw pull+ack {rate(f['raw_pull'])} / COPY {rate(f['copy_live'])}", limit, 0.5)
+    p99_ok = "PASS" if f["p99"] <= 100 else "FAIL"
+    rows.append((f"publish → visible at {info['rate']:,}/s for {info['seconds']} s (p50 / p95 / p99; max)",
+                 f"{f['p50']:.0f} / {f['p95']:.0f} / {f['p99']:.0f} ms; {f['pmax']:.0f} ms",
+                 "publish → acknowledged (p50 / p99)", f"{f['ack50']:.0f} / {f['ack99']:.0f} ms", "—",
+                 "p99 ≤ 100 ms", p99_ok))
+    limit = min(f["raw_ordered"], f["copy_replay"])
+    compare(f"replay of {info['replay_events']:,} events into fresh read models (child process)", f["replay"],
+            f"slower of ordered consumer {rate(f['raw_ordered'])} / COPY {rate(f['copy_replay'])}", limit, 0.5)
+    rows.append(("replay worker peak RSS", f"{f['replay_rss']:.0f} MB", "—", "—", "—", "≤ 300 MB",
+                 "PASS" if f["replay_rss"] <= 300 else "FAIL"))
+    out = ["| measurement | ours | reference | reference figure | ours / ref | target | result |",
+           "|---|---:|---|---:|---:|---|---|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out += ["", "| reference / peer | events/s |", "|---|---:|"]
+    out += [f"| {label} | {rate(f[key])} |" for label, key in (
+        ("raw js.publish, one at a time", "raw_seq"), ("raw js.publish, 8 connections", "raw_8"),
+        (f"raw pipelined js.publish (window {w})", "raw_pipe"), ("raw atomic batches of 1,000", "raw_atomic"),
+        (f"raw durable pull + ack (batch {b})", "raw_pull"), ("raw ordered consumer (whole stream)", "raw_ordered"),
+        (f"COPY into `events`-shaped table ({info['backlog']:,} rows)", "copy_live"),
+        (f"COPY into `events`-shaped table ({info['replayed']:,} rows)", "copy_replay"),
+        ("peer: one `save()` per event", "peer_single"), ("peer: `save()` of 1,000 events", "peer_batched"),
+        ("peer: read back in order (notification log, decoded)", "peer_read"),
+        ("stream fill for the replay (raw atomic batches, 4 in flight)", "fill"),
+    ) if key in f]
+    out.append("")
+    if info.get("atomic"):
+        out.append("Atomic batches: nats-py 2.16 has the ADR-50 header names but no batch API; bench/refs.py sends "
+                   "them (stream `allow_atomic` turned on for this run). Ours = publish_many's validation and id "
+                   "lookup, then one atomic batch per 1,000 (not in the publisher library).")
+    else:
+        out.append("JetStream atomic batch publish: not available here; the bulk path is publish_many.")
+    if PROFILE is not None:
+        out.append("Taken with pyinstrument running (--profile): slower than without, and the RSS includes it.")
+    out.append("HTTP: create_app under uvicorn in its own process; the projection runner (and the replay) in their "
+               "own processes, as the worker runs. Raw publishes carry the same subjects, bytes and "
+               "Nats-Msg-Id/Content-Type headers as ours.")
+    return "\n".join(out)
+
+
+def main() -> None:
+    global PROFILE
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every event count (1.0: 1M replay)")
+    parser.add_argument("--profile", type=Path, help="write pyinstrument profiles into this directory")
+    args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE = ours.PROFILE_DIR = args.profile.resolve()
+    started = time.perf_counter()
+    figures, info = asyncio.run(measure(args.scale))
+    load = os.getloadavg()
+    print()
+    print(f"scale {args.scale:g}; {os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"{time.perf_counter() - started:.0f} s in all")
+    print(f"backlog {info['backlog']:,} events: {info['indexed']:,} in the event index, {info['refused']} refused; "
+          f"replay: {info['replay_events']:,} of {info['replayed']:,} stream events")
+    print()
+    print(table(figures, info))
+
+
+if __name__ == "__main__":
+    main()

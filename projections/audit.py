@@ -1,0 +1,178 @@
+"""The audit trail: every message of DOINGOAI_EVENTS, in stream order, in a hash chain.
+
+Valid events, repeats and rejected messages alike get a row: nothing stored is left out. Each
+row's hash commits to the previous row's hash, so changing, removing, inserting or reordering
+any row breaks every hash after it, and the chain can be recomputed from the stream alone.
+
+The hash of the message with stream sequence `seq` (see `chain_hash`)::
+
+    hash(seq) = SHA-256( prev_hash        32 bytes: hash(seq - 1), or 32 zero bytes for the first
+                         || seq           8 bytes, unsigned big-endian
+                         || subject       the NATS subject, UTF-8
+                         || 0x00          one zero byte (a NATS subject never contains one)
+                         || data )        the message payload exactly as stored (no re-encoding)
+
+written as 64 lowercase hex digits. `recorded_at` (the JetStream timestamp) is not hashed; `audit
+verify` compares it with the stream. The who/what/when columns are read from the payload for
+convenience (`describe`) and are checked against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.audit_tables import audit_heads, audit_trail
+from projections.batch import Batch, StreamMessage
+from services.audit_keys import Signer
+
+log = structlog.get_logger(__name__)
+GENESIS = "0" * 64
+"""prev_hash of the first message of the stream."""
+
+
+def chain_hash(prev_hash: str, seq: int, subject: str, data: bytes) -> str:
+    """hex SHA-256 of prev_hash (32 bytes) || seq (8 bytes big-endian) || subject || 0x00 || data."""
+    digest = hashlib.sha256(bytes.fromhex(prev_hash))
+    digest.update(seq.to_bytes(8, "big"))
+    digest.update(subject.encode())
+    digest.update(b"\x00")
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _text(value: Any) -> str | None:
+    """A JSON string as PostgreSQL text can hold it (no NUL, no lone surrogate); None otherwise."""
+    if not isinstance(value, str):
+        return None
+    return value.encode("utf-8", "replace").decode().replace("\x00", "\ufffd")
+
+
+def _moment(value: Any) -> datetime | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def describe(subject: str, data: bytes) -> dict[str, Any]:
+    """Who, what and when of a stored message, read from its subject and payload (any payload)."""
+    parts = subject.split(".")
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        obj = None
+    if not isinstance(obj, dict):
+        obj = {}
+    return {
+        "province": parts[2] if len(parts) > 3 else None,
+        "agency": parts[3] if len(parts) > 3 else None,
+        "actor": _text(obj.get("actor")),
+        "event_id": _text(obj.get("id")),
+        "event_type": _text(obj.get("type")),
+        "aggregate": _text(obj.get("subject")),
+        "occurred_at": _moment(obj.get("time")),
+    }
+
+
+def audit_row(message: StreamMessage, prev_hash: str) -> dict[str, Any]:
+    """The audit-trail row of one stream message, chained to `prev_hash` (pure)."""
+    return {
+        "seq": message.seq,
+        "nats_subject": message.subject,
+        "data": message.data,
+        "recorded_at": message.recorded_at,
+        **describe(message.subject, message.data),
+        "prev_hash": prev_hash,
+        "hash": chain_hash(prev_hash, message.seq, message.subject, message.data),
+    }
+
+
+def chain_rows(messages: Sequence[StreamMessage], head_seq: int, head_hash: str) -> list[dict[str, Any]]:
+    """Rows for the messages after `head_seq`, in sequence order, chained from `head_hash` (pure)."""
+    rows = []
+    prev_seq, prev = head_seq, head_hash
+    for message in sorted(messages, key=lambda m: m.seq):
+        if message.seq <= prev_seq:
+            continue  # already in the chain: a redelivery
+        if message.seq != prev_seq + 1 and prev_seq:
+            log.warning("audit.gap", after=prev_seq, next=message.seq)
+        row = audit_row(message, prev)
+        rows.append(row)
+        prev_seq, prev = message.seq, row["hash"]
+    return rows
+
+
+async def chain_head(conn: AsyncConnection) -> tuple[int, str]:
+    """(sequence, hash) of the last row, or (0, GENESIS) for an empty trail."""
+    row = (
+        await conn.execute(select(audit_trail.c.seq, audit_trail.c.hash).order_by(audit_trail.c.seq.desc()).limit(1))
+    ).first()
+    return (int(row.seq), str(row.hash)) if row else (0, GENESIS)
+
+
+async def store_signed_head(conn: AsyncConnection, signer: Signer, seq: int, hash_hex: str) -> dict[str, Any]:
+    """Sign (seq, hash) and keep it; an existing signed head at `seq` is kept and returned instead."""
+    head = signer.sign(seq, hash_hex).as_dict()
+    row = {k: head[k] for k in ("seq", "hash", "signed_at", "signature", "public_key")}
+    await conn.execute(insert(audit_heads).values(**row).on_conflict_do_nothing())
+    stored = (await conn.execute(select(audit_heads).where(audit_heads.c.seq == seq))).mappings().one()
+    return {**head, **dict(stored)}
+
+
+class AuditTrail:
+    """The audit-trail projection; signs the chain head every `sign_every` sequences.
+
+    The signing key and interval come from the settings on first use (`signer="auto"`); a
+    projection built with `signer=None` chains without signing.
+    """
+
+    name = "audit_trail"
+
+    def __init__(self, signer: Signer | str | None = "auto", sign_every: int | None = None):
+        self._signer = signer
+        self.sign_every = sign_every
+
+    def signer(self) -> Signer | None:
+        if self._signer == "auto":
+            from services.settings import load
+
+            settings = load()
+            self.sign_every = self.sign_every or settings.audit_sign_every
+            try:
+                self._signer = Signer.from_settings(settings)
+            except (OSError, ValueError) as exc:
+                log.error("audit.no_signing_key", error=repr(exc))
+                self._signer = None
+        return self._signer if isinstance(self._signer, Signer) else None
+
+    async def apply(self, conn: AsyncConnection, batch: Batch) -> None:
+        await self.append(conn, batch.messages)
+
+    async def append(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+        """Chain `messages` after the current head, in the caller's transaction."""
+        if not messages:
+            return
+        head_seq, head_hash = await chain_head(conn)
+        rows = chain_rows(messages, head_seq, head_hash)
+        if not rows:
+            return
+        await conn.execute(insert(audit_trail).on_conflict_do_nothing(), rows)
+        signer = self.signer()
+        every = self.sign_every or 1000
+        if signer is not None:
+            for row in rows:
+                if row["seq"] % every == 0:
+                    await store_signed_head(conn, signer, row["seq"], row["hash"])

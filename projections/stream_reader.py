@@ -1,0 +1,53 @@
+"""Read a stream from one sequence up to another, in order, in batches, with backpressure.
+
+An ephemeral pull consumer (acknowledgement none, in memory) delivers only what each `fetch`
+asks for, so a reader slower than the server never overflows the client's buffers. A push
+consumer does, even an ordered one with flow control: on a million-event replay nats-py's
+pending limits overflowed, messages were dropped and the consumer restarted over and over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator
+
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from projections.batch import StreamMessage
+from projections.runner import to_stream_message
+
+
+async def read_batches(
+    js: JetStreamContext, stream: str, subjects: str, *, from_seq: int, last_seq: int, batch: int = 1000,
+    fetch_timeout: float = 2.0,
+) -> AsyncGenerator[list[StreamMessage], None]:
+    """Messages of `stream` on `subjects` with sequences `from_seq`..`last_seq`, in batches."""
+    if last_seq < from_seq:
+        return
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(from_seq, 1),
+        ack_policy=AckPolicy.NONE, mem_storage=True, num_replicas=1, inactive_threshold=300.0,
+    )
+    sub = await js.pull_subscribe(subjects, stream=stream, config=config)
+    name = (await sub.consumer_info()).name
+    try:
+        while True:
+            try:
+                msgs = await sub.fetch(batch, timeout=fetch_timeout)
+            except (TimeoutError, NatsTimeout):
+                if (await sub.consumer_info()).num_pending == 0:
+                    return  # nothing more on these subjects up to the stream's end
+                continue
+            messages = [to_stream_message(m) for m in msgs]
+            wanted = [m for m in messages if m.seq <= last_seq]
+            if wanted:
+                yield wanted
+            if messages and messages[-1].seq >= last_seq:
+                return
+    finally:
+        await sub.unsubscribe()
+        with contextlib.suppress(NatsError):  # else the server drops it after `inactive_threshold`
+            await js.delete_consumer(stream, name)

@@ -1,0 +1,130 @@
+"""`doingoai audit ...`: verify the hash-chained audit trail, export and check signed heads."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+audit_app = typer.Typer(help="The tamper-evident audit trail: verify it, export signed heads.",
+                        no_args_is_help=True)
+
+
+def _projector() -> str:
+    from projections.worker import PROJECTION_VERSION
+
+    return f"projector_{PROJECTION_VERSION}"
+
+
+@asynccontextmanager
+async def _attached(schema: str) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """(runtime, NATS connection, engine on `schema`) for one command."""
+    from services.cli.main import runtime
+    from services.db import make_engine
+
+    async with runtime() as rt:
+        nc = await rt.connect_nats("doingoai-audit")
+        engine = make_engine(rt.database_url, schema, pool_size=2)
+        try:
+            yield rt, nc, engine
+        finally:
+            await engine.dispose()
+            await nc.close()
+
+
+def _read_head(path: Path) -> Any:
+    from services.audit_keys import BadSignedHead, check_signed_head
+
+    try:
+        return check_signed_head(json.loads(path.read_text()))
+    except (OSError, ValueError) as exc:
+        kind = "bad signed head" if isinstance(exc, BadSignedHead) else "cannot read the signed head"
+        typer.echo(f"audit: {kind} {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _report(result: Any) -> None:
+    print(json.dumps(result.as_dict(), indent=2))
+    if not result.ok:
+        typer.echo(f"audit verify FAILED at {result.finding}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit trail verified: sequences 1..{result.verified_through}, head {result.head_hash}", err=True)
+
+
+@audit_app.command("verify")
+def verify_cmd(
+    head: Path | None = typer.Option(None, "--head", help="A signed head (from export-head) the chain must extend"),
+    wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the projection to reach the stream"),
+    schema: str = typer.Option("doingoai", "--schema", help="Schema of the audit table"),
+) -> None:
+    """Recompute the chain from the stream and from the audit table and compare them; exit 1 naming
+    the first bad sequence if a row was altered, removed, inserted or reordered."""
+    from projections.audit_verify import verify
+    from services.cli.main import run
+
+    held = [_read_head(head)] if head else []
+
+    async def main() -> Any:
+        async with _attached(schema) as (_, nc, engine):
+            return await verify(nc, engine, held=held, wait=wait, consumer=_projector())
+
+    _report(run(main))
+
+
+@audit_app.command("export-head")
+def export_head_cmd(
+    seq: int | None = typer.Option(None, "--seq", help="Export the signed checkpoint kept at this sequence"),
+    out: Path | None = typer.Option(None, "--out", help="Write the JSON here (default: standard output)"),
+    wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the projection to reach the stream"),
+) -> None:
+    """Print the signed chain head as JSON {seq, hash, signed_at, signature, public_key}. Without
+    --seq, the whole trail is verified first and its current head is signed."""
+    from sqlalchemy import select
+
+    from projections.audit import store_signed_head
+    from projections.audit_tables import audit_heads
+    from projections.audit_verify import verify
+    from services.audit_keys import Signer
+    from services.cli.main import run
+
+    async def main() -> dict[str, Any]:
+        async with _attached("doingoai") as (rt, nc, engine):
+            if seq is not None:
+                async with engine.connect() as conn:
+                    row = (await conn.execute(select(audit_heads).where(audit_heads.c.seq == seq))).mappings().first()
+                if row is None:
+                    typer.echo(f"audit: no signed head kept at sequence {seq}", err=True)
+                    raise typer.Exit(2)
+                from services.audit_keys import check_signed_head
+
+                return check_signed_head(dict(row)).as_dict()
+            result = await verify(nc, engine, wait=wait, consumer=_projector())
+            if not result.ok:
+                _report(result)
+            if result.verified_through == 0:
+                typer.echo("audit: the trail is empty; nothing to sign", err=True)
+                raise typer.Exit(2)
+            signer = Signer.from_settings(rt.settings)
+            async with engine.begin() as conn:
+                return await store_signed_head(conn, signer, result.verified_through, result.head_hash)
+
+    head = json.dumps(run(main), indent=2)
+    if out:
+        out.write_text(head + "\n")
+        typer.echo(f"signed head written to {out}", err=True)
+    else:
+        print(head)
+
+
+@audit_app.command("public-key")
+def public_key_cmd() -> None:
+    """Print the PEM public key that verifies signed heads."""
+    from services.audit_keys import Signer
+    from services.settings import load
+
+    sys.stdout.write(Signer.from_settings(load()).public_pem())

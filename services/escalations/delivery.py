@@ -1,0 +1,38 @@
+"""Deliver every escalation (and reminder) on doingoai.escalations.<province>.<target_agency>,
+in stream order, once: the runner checkpoints what was delivered, and `Nats-Msg-Id` (the event
+id) makes a redelivery after a crash a duplicate the escalations stream drops."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.batch import StreamMessage
+from projections.runner import Handler
+from schemas.codec import InvalidEvent, decode
+from services.store import ESCALATIONS_STREAM
+
+DELIVERED = ("escalation_raised", "escalation_reminded")
+
+
+def escalation_subject(province: str, agency: str) -> str:
+    return f"doingoai.escalations.{province}.{agency}"
+
+
+def delivery_handler(js: JetStreamContext) -> Handler:
+    async def deliver(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+        for m in messages:
+            try:
+                event = decode(m.data)
+            except InvalidEvent:
+                continue  # the projector keeps it as rejected; nothing to deliver
+            if event.name not in DELIVERED or event.envelope.agency != "doingoai":
+                continue  # only the escalation service's own decisions are delivered
+            target = event.data.target_agency  # type: ignore[attr-defined]
+            await js.publish(escalation_subject(event.envelope.province, target), m.data,
+                             headers={"Nats-Msg-Id": event.id, "Content-Type": "application/cloudevents+json"},
+                             stream=ESCALATIONS_STREAM)
+
+    return deliver

@@ -1,0 +1,116 @@
+"""GET /api/audit: the audit trail, filtered, as JSON, CSV or JSON Lines (an export for a period).
+
+Every row carries `sequence`, `hash` and `prev_hash`; the JSON Lines export also carries the
+stored bytes (`data_base64`), so each row's hash can be recomputed without the system.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import Select, case, exists, func, select
+
+from projections.audit_tables import audit_trail
+from projections.tables import event_duplicates, events, rejected
+from services.http.deps import state, table_response
+
+router = APIRouter(prefix="/api", tags=["audit"])
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+STATUS = case(
+    (exists().where(events.c.seq == audit_trail.c.seq), "stored"),
+    (exists().where(event_duplicates.c.seq == audit_trail.c.seq), "duplicate"),
+    (exists().where(rejected.c.key == func.concat("events:", audit_trail.c.seq)), "rejected"),
+    else_="pending",
+).label("status")
+COLUMNS = (
+    audit_trail.c.seq.label("sequence"), audit_trail.c.recorded_at, audit_trail.c.occurred_at,
+    audit_trail.c.province, audit_trail.c.agency, audit_trail.c.actor, audit_trail.c.event_id,
+    audit_trail.c.event_type.label("type"), audit_trail.c.aggregate.label("subject"), audit_trail.c.nats_subject,
+    STATUS, audit_trail.c.prev_hash, audit_trail.c.hash,
+)
+
+
+def moment(value: str, field: str, *, end: bool) -> datetime:
+    """A date (a whole day in Vietnam: its start, or the start of the next day when `end`) or a date-time."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
+            return datetime.combine(day, time.min, LOCAL)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_query(field, "a date (YYYY-MM-DD) or an RFC 3339 date-time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def bad_query(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error"}])
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def wants_jsonl(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return request.query_params.get("format") == "jsonl" or "ndjson" in accept or "jsonl" in accept
+
+
+@router.get("/audit")
+async def list_audit(
+    request: Request,
+    province: str | None = None,
+    agency: str | None = None,
+    actor: str | None = None,
+    type_: str | None = Query(None, alias="type", description="CloudEvents type (full)"),
+    event_id: str | None = None,
+    from_: str | None = Query(None, alias="from", description="Recorded from (a date or date-time)"),
+    to: str | None = Query(None, description="Recorded up to (a date: the whole day; or a date-time, exclusive)"),
+    after: int | None = Query(None, ge=0, description="Only sequences after this one (for paging)"),
+    limit: int = Query(1000, ge=1, le=1_000_000),
+    order: str = Query("asc", pattern="^(asc|desc)$", description="asc: oldest first; desc: newest first"),
+    format: str | None = Query(None, description="json (default), csv or jsonl"),
+) -> Response:
+    """The audit trail in stream order: who, when, what, and the hash chain (`prev_hash`, `hash`)."""
+    key = audit_trail.c.seq.desc() if order == "desc" else audit_trail.c.seq
+    q: Select[Any] = select(*COLUMNS).order_by(key).limit(limit)
+    for column, value in (("province", province), ("agency", agency), ("actor", actor),
+                          ("event_type", type_), ("event_id", event_id)):
+        if value is not None:
+            q = q.where(audit_trail.c[column] == value)
+    if from_:
+        q = q.where(audit_trail.c.recorded_at >= moment(from_, "from", end=False))
+    if to and len(to) == 10:
+        q = q.where(audit_trail.c.recorded_at < moment(to, "to", end=True))  # the whole day
+    elif to:
+        q = q.where(audit_trail.c.recorded_at <= moment(to, "to", end=True))
+    if after is not None:
+        q = q.where(audit_trail.c.seq > after)
+    engine = state(request).engine
+    if wants_jsonl(request):
+        return StreamingResponse(
+            _jsonl(engine, q.add_columns(audit_trail.c.data)),
+            media_type="application/x-ndjson",
+            headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'},
+        )
+    if limit > 100_000:
+        raise bad_query("limit", "at most 100000 rows as JSON or CSV; use format=jsonl")
+    async with engine.connect() as conn:
+        rows = [_jsonable(dict(r)) for r in (await conn.execute(q)).mappings()]
+    return table_response(request, rows, "audit")
+
+
+async def _jsonl(engine: Any, query: Select[Any]) -> AsyncIterator[bytes]:
+    async with engine.connect() as conn:
+        result = await conn.stream(query)
+        async for row in result.mappings():
+            item = _jsonable({k: v for k, v in row.items() if k != "data"})
+            item["data_base64"] = base64.b64encode(bytes(row["data"])).decode()
+            yield (json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n").encode()

@@ -1,0 +1,63 @@
+"""GET /api/escalations and POST /api/escalations/{id}/acknowledge."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
+
+from projections.tables import escalations
+from schemas.codec import new_event
+from schemas.events.escalations import EscalationAcknowledgedV1
+from services.http.coordination import rows_of
+from services.http.deps import AuthError, identity, state, table_response
+
+router = APIRouter(prefix="/api/escalations", tags=["escalations"])
+ACK_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:escalation-ack")
+STATUSES = ("open", "acknowledged", "closed")
+
+
+@router.get("")
+async def list_escalations(
+    request: Request, status: str | None = None, target: str | None = None, province: str | None = None,
+    trigger: str | None = None, reminders: bool = False,
+) -> Response:
+    """Escalations, newest first: `status=open|acknowledged|closed`, `target=<agency>`, `province=`."""
+    if status is not None and status not in STATUSES:
+        raise HTTPException(400, f"status must be one of {', '.join(STATUSES)}")
+    q = select(escalations).order_by(escalations.c.raised_at.desc(), escalations.c.level.desc())
+    for column, value in ((escalations.c.status, status), (escalations.c.target_agency, target),
+                          (escalations.c.province, province), (escalations.c.trigger, trigger)):
+        if value:
+            q = q.where(column == value)
+    if not reminders:
+        q = q.where(escalations.c.level > 0)
+    return table_response(request, await rows_of(request, q), "escalations")
+
+
+@router.post("/{escalation_id}/acknowledge", status_code=202)
+async def acknowledge(
+    request: Request, escalation_id: str, body: dict[str, Any] | None = Body(None)
+) -> JSONResponse:
+    """The target agency acknowledges an escalation (publishes `escalation_acknowledged`).
+    Body (optional): {"by": {"name": ..., "title": ...}, "action": "..."}."""
+    who = await identity(request)
+    found = await rows_of(request, select(escalations).where(escalations.c.escalation_id == escalation_id))
+    if not found:
+        raise HTTPException(404, f"no escalation {escalation_id}")
+    row = found[0]
+    if not who.can_publish or (who.province, who.agency) != (row["province"], row["target_agency"]):
+        raise AuthError(403, f"only {row['target_agency']} of {row['province']} acknowledges this escalation")
+    body = body or {}
+    data = EscalationAcknowledgedV1.model_validate(
+        {"agency": who.agency, "by": body.get("by") or {"name": who.agency}, "action": body.get("action")}
+    )
+    event = new_event(data, province=who.province, agency=who.agency, aggregate_id=escalation_id,
+                      time=datetime.now(UTC), event_id=str(uuid.uuid5(ACK_NS, f"{escalation_id}|{who.agency}")),
+                      actor=data.by.name)
+    result = await state(request).publisher.publish(event)
+    return JSONResponse({"id": result.id, "sequence": result.sequence, "duplicate": result.duplicate}, 202)

@@ -1,0 +1,110 @@
+"""OpenAPI description of the write endpoints: request bodies per CloudEvents mode, and answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends
+from fastapi.security import HTTPBearer
+
+from schemas.codec import MAX_EVENT_BYTES
+from schemas.envelope import CloudEvent
+
+MAX_BATCH = 1000
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="The agency's token, from `doingoai credentials issue`")
+
+
+def _event_schema() -> dict[str, Any]:
+    schema = CloudEvent.model_json_schema()
+    schema.pop("title", None)
+    schema["description"] = (
+        "A CloudEvents 1.0 event in JSON structured mode; `data` is validated against the JSON Schema of "
+        f"its `type` (GET /schemas/<event_name>.v<N>.json). At most {MAX_EVENT_BYTES} bytes."
+    )
+    return schema
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {"type": "string", "examples": ["schema_violation"]},
+                "message": {"type": "string"},
+                "problems": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"path": {"type": "string", "examples": ["data.severity"]},
+                                   "message": {"type": "string"}},
+                }},
+                "failures": {"type": "array", "items": {"type": "object"}},
+            },
+        }}},
+    }
+
+
+_STORED: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "sequence": {"type": "integer", "description": "stream sequence in DOINGOAI_EVENTS"},
+        "duplicate": {"type": "boolean", "description": "the id was stored before: its original sequence"},
+    },
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("Not JSON, or not an array in batched mode; the request is kept as rejected"),
+    401: _problem_response("Missing, unknown or revoked bearer token"),
+    403: _problem_response("Not a publishing role, or another agency's `source` (kept as rejected)"),
+    413: _problem_response(f"Body over the limit: {MAX_EVENT_BYTES} bytes an event, 4 MiB a batch"),
+    422: _problem_response("Envelope, type or data invalid: field-level problems; kept as rejected"),
+}
+
+
+def _single_body() -> dict[str, Any]:
+    return {
+        "application/cloudevents+json": {"schema": _event_schema()},
+        "application/json": {"schema": {
+            "type": "object",
+            "description": "Binary mode: the event's `data`, with its attributes in ce-* headers "
+                           "(ce-specversion, ce-id, ce-source, ce-type, ce-subject, ce-time)",
+        }},
+    }
+
+
+EVENTS_DOC: dict[str, Any] = {
+    "dependencies": [Depends(BEARER)],
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {
+                **_single_body(),
+                "application/cloudevents-batch+json": {
+                    "schema": {"type": "array", "items": _event_schema(), "maxItems": MAX_BATCH},
+                },
+            },
+        },
+    },
+    "responses": {
+        202: {"description": "Stored (or stored before: `duplicate`)", "content": {"application/json": {
+            "schema": {"oneOf": [_STORED, {"type": "object", "properties": {
+                "results": {"type": "array", "items": _STORED}}}]}}}},
+        409: _problem_response("Nats-Expected-Last-Subject-Sequence is stale: the aggregate moved on"),
+        **_ERRORS,
+    },
+}
+
+RESUBMIT_DOC: dict[str, Any] = {
+    "dependencies": [Depends(BEARER)],
+    "openapi_extra": {
+        "requestBody": {"required": True, "content": _single_body()},
+    },
+    "responses": {
+        202: {"description": "The correction is stored; the rejection is listed as resolved by it",
+              "content": {"application/json": {"schema": {
+                  **_STORED, "properties": {**_STORED["properties"], "resubmission_of": {"type": "string"}}}}}},
+        404: _problem_response("No rejection with this key"),
+        **_ERRORS,
+    },
+}

@@ -1,0 +1,41 @@
+"""GET /api/reports/consolidated.docx: the consolidated report of a province for a period, as Word."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from schemas.reference import UnknownReference
+from services.http.deps import state
+from services.queries.periods import BadPeriod
+from services.reports.data import gather, today_vn
+from services.reports.docx_report import DOCX_MEDIA_TYPE, filename, to_bytes
+
+router = APIRouter(prefix="/api/reports", tags=["reports"])
+
+
+@router.get("/consolidated.docx", response_class=Response,
+            responses={200: {"content": {DOCX_MEDIA_TYPE: {}}, "description": "The report (.docx)"}})
+async def consolidated_docx(
+    request: Request,
+    province: str = Query(description="Province slug, e.g. ha-tinh"),
+    period: str = Query(description="2021-H1 (6 tháng đầu năm) or 2021 (cả năm)"),
+    day: date | None = Query(None, alias="date", description="Date of the report (default: today in Việt Nam)"),
+) -> Response:
+    """The consolidated report SNgV sends the UBND tỉnh (báo cáo kết quả công tác đối ngoại nhân dân),
+    built from the read models for the province and the period's data window."""
+    try:
+        async with state(request).engine.connect() as conn:
+            data = await gather(conn, province, period, day or today_vn())
+    except BadPeriod as exc:
+        raise HTTPException(400, str(exc)) from None
+    except UnknownReference as exc:
+        raise HTTPException(404, str(exc)) from None
+    body = await run_in_threadpool(to_bytes, data)
+    name = filename(data)
+    return Response(body, media_type=DOCX_MEDIA_TYPE, headers={
+        "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"})

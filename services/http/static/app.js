@@ -1,0 +1,207 @@
+"use strict";
+// Bảng điều phối: reads the JSON API, draws tables and SVG charts, refreshes when events arrive.
+const $ = (id) => document.getElementById(id);
+const KINDS = { activity: "Hoạt động", delegation_in: "Đoàn vào", delegation_out: "Đoàn ra",
+  conference: "Hội nghị, hội thảo", agreement: "Thỏa thuận", aid: "Viện trợ" };
+const COLORS = { activity: "#8b1a1a", delegation_in: "#1f6feb", delegation_out: "#2da44e",
+  conference: "#bf8700", agreement: "#8250df", aid: "#cf222e" };
+const STATUS = { assigned: "Đã giao", in_progress: "Đang thực hiện", completed: "Hoàn thành", overdue: "Quá hạn",
+  on_time: "Đúng hạn", late: "Trễ hạn", missing: "Chưa gửi", pending: "Chưa đến hạn", open: "Chưa xử lý",
+  acknowledged: "Đã tiếp nhận", closed: "Đã đóng", held: "Đã tổ chức", planned: "Kế hoạch", cancelled: "Đã hủy",
+  received: "Đã đón", sent: "Đã cử", signed: "Đã ký", committed: "Đã cam kết", submitted: "Đã gửi",
+  returned: "Trả lại", accepted: "Đã tiếp nhận" };
+const TRIGGERS = { report_missing: "Chưa gửi báo cáo", task_overdue: "Nhiệm vụ quá hạn",
+  difficulty_unacknowledged: "Khó khăn chưa được tiếp nhận", difficulty_unhandled: "Khó khăn chưa được xử lý",
+  difficulty_beyond_authority: "Vượt thẩm quyền", information_unacknowledged: "Thông tin chưa được xác nhận" };
+
+function vnDate(iso) {
+  if (!iso) return "";
+  const d = String(iso).slice(0, 10).split("-");
+  return d.length === 3 ? `${d[2]}/${d[1]}/${d[0]}` : String(iso);
+}
+function esc(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+function params() { return { province: $("province").value, period: $("period").value }; }
+async function api(path, query = {}) {
+  const url = new URL(path, location.origin);
+  Object.entries(query).forEach(([k, v]) => v !== "" && v != null && url.searchParams.set(k, v));
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${path}: ${r.status}`);
+  return r.json();
+}
+function table(el, headers, rows, rowClass = () => "") {
+  el.innerHTML = `<thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>` +
+    rows.map((r, i) => `<tr class="${rowClass(i)}">${r.map((c) => `<td>${c}</td>`).join("")}</tr>`).join("") +
+    "</tbody>";
+  if (!rows.length) el.innerHTML += `<tbody><tr><td colspan="${headers.length}">Không có dữ liệu</td></tr></tbody>`;
+}
+
+function barChart(el, labels, series, opts = {}) {
+  // stacked vertical bars: series = [{name, color, values[]}]
+  const w = 520, h = 240, pad = 34, n = Math.max(labels.length, 1);
+  const totals = labels.map((_, i) => series.reduce((s, x) => s + x.values[i], 0));
+  const step = Math.max(1, Math.ceil(Math.max(1, ...totals) / 4));
+  const max = step * 4;
+  const slot = (w - pad * 2) / n;
+  const bw = Math.min(slot, 70);
+  let svg = `<svg viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(opts.title || "")}" width="100%">`;
+  for (let t = 0; t <= 4; t++) {
+    const y = h - pad - ((h - pad * 2) * t) / 4;
+    svg += `<line x1="${pad}" x2="${w - 8}" y1="${y}" y2="${y}" stroke="#e3e6ea"/>` +
+      `<text x="${pad - 6}" y="${y + 4}" font-size="10" text-anchor="end">${step * t}</text>`;
+  }
+  labels.forEach((label, i) => {
+    let y = h - pad;
+    series.forEach((s) => {
+      const v = s.values[i];
+      if (!v) return;
+      const bh = ((h - pad * 2) * v) / max;
+      y -= bh;
+      svg += `<rect class="bar" data-series="${esc(s.name)}" data-value="${v}" x="${pad + i * slot + (slot - bw) / 2 + 3}" y="${y}"` +
+        ` width="${Math.max(bw - 6, 2)}" height="${bh}" fill="${s.color}"><title>${esc(s.name)}: ${v}</title></rect>`;
+    });
+    svg += `<text x="${pad + i * slot + slot / 2}" y="${h - pad + 14}" font-size="10" text-anchor="middle">${esc(label)}</text>`;
+  });
+  svg += "</svg>";
+  el.innerHTML = svg + `<div class="legend">${series.map((s) => `<span><i style="background:${s.color}"></i>${esc(s.name)}</span>`).join("")}</div>`;
+}
+
+function months(from, to) {
+  const out = [];
+  let [y, m] = from.split("-").map(Number);
+  const [ty, tm] = to.split("-").map(Number);
+  while (y < ty || (y === ty && m <= tm)) { out.push(`${y}-${String(m).padStart(2, "0")}`); m++; if (m > 12) { m = 1; y++; } }
+  return out;
+}
+
+async function overview() {
+  const p = params();
+  const board = await api("/api/dashboard", p);
+  const h = board.headline;
+  const aid = Object.entries(h.aid_committed).map(([c, v]) => `${v.toLocaleString("vi-VN")} ${c}`).join(", ") || "0";
+  const cards = [["activities_held", "Hoạt động đã tổ chức", h.activities_held], ["delegations_in", "Đoàn vào", h.delegations_in],
+    ["delegations_out", "Đoàn ra", h.delegations_out], ["conferences", "Hội nghị, hội thảo quốc tế", h.conferences],
+    ["agreements", "Thỏa thuận quốc tế", h.agreements], ["aid", "Viện trợ PCPNN cam kết", aid],
+    ["reports_late", "Báo cáo trễ hạn / chưa gửi", `${board.reports.late || 0} / ${board.reports.missing || 0}`]];
+  $("headline").innerHTML = cards.map(([k, l, v]) => `<div class="card" data-key="${k}"><div class="value">${esc(v)}</div><div class="label">${esc(l)}</div></div>`).join("");
+  const acts = (await api("/api/activities", { province: p.province, from: board.window.from, to: board.window.to })).items;
+  const ms = months(board.window.from.slice(0, 7), board.window.to.slice(0, 7));
+  const kinds = Object.keys(KINDS);
+  barChart($("chart-months"), ms.map((m) => `${m.slice(5)}/${m.slice(2, 4)}`),
+    kinds.map((k) => ({ name: KINDS[k], color: COLORS[k], values: ms.map((m) => acts.filter((a) => a.kind === k && (a.start_date || "").startsWith(m)).length) })),
+    { title: "Hoạt động theo tháng" });
+  const countries = Object.entries(board.delegations_by_country);
+  barChart($("chart-countries"), countries.map(([c]) => c),
+    [{ name: "Đoàn ra, đoàn vào", color: "#1f6feb", values: countries.map(([, n]) => n) }], { title: "Đoàn theo quốc gia" });
+  table($("activities"), ["Loại", "Nội dung", "Đối tác", "Từ ngày", "Đến ngày", "Cơ quan", "Trạng thái"],
+    acts.map((a) => [esc(KINDS[a.kind] || a.kind), esc(a.title), esc([a.partner_name, a.partner_country].filter(Boolean).join(", ")),
+      vnDate(a.start_date), vnDate(a.end_date), esc(a.lead_agency || a.agency), esc(STATUS[a.status] || a.status)]));
+  $("docx").href = `/api/reports/consolidated.docx?province=${encodeURIComponent(p.province)}&period=${encodeURIComponent(p.period)}`;
+}
+
+async function tasks() {
+  const rows = (await api("/api/tasks", { province: params().province })).items;
+  const leads = [...new Set(rows.flatMap((t) => t.lead_agencies))].sort();
+  table($("tasks"), ["Kế hoạch", "Số", "Nhiệm vụ", ...leads, "Thời gian", "Hạn", "Trạng thái"],
+    rows.map((t) => [esc(t.plan_number || t.plan_id), esc(t.task_number), esc(t.title),
+      ...leads.map((a) => (t.lead_agencies.includes(a) ? "● chủ trì" : t.coordinating_agencies.includes(a) ? "○ phối hợp" : "")),
+      esc(t.timeframe), vnDate(t.due_date), `<span class="status">${esc(STATUS[t.status] || t.status)}</span>`]),
+    (i) => (rows[i].status === "overdue" ? "overdue" : ""));
+}
+
+async function compliance() {
+  const p = params();
+  const period = p.period.endsWith("-H2") ? p.period.slice(0, 4) : p.period;
+  const rows = (await api("/api/reports/compliance", { province: p.province, period })).items;
+  table($("compliance"), ["Cơ quan", "Hạn gửi", "Ngày gửi", "Tình trạng", "Số ngày trễ"],
+    rows.map((r) => [esc(r.agency_name), vnDate(r.deadline), vnDate(r.submitted_on),
+      `<span class="${r.status}">${esc(STATUS[r.status])}</span>`, r.days_late ?? ""]));
+}
+
+async function escalations() {
+  const rows = (await api("/api/escalations", { province: params().province, status: $("esc-status").value })).items;
+  table($("escalations"), ["Thời điểm", "Cấp", "Gửi đến", "Lý do", "Nội dung", "Hạn tiếp nhận", "Trạng thái", ""],
+    rows.map((r) => [vnDate(r.raised_at), r.level, esc(r.target_role || r.target_agency), esc(TRIGGERS[r.trigger] || r.trigger),
+      esc(r.message), vnDate(r.ack_by), `<span class="esc-status">${esc(STATUS[r.status])}</span>`,
+      r.status === "open" ? `<button class="ack" data-id="${esc(r.escalation_id)}">Tiếp nhận</button>` : ""]));
+  document.querySelectorAll("button.ack").forEach((b) => b.addEventListener("click", () => acknowledge(b.dataset.id)));
+}
+
+async function acknowledge(id) {
+  const token = $("token").value.trim();
+  if (!token) { $("esc-message").textContent = "Nhập mã truy cập của cơ quan để tiếp nhận cảnh báo."; return; }
+  localStorage.setItem("doingoai-token", token);
+  const r = await fetch(`/api/escalations/${encodeURIComponent(id)}/acknowledge`, { method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({}) });
+  const body = await r.json().catch(() => ({}));
+  $("esc-message").textContent = r.ok ? "Đã gửi xác nhận tiếp nhận." : `Không tiếp nhận được: ${body.message || r.status}`;
+  if (r.ok) setTimeout(render, 700);  // the polling catches later changes too
+}
+
+async function partners() {
+  const rows = (await api("/api/partners", { province: params().province })).items;
+  table($("partners"), ["Đối tác", "Tên gốc", "Quốc gia", "Loại", "Quan hệ", "Số hoạt động"],
+    rows.map((r) => [`<a href="#doi-tac" data-partner="${esc(r.slug)}">${esc(r.name_vi)}</a>`, esc(r.name_original),
+      esc(r.country), esc(r.kind), esc(r.relationship), r.activities]));
+  document.querySelectorAll("a[data-partner]").forEach((a) => a.addEventListener("click", () => partner(a.dataset.partner)));
+}
+
+async function partner(slug) {
+  const p = await api(`/api/partners/${encodeURIComponent(slug)}`);
+  $("partner").innerHTML = `<h3>${esc(p.name_vi)}</h3><table id="partner-history"></table>`;
+  table($("partner-history"), ["Ngày", "Loại", "Nội dung", "Cơ quan"],
+    p.history.map((h) => [vnDate(h.start_date), esc(KINDS[h.kind] || h.kind), esc(h.title), esc(h.lead_agency || h.agency)]));
+}
+
+async function audit() {
+  const data = await api("/api/audit", { province: params().province, limit: 200, order: "desc" }).catch(() => ({ items: [] }));
+  const rows = data.items || [];
+  const cols = ["sequence", "recorded_at", "agency", "type", "subject", "hash"].filter((c) => !rows.length || c in rows[0]);
+  table($("audit"), cols.map((c) => ({ sequence: "Số thứ tự", recorded_at: "Ghi nhận lúc", agency: "Cơ quan", type: "Loại sự kiện",
+    subject: "Đối tượng", hash: "Mã băm" })[c] || c),
+    rows.map((r) => cols.map((c) => (c === "recorded_at" ? `${vnDate(r[c])} ${String(r[c]).slice(11, 19)}` : c === "hash" ? `<code>${esc(String(r[c]).slice(0, 16))}…</code>` : esc(r[c])))));
+}
+
+const TABS = { "tong-quan": overview, "nhiem-vu": tasks, "bao-cao": compliance, "canh-bao": escalations, "doi-tac": partners, "kiem-toan": audit };
+function currentTab() { return (location.hash || "#tong-quan").slice(1).split("/")[0] in TABS ? (location.hash || "#tong-quan").slice(1) : "tong-quan"; }
+async function render() {
+  const tab = currentTab();
+  document.querySelectorAll(".tab").forEach((s) => s.classList.toggle("active", s.id === tab));
+  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.tab === tab));
+  const url = new URL(location.href);
+  url.searchParams.set("province", $("province").value);
+  url.searchParams.set("period", $("period").value);
+  history.replaceState(null, "", url);
+  try { await TABS[tab](); document.body.dataset.loaded = tab; } catch (e) { console.error(e); }
+}
+
+let seen = null;
+async function poll() {
+  try {
+    const h = await (await fetch("/healthz")).json();
+    const mark = JSON.stringify(h.projections);
+    $("live").classList.toggle("stale", h.status !== "ok");
+    if (seen !== null && mark !== seen) await render();
+    seen = mark;
+  } catch { $("live").classList.add("stale"); }
+}
+
+async function init() {
+  const q = new URLSearchParams(location.search);
+  const provinces = (await api("/api/provinces")).items;
+  $("province").innerHTML = provinces.map((p) => `<option value="${esc(p.slug)}">${esc(p.name_vi)}</option>`).join("");
+  const year = new Date().getFullYear();
+  const periods = [];
+  for (let y = year; y >= 2017; y--) periods.push([`${y}-H1`, `6 tháng đầu năm ${y}`], [`${y}`, `Năm ${y}`]);
+  $("period").innerHTML = periods.map(([v, l]) => `<option value="${v}">${l}</option>`).join("");
+  if (q.get("province")) $("province").value = q.get("province");
+  if (q.get("period")) $("period").value = q.get("period");
+  $("token").value = localStorage.getItem("doingoai-token") || "";
+  ["province", "period", "esc-status"].forEach((id) => $(id).addEventListener("change", render));
+  window.addEventListener("hashchange", render);
+  await poll();  // remember where the projections are before the first render
+  await render();
+  setInterval(poll, 2000);
+}
+document.addEventListener("DOMContentLoaded", init);

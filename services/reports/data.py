@@ -1,0 +1,243 @@
+"""Gather a `ReportData` from the read models: one province, the data window of one period.
+
+Activities, delegations, agreements and aid count in the period when they start inside its data
+window (Decree 09/2019: 15/12 of the previous year to 14/6, or to 14/12), as the dashboard counts
+them. Task and report statuses are judged on the report date, or on the window's last day when
+the report is written after the window closed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.tables import activities, difficulties, escalations, plans, tasks
+from schemas.reference import Province, UnknownReference, agencies, province
+from services.queries.compliance import compliance
+from services.queries.dashboard import task_status
+from services.queries.periods import BadPeriod, report_period_of, window
+from services.reports import model as m
+from services.reports.labels import COUNTRIES, label, partner
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+DELEGATION_KINDS = {"delegation_in": "in", "delegation_out": "out"}
+REPORT_PERIOD = re.compile(r"^[0-9]{4}(-H1)?$")
+ROMAN = re.compile(r"^[IVXLC]+$")
+ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+
+
+def today_vn() -> date:
+    return datetime.now(VN).date()
+
+
+def report_date(text: str | None) -> date:
+    """The report's date from YYYY-MM-DD, or today in Việt Nam; ValueError when malformed."""
+    if text is None:
+        return today_vn()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"date must look like 2021-06-18, not {text!r}") from None
+
+
+def check_request(province_slug: str, period: str) -> tuple[Province, date, date]:
+    """The province and the data window of the report asked for.
+
+    Raises `UnknownReference` for a province the reference data does not hold and `BadPeriod` for
+    a period that has no periodic report (only `2021-H1` and `2021` have one; `2021-H2` is part of
+    the annual report)."""
+    if not REPORT_PERIOD.match(period):
+        raise BadPeriod(f"period must look like 2021-H1 (6 months) or 2021 (annual), not {period!r}")
+    start, end = window(period)
+    return province(province_slug), start, end
+
+
+def vn_day(at: datetime | None) -> date | None:
+    return None if at is None else at.astimezone(VN).date()
+
+
+def natural(number: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of a task number such as II.10 (after II.9) or 3.2."""
+    parts: list[tuple[int, int | str]] = []
+    for part in number.split("."):
+        if part.isdigit():
+            parts.append((0, int(part)))
+        elif ROMAN.match(part):
+            values = [ROMAN_VALUES[c] for c in part]
+            parts.append((0, sum(-v if v < nxt else v for v, nxt in zip(values, [*values[1:], 0], strict=True))))
+        else:
+            parts.append((1, part))
+    return tuple(parts)
+
+
+def activity_line(row: Mapping[str, Any], names: Mapping[str, str]) -> m.ActivityLine:
+    detail = row["detail"] or {}
+    kind = "conference" if row["kind"] == "conference" else detail.get("activity_kind", "other")
+    return m.ActivityLine(
+        title=row["title"], kind=kind, start=row["start_date"], end=row["end_date"],
+        partner=partner(row["partner_name"], row["partner_country"]),
+        lead_agency=names.get(row["lead_agency"] or row["agency"], row["lead_agency"] or row["agency"]),
+        participants=row["participants"], status=row["status"],
+    )
+
+
+def delegation_line(row: Mapping[str, Any], names: Mapping[str, str]) -> m.DelegationLine:
+    detail = row["detail"] or {}
+    head = ", ".join(x for x in (detail.get("head"), detail.get("head_title")) if x) or None
+    return m.DelegationLine(
+        direction=DELEGATION_KINDS[row["kind"]], partner=partner(row["partner_name"], row["partner_country"]),
+        country=label(COUNTRIES, row["partner_country"]) or None,
+        head=head, size=row["participants"], start=row["start_date"], end=row["end_date"], purpose=row["title"],
+        agency=names.get(row["lead_agency"] or row["agency"], row["lead_agency"] or row["agency"]),
+    )
+
+
+def agreement_line(row: Mapping[str, Any], names: Mapping[str, str]) -> m.AgreementLine:
+    return m.AgreementLine(
+        title=row["title"], kind=(row["detail"] or {}).get("agreement_kind", "other"),
+        partner=partner(row["partner_name"], row["partner_country"]), signed_on=row["start_date"],
+        signatory=names.get(row["lead_agency"] or row["agency"], row["lead_agency"] or row["agency"]),
+    )
+
+
+def aid_line(row: Mapping[str, Any], names: Mapping[str, str]) -> m.AidLine:
+    return m.AidLine(
+        title=row["title"], donor=partner(row["partner_name"], row["partner_country"]), amount=row["amount"],
+        currency=row["currency"], sector=(row["detail"] or {}).get("sector", "other"),
+        recipient=names.get(row["lead_agency"] or row["agency"], row["lead_agency"] or row["agency"]),
+        start=row["start_date"],
+    )
+
+
+def task_heading(title: str) -> str:
+    """A task as the report's table names it: its heading, without the enumeration after the colon
+    ("Xây dựng các Chương trình, Kế hoạch …: kiến nghị …; hướng dẫn …" -> "Xây dựng các Chương trình, Kế hoạch …")."""
+    head, colon, _ = title.partition(":")
+    return head.strip() if colon and len(head.strip()) >= 20 else title
+
+
+def task_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], start: date, end: date,
+               as_of: date) -> list[m.TaskLine]:
+    """Tasks of the plans issued by the window's end, except those completed before it began."""
+    kept = [r for r in rows if (r["plan_issued_on"] is None or r["plan_issued_on"] <= end)
+            and (r["completed_on"] is None or r["completed_on"] >= start)]
+    kept.sort(key=lambda r: (r["plan_issued_on"] or date.min, r["plan_id"], natural(r["task_number"])))
+    return [
+        m.TaskLine(
+            plan=r["plan_number"] or r["plan_id"], number=r["task_number"], title=task_heading(r["title"]),
+            lead_agencies="; ".join(names.get(a, a) for a in r["lead_agencies"]), due_date=r["due_date"],
+            timeframe=r["timeframe"], progress_percent=r["progress_percent"],
+            status=task_status(SimpleNamespace(status=r["status"], due_date=r["due_date"]), as_of),
+        )
+        for r in kept
+    ]
+
+
+def difficulty_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], start: date,
+                     end: date) -> list[m.DifficultyLine]:
+    """Difficulties raised in the window, and those raised before it that are not yet resolved."""
+    out = []
+    for r in rows:
+        raised = vn_day(r["raised_at"])
+        assert raised is not None
+        if raised > end or (raised < start and r["status"] == "resolved"):
+            continue
+        out.append(m.DifficultyLine(agency=names.get(r["agency"], r["agency"]), topic=r["topic"], raised_on=raised,
+                                    severity=r["severity"], beyond_authority=r["beyond_authority"],
+                                    status=r["status"]))
+    return out
+
+
+def escalation_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], period: str, start: date,
+                     end: date) -> list[m.EscalationLine]:
+    """One line per cause (trigger and aggregate) whose deadline fell in the window or that concerns
+    the period's reports, at the highest level it reached."""
+    top: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for r in rows:
+        due = vn_day(r["due_at"])
+        if r["period"] != report_period_of(period) and not (due is not None and start <= due <= end):
+            continue
+        key = (r["trigger"], r["cause_subject"])
+        if key not in top or r["level"] > top[key]["level"]:
+            top[key] = r
+    ordered = sorted(top.values(), key=lambda r: (r["due_at"] or r["raised_at"], r["trigger"], r["cause_subject"]))
+    return [
+        m.EscalationLine(trigger=r["trigger"], message=r["message"], target=names.get(r["target_agency"],
+                         r["target_agency"]), level=r["level"], due_on=vn_day(r["due_at"]), status=r["status"])
+        for r in ordered
+    ]
+
+
+async def _rows(conn: AsyncConnection, query: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date) -> tuple[m.ComplianceSummary,
+                                                                                          list[m.ComplianceLine]]:
+    try:
+        rows = await compliance(conn, slug, report_period_of(period), as_of)
+    except UnknownReference:  # no reporting calendar for that year
+        rows = []
+    count = {s: sum(1 for c in rows if c.status == s) for s in ("on_time", "late", "missing", "pending")}
+    deadline = next((c.deadline for c in rows if c.deadline is not None), None)
+    summary = m.ComplianceSummary(deadline, len(rows), count["on_time"], count["late"], count["missing"],
+                                  count["pending"])
+    ordered = sorted(rows, key=lambda c: (c.status != "late", c.agency_name))
+    lines = [m.ComplianceLine(c.agency_name, c.deadline, c.submitted_on, c.days_late, c.status)
+             for c in ordered if c.status in ("late", "missing")]
+    return summary, lines
+
+
+async def gather(conn: AsyncConnection, province_slug: str, period: str, report_date: date,
+                 document_number: str | None = None) -> m.ReportData:
+    """The report of `province_slug` for `period` (`2021-H1` or `2021`), dated `report_date`."""
+    prov, start, end = check_request(province_slug, period)
+    as_of = min(report_date, end)
+    names = {a.slug: a.name_vi for a in agencies(province_slug)}
+    found = await _rows(conn, select(activities).where(
+        activities.c.province == province_slug, activities.c.start_date >= start, activities.c.start_date <= end,
+    ).order_by(activities.c.start_date, activities.c.subject))
+    of_kind = {kind: [r for r in found if r["kind"] in kinds] for kind, kinds in (
+        ("activity", ("activity", "conference")), ("delegation", tuple(DELEGATION_KINDS)),
+        ("agreement", ("agreement",)), ("aid", ("aid",)))}
+    task_rows = await _rows(conn, select(tasks, plans.c.issued_on.label("plan_issued_on")).select_from(
+        tasks.outerjoin(plans, tasks.c.plan_id == plans.c.plan_id)).where(tasks.c.province == province_slug))
+    difficulty_rows = await _rows(conn, select(difficulties).where(difficulties.c.province == province_slug)
+                                  .order_by(difficulties.c.raised_at, difficulties.c.difficulty_id))
+    escalation_rows = await _rows(conn, select(escalations).where(escalations.c.province == province_slug,
+                                                                  escalations.c.level > 0))
+    plan_rows = await _rows(conn, select(plans).where(plans.c.province == province_slug)
+                            .order_by(plans.c.issued_on, plans.c.plan_id))
+    summary, late_or_missing = await _compliance(conn, province_slug, period, as_of)
+    return m.ReportData(
+        province=province_slug, province_name=prov.name_vi, period=period, window_start=start, window_end=end,
+        report_date=report_date, as_of=as_of, document_number=document_number,
+        plans=tuple(m.PlanRef(p["number"], p["issued_on"], p["title"]) for p in plan_rows
+                    if p["issued_on"] is None or p["issued_on"] <= end),
+        activities=tuple(activity_line(r, names) for r in of_kind["activity"]),
+        delegations=tuple(delegation_line(r, names) for r in of_kind["delegation"]),
+        agreements=tuple(agreement_line(r, names) for r in of_kind["agreement"]),
+        aid=tuple(aid_line(r, names) for r in of_kind["aid"]),
+        tasks=tuple(task_lines(task_rows, names, start, end, as_of)),
+        compliance=summary, late_or_missing=tuple(late_or_missing),
+        difficulties=tuple(difficulty_lines(difficulty_rows, names, start, end)),
+        escalations=tuple(escalation_lines(escalation_rows, names, period, start, end)),
+    )
+
+
+async def load_report(database_url: str, province_slug: str, period: str, report_date: date) -> m.ReportData:
+    """`gather` on a short-lived engine (the command line's way in)."""
+    from services.db import make_engine
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return await gather(conn, province_slug, period, report_date)
+    finally:
+        await engine.dispose()

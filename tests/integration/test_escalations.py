@@ -1,0 +1,178 @@
+"""Escalations on the real stack with a moved clock: deadlines in working days across Tết, the
+climb to the UBND, missing reports, delivery to a durable subscriber, restarts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import nats
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from schemas.codec import encode
+from services.db import make_engine
+from services.escalations.clock import MovableClock
+from services.escalations.lifecycle import StepLimits
+from services.escalations.service import EscalationService
+from services.store import ESCALATIONS_STREAM
+from tests.support import System, new_system, sample
+
+pytestmark = pytest.mark.integration
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def vn(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=VN)
+
+
+@pytest.fixture(scope="module")
+def esc(tmp_path_factory: pytest.TempPathFactory):
+    """A system whose own escalation service is off: the tests drive one with a movable clock."""
+    system = new_system(tmp_path_factory.mktemp("esc"), DOINGOAI_ESCALATIONS="false").start()
+    yield system
+    system.stop()
+
+
+class Driver:
+    def __init__(self, system: System, clock: MovableClock, nc, engine):
+        self.system, self.clock = system, clock
+        self.nc, self.engine = nc, engine
+        self.service = EscalationService(nc, engine, clock, limits_by_province={"ha-tinh": StepLimits(acknowledge=4)})
+
+    async def at(self, moment: str) -> list:
+        """Move the clock, evaluate, wait until the read models hold the result."""
+        self.clock.set(vn(moment))
+        published = await self.service.tick()
+        last = (await self.nc.jetstream().stream_info("DOINGOAI_EVENTS")).state.last_seq
+        self.system.wait_projected(last)
+        return published
+
+    def escalations(self, **params: str) -> list[dict]:
+        return httpx.get(f"{self.system.http}/api/escalations", params=params).json()["items"]
+
+
+@pytest.fixture
+async def driver(esc: System):
+    nc = await esc.service_nats()
+    engine = make_engine(esc.runtime()["database_url"], pool_size=2)
+    yield Driver(esc, MovableClock(vn("2027-01-01T00:00:00")), nc, engine)
+    await nc.close()
+    await engine.dispose()
+
+
+def post(system: System, creds: dict, event) -> int:
+    r = httpx.post(f"{system.http}/events", content=encode(event), headers={
+        "content-type": "application/cloudevents+json", "authorization": f"Bearer {creds['token']}"})
+    assert r.status_code == 202, r.text
+    return r.json()["sequence"]
+
+
+async def test_difficulty_raised_the_friday_before_tet_escalates_on_the_right_working_day_then_climbs(esc, driver):
+    """Hà Tĩnh acknowledges within 4 working days: raised Fri 29/01/2027, the days left are 1, 2, 3
+    and — after Tết (4–10/02) — 11/02, so it escalates on 12/02; unacknowledged, it climbs to the
+    SNgV director, then to the UBND tỉnh."""
+    creds = esc.credentials("ha-tinh", "so-noi-vu")
+    event = sample("difficulty_raised", agency="so-noi-vu", aggregate_id="tet-2027")
+    event = event.model_copy(update={"time": vn("2027-01-29T10:00:00")})
+    esc.wait_projected(post(esc, creds, event))
+
+    assert await driver.at("2027-02-02T23:00:00") == []
+    # the reminder comes one working day before the deadline day 11/02: that is Wed 03/02, before Tết
+    assert [e.type for e in await driver.at("2027-02-03T08:00:00")] == ["vn.gov.doingoai.escalation_reminded.v1"]
+    assert await driver.at("2027-02-11T23:59:00") == []
+    raised = await driver.at("2027-02-12T08:00:00")
+    assert [(e.data["level"], e.data["target_agency"]) for e in raised] == [(1, "so-ngoai-vu")]
+    assert raised[0].data["cause_subject"] == "difficulty/tet-2027"
+
+    assert await driver.at("2027-02-15T17:00:00") == []  # level 1 has until the end of Mon 15/02
+    climbed = await driver.at("2027-02-16T08:00:00")
+    assert [(e.data["level"], e.data["target_role"]) for e in climbed] == [(2, "Giám đốc Sở Ngoại vụ")]
+    top = await driver.at("2027-02-19T08:00:00")
+    assert [(e.data["level"], e.data["target_agency"]) for e in top] == [(3, "ubnd-tinh")]
+    rows = driver.escalations(target="ubnd-tinh", status="open")
+    assert [r["cause_subject"] for r in rows] == ["difficulty/tet-2027"]
+
+
+async def test_acknowledging_stops_the_climb_and_resolving_closes(esc, driver):
+    creds = esc.credentials("ha-tinh", "so-tu-phap")
+    sngv = esc.credentials("ha-tinh", "so-ngoai-vu")
+    event = sample("difficulty_raised", agency="so-tu-phap", aggregate_id="ack-2027")
+    esc.wait_projected(post(esc, creds, event.model_copy(update={"time": vn("2027-03-01T09:00:00")})))
+    raised = await driver.at("2027-03-08T08:00:00")
+    esc_id = next(e.subject.split("/")[1] for e in raised if e.data["cause_subject"] == "difficulty/ack-2027")
+    r = httpx.post(f"{esc.http}/api/escalations/{esc_id}/acknowledge",
+                   json={"by": {"name": "Nguyễn Văn An"}, "action": "Đã liên hệ Sở Tư pháp"},
+                   headers={"authorization": f"Bearer {sngv['token']}"})
+    assert r.status_code == 202, r.text
+    other = httpx.post(f"{esc.http}/api/escalations/{esc_id}/acknowledge",
+                       headers={"authorization": f"Bearer {creds['token']}"})
+    assert other.status_code == 403
+    esc.wait_projected(r.json()["sequence"])
+    assert await driver.at("2027-03-20T08:00:00") == []  # acknowledged: no climb
+    assert driver.escalations(status="acknowledged")[0]["escalation_id"] == esc_id
+
+    ack = sample("difficulty_acknowledged", aggregate_id="ack-2027")
+    esc.wait_projected(post(esc, sngv, ack.model_copy(update={"time": vn("2027-03-21T09:00:00")})))
+    closed = await driver.at("2027-03-22T08:00:00")
+    assert [e.type for e in closed if e.data.get("cause_subject") == "difficulty/ack-2027"] == [
+        "vn.gov.doingoai.escalation_closed.v1"]
+
+
+async def test_a_missing_ha_tinh_six_month_report_escalates_after_25_may(esc, driver):
+    creds = esc.credentials("ha-tinh", "so-y-te")
+    report = sample("report_submitted", agency="so-y-te", aggregate_id="ht-so-y-te-2021-H1",
+                    data={"period": "2021-H1", "report_kind": "semiannual", "submitted_on": "2021-05-20"})
+    esc.wait_projected(post(esc, creds, report))
+    before = await driver.at("2021-05-25T20:00:00")
+    assert not [e for e in before if e.type.endswith("escalation_raised.v1")]
+    after = await driver.at("2021-05-26T08:00:00")
+    missing = {e.data["responsible_agency"] for e in after if e.data.get("trigger") == "report_missing"}
+    assert "so-tu-phap" in missing and "so-y-te" not in missing
+    row = next(r for r in driver.escalations(trigger="report_missing") if r["responsible_agency"] == "so-tu-phap")
+    assert row["period"] == "2021-H1" and row["due_at"].startswith("2021-05-25T")
+
+
+async def test_an_offline_subscriber_gets_every_escalation_once_in_order_and_a_restart_duplicates_none(esc, driver):
+    sngv = esc.credentials("kon-tum", "so-ngoai-vu")
+    unit = esc.credentials("kon-tum", "so-noi-vu")
+    own = "doingoai.escalations.kon-tum.so-ngoai-vu"
+    nc = await nats.connect(sngv["nats_url"], user=sngv["nats_user"], password=sngv["nats_password"])
+    js = nc.jetstream()
+    await js.add_consumer(ESCALATIONS_STREAM, ConsumerConfig(
+        name="sngv-kon-tum", durable_name="sngv-kon-tum", filter_subject=own, ack_policy=AckPolicy.EXPLICIT))
+    await nc.close()  # the subscriber goes offline
+
+    for n in range(3):  # three difficulties of Mon 03/05, due by the end of Wed 05/05
+        event = sample("difficulty_raised", province="kon-tum", agency="so-noi-vu", aggregate_id=f"kt-{n}")
+        esc.wait_projected(post(esc, unit, event.model_copy(update={"time": vn(f"2027-05-03T0{7 + n}:00:00")})))
+    raised = await driver.at("2027-05-06T08:00:00")
+    assert [e.data["cause_subject"] for e in raised if e.type.endswith("raised.v1") and e.source.startswith(
+        "/provinces/kon-tum/")] == [
+        "difficulty/kt-0", "difficulty/kt-1", "difficulty/kt-2"]
+    restarted = EscalationService(driver.nc, driver.engine, driver.clock)  # a new process, same history
+    assert await restarted.tick() == []
+
+    nc = await nats.connect(sngv["nats_url"], user=sngv["nats_user"], password=sngv["nats_password"])
+    try:
+        sub = await nc.jetstream().pull_subscribe_bind(durable="sngv-kon-tum", stream=ESCALATIONS_STREAM)
+        got = []
+        for _ in range(5):
+            try:
+                msgs = await sub.fetch(10, timeout=1)
+            except nats.errors.TimeoutError:
+                break
+            for m in msgs:
+                got.append(m)
+                await m.ack()
+        raised = [m for m in got if b"escalation_raised" in m.data]
+        causes = [__import__("json").loads(m.data)["data"]["cause_subject"] for m in raised]
+        assert causes == ["difficulty/kt-0", "difficulty/kt-1", "difficulty/kt-2"]
+        assert len({m.headers["Nats-Msg-Id"] for m in got}) == len(got)
+        with pytest.raises(nats.errors.Error):
+            await nc.jetstream().add_consumer(ESCALATIONS_STREAM, ConsumerConfig(
+                name="peek", durable_name="peek", filter_subject="doingoai.escalations.ha-tinh.so-ngoai-vu"),
+                timeout=2)
+    finally:
+        await nc.close()
