@@ -111,6 +111,6 @@ async def main(events: int, partitions: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--partitions", type=int, default=2)
     args = parser.parse_args()
     asyncio.run(main(args.events, args.partitions))

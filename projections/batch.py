@@ -124,6 +124,9 @@ def _is_utf8(value: str) -> bool:
     return True
 
 
+_RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -142,13 +145,24 @@ def parse_strict(raw: bytes, limit: int = MAX_EVENT_BYTES, *, storable: bool = T
     too long and, unless `storable` is False, NUL characters and lone surrogates in strings."""
     if len(raw) > limit:
         raise InvalidEvent("too_large", [Problem("", f"event is {len(raw)} bytes, limit {limit}")])
+    overflow: list[float] = []
+
+    def parse_float(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            overflow.append(value)
+        return value
+
     try:
-        obj = json.loads(raw, parse_constant=_refuse_constant)
+        obj = json.loads(raw, parse_constant=_refuse_constant, parse_float=parse_float)
     except RecursionError:
         raise InvalidEvent("bad_json", [Problem("", "not JSON: nested too deeply")]) from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise InvalidEvent("bad_json", [Problem("", clean_text(f"not JSON: {exc}"))]) from None
-    if storable:
+    # Raw NUL bytes and raw surrogates already fail strict JSON / UTF-8 decoding: a string that
+    # cannot be stored can only come from a \u0000 or \uD800-\uDFFF escape, a non-finite number
+    # only from an overflowing literal. Walk the object only then (the common case skips it).
+    if storable and (overflow or _RISKY_ESCAPE.search(raw)):
         check_storable(obj)
     return obj
 

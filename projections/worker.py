@@ -41,8 +41,17 @@ class Units:
         self.partitions = rt.settings.partitions
 
     def names(self) -> list[str]:
-        parts = [f"p{i}" for i in range(self.partitions)] if self.partitions > 1 else ["all"]
-        return [*parts, *([GLOBAL] if self.partitions > 1 else []), *SINGLE_UNITS]
+        """Units in claim order, heavy and light interleaved: a worker that gives back the tail of
+        its claims beyond its fair share then keeps a balanced mix."""
+        if self.partitions <= 1:
+            return ["all", *SINGLE_UNITS]
+        parts = [f"p{i}" for i in range(self.partitions)]
+        light = [GLOBAL, *SINGLE_UNITS]
+        out: list[str] = []
+        while parts or light:
+            out += [parts.pop(0)] if parts else []
+            out += [light.pop(0)] if light else []
+        return out
 
     def runner(self, durable: str, handler: Any, **kw: Any) -> Runner:
         s = self.rt.settings

@@ -6,8 +6,10 @@ version with `@event(...)`. The registry is what the codec resolves a CloudEvent
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -68,17 +70,25 @@ def event(name: str, *, version: int, aggregate: str, title_vi: str, title_en: s
     return register
 
 
-def registry() -> dict[tuple[str, int], EventType]:
-    """Every registered event type version (importing `schemas.events` fills it)."""
-    import schemas.events  # noqa: F401  (registers the catalogue)
-
-    return dict(_REGISTRY)
+_LATEST: dict[int, dict[str, EventType]] = {}
 
 
-def latest_versions() -> dict[str, EventType]:
-    """The newest registered version of each event name."""
-    latest: dict[str, EventType] = {}
-    for (name, version), et in sorted(registry().items()):
-        if name not in latest or version > latest[name].version:
-            latest[name] = et
-    return latest
+def registry() -> Mapping[tuple[str, int], EventType]:
+    """Every registered event type version (importing `schemas.events` fills it); read-only."""
+    if "schemas.events" not in sys.modules:
+        import schemas.events  # noqa: F401  (registers the catalogue)
+    return MappingProxyType(_REGISTRY)
+
+
+def latest_versions() -> Mapping[str, EventType]:
+    """The newest registered version of each event name (computed once per registry size)."""
+    reg = registry()
+    cached = _LATEST.get(len(reg))
+    if cached is None:
+        cached = {}
+        for (name, version), et in sorted(reg.items()):
+            if name not in cached or version > cached[name].version:
+                cached[name] = et
+        _LATEST.clear()
+        _LATEST[len(reg)] = cached
+    return MappingProxyType(cached)
