@@ -148,10 +148,14 @@ def save_profile(profiler, base: str) -> None:  # type: ignore[no-untyped-def]
     Path(base + ".html").write_text(profiler.output_html())
 
 
-@contextlib.contextmanager
-def child_profile() -> Iterator[None]:
+def child_profile() -> contextlib.AbstractContextManager[None]:
     """pyinstrument over the block when BENCH_PROFILE names a file (without extension)."""
-    base = os.environ.get("BENCH_PROFILE")
+    return profile_to(os.environ.get("BENCH_PROFILE"))
+
+
+@contextlib.contextmanager
+def profile_to(base: str | None) -> Iterator[None]:
+    """Sample this process's thread (every task) with pyinstrument, saved under `base`, if given."""
     if not base:
         yield
         return

@@ -20,7 +20,6 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import text
@@ -45,21 +44,9 @@ def keep(figures: dict[str, float], key: str, value: float) -> None:
     figures[key] = max(figures.get(key, 0.0), value)
 
 
-@contextlib.contextmanager
-def profiled(name: str | None) -> Iterator[None]:
+def profiled(name: str | None) -> contextlib.AbstractContextManager[None]:
     """Sample this process's thread (every task) with pyinstrument while the block runs."""
-    if PROFILE is None or name is None:
-        yield
-        return
-    from pyinstrument import Profiler
-
-    profiler = Profiler(interval=0.001, async_mode="disabled")
-    profiler.start()
-    try:
-        yield
-    finally:
-        profiler.stop()
-        ours.save_profile(profiler, str(PROFILE / name))
+    return ours.profile_to(str(PROFILE / name) if PROFILE is not None and name is not None else None)
 
 
 def percentile(values: list[float], p: float) -> float:

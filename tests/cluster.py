@@ -34,7 +34,7 @@ from nats.js.api import StreamConfig
 
 from services.credentials import password_hash
 from services.embedded.nats import nats_server_binary
-from services.embedded.ports import free_port, is_listening
+from services.embedded.ports import free_port, is_listening, stop_process
 from services.natsauth import NatsUser, auth_conf
 from services.runtime import SERVICE_USER
 from services.store import EVENTS_STREAM
@@ -116,12 +116,7 @@ class Node:
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def monitor(self, endpoint: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from services.embedded.ports import is_listening, stable_port
+from services.embedded.ports import is_listening, stable_port, stop_process
 
 log = structlog.get_logger(__name__)
 
@@ -99,11 +99,6 @@ class EmbeddedNats:
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
         log.info("nats.stopped")
