@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.audit_tables import audit_heads, audit_trail
 from projections.batch import Batch, StreamMessage
+from projections.bulk import insert_rows
 from services.audit_keys import Signer
 
 log = structlog.get_logger(__name__)
@@ -67,13 +68,19 @@ def _moment(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def describe(subject: str, data: bytes) -> dict[str, Any]:
-    """Who, what and when of a stored message, read from its subject and payload (any payload)."""
+_UNPARSED = object()
+
+
+def describe(subject: str, data: bytes, parsed: Any = _UNPARSED) -> dict[str, Any]:
+    """Who, what and when of a stored message, read from its subject and payload (any payload);
+    `parsed` is the payload's JSON if the caller has parsed it already."""
     parts = subject.split(".")
-    try:
-        obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        obj = None
+    obj = parsed
+    if obj is _UNPARSED:
+        try:
+            obj = json.loads(data)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            obj = None
     if not isinstance(obj, dict):
         obj = {}
     return {
@@ -87,21 +94,25 @@ def describe(subject: str, data: bytes) -> dict[str, Any]:
     }
 
 
-def audit_row(message: StreamMessage, prev_hash: str) -> dict[str, Any]:
+def audit_row(message: StreamMessage, prev_hash: str, parsed: Any = _UNPARSED) -> dict[str, Any]:
     """The audit-trail row of one stream message, chained to `prev_hash` (pure)."""
     return {
         "seq": message.seq,
         "nats_subject": message.subject,
         "data": message.data,
         "recorded_at": message.recorded_at,
-        **describe(message.subject, message.data),
+        **describe(message.subject, message.data, parsed),
         "prev_hash": prev_hash,
         "hash": chain_hash(prev_hash, message.seq, message.subject, message.data),
     }
 
 
-def chain_rows(messages: Sequence[StreamMessage], head_seq: int, head_hash: str) -> list[dict[str, Any]]:
-    """Rows for the messages after `head_seq`, in sequence order, chained from `head_hash` (pure)."""
+def chain_rows(
+    messages: Sequence[StreamMessage], head_seq: int, head_hash: str, parsed: Mapping[int, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Rows for the messages after `head_seq`, in sequence order, chained from `head_hash`; `parsed`
+    holds the JSON of messages already parsed, by sequence (pure)."""
+    parsed = parsed or {}
     rows = []
     prev_seq, prev = head_seq, head_hash
     for message in sorted(messages, key=lambda m: m.seq):
@@ -109,7 +120,7 @@ def chain_rows(messages: Sequence[StreamMessage], head_seq: int, head_hash: str)
             continue  # already in the chain: a redelivery
         if message.seq != prev_seq + 1 and prev_seq:
             log.warning("audit.gap", after=prev_seq, next=message.seq)
-        row = audit_row(message, prev)
+        row = audit_row(message, prev, parsed.get(message.seq, _UNPARSED))
         rows.append(row)
         prev_seq, prev = message.seq, row["hash"]
     return rows
@@ -159,17 +170,19 @@ class AuditTrail:
         return self._signer if isinstance(self._signer, Signer) else None
 
     async def apply(self, conn: AsyncConnection, batch: Batch) -> None:
-        await self.append(conn, batch.messages)
+        await self.append(conn, batch.messages, batch.parsed)
 
-    async def append(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+    async def append(
+        self, conn: AsyncConnection, messages: Sequence[StreamMessage], parsed: Mapping[int, Any] | None = None
+    ) -> None:
         """Chain `messages` after the current head, in the caller's transaction."""
         if not messages:
             return
         head_seq, head_hash = await chain_head(conn)
-        rows = chain_rows(messages, head_seq, head_hash)
+        rows = chain_rows(messages, head_seq, head_hash, parsed)
         if not rows:
             return
-        await conn.execute(insert(audit_trail).on_conflict_do_nothing(), rows)
+        await insert_rows(conn, audit_trail, rows)
         signer = self.signer()
         every = self.sign_every or 1000
         if signer is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,8 @@ class Stored:
     recorded_at: datetime
     nats_subject: str
     event: Event
+    raw: bytes = b""
+    """The message payload as stored (valid UTF-8 JSON: it decoded)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class Batch:
     last_seq: int = 0
     messages: list[StreamMessage] = field(default_factory=list)
     """Every message of the batch, as read (the audit trail chains them all)."""
+    parsed: dict[int, Any] = field(default_factory=dict)
+    """The JSON of each message that parsed (strictly), by sequence: parsed once, read by all."""
 
 
 def check_route(nats_subject: str, event: Event) -> None:
@@ -139,30 +144,41 @@ def check_storable(obj: Any) -> None:
         raise InvalidEvent(kind, problems[:20])
 
 
+class _Floats(threading.local):
+    overflow = False
+
+
+_FLOATS = _Floats()
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        _FLOATS.overflow = True
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_parse_float)
+
+
 def parse_strict(raw: bytes, limit: int = MAX_EVENT_BYTES, *, storable: bool = True) -> Any:
     """JSON bytes -> object, refusing (InvalidEvent) what must not reach a stream or a table: more
-    than `limit` bytes, invalid JSON or UTF-8, NaN/Infinity, nesting too deep to parse, numbers
-    too long and, unless `storable` is False, NUL characters and lone surrogates in strings."""
+    than `limit` bytes, invalid JSON or UTF-8 (raw surrogates included), NaN/Infinity, nesting too
+    deep to parse, numbers too long and, unless `storable` is False, NUL characters and lone
+    surrogates in strings."""
     if len(raw) > limit:
         raise InvalidEvent("too_large", [Problem("", f"event is {len(raw)} bytes, limit {limit}")])
-    overflow: list[float] = []
-
-    def parse_float(text: str) -> float:
-        value = float(text)
-        if not math.isfinite(value):
-            overflow.append(value)
-        return value
-
+    _FLOATS.overflow = False
     try:
-        obj = json.loads(raw, parse_constant=_refuse_constant, parse_float=parse_float)
+        obj = _DECODER.decode(raw.decode("utf-8"))
     except RecursionError:
         raise InvalidEvent("bad_json", [Problem("", "not JSON: nested too deeply")]) from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise InvalidEvent("bad_json", [Problem("", clean_text(f"not JSON: {exc}"))]) from None
-    # Raw NUL bytes and raw surrogates already fail strict JSON / UTF-8 decoding: a string that
-    # cannot be stored can only come from a \u0000 or \uD800-\uDFFF escape, a non-finite number
-    # only from an overflowing literal. Walk the object only then (the common case skips it).
-    if storable and (overflow or _RISKY_ESCAPE.search(raw)):
+    # Raw NUL bytes fail strict JSON, raw surrogates strict UTF-8 decoding: a string that cannot
+    # be stored can only come from a \u0000 or \uD800-\uDFFF escape, a non-finite number only
+    # from an overflowing literal. Walk the object only then (the common case skips it).
+    if storable and (_FLOATS.overflow or _RISKY_ESCAPE.search(raw)):
         check_storable(obj)
     return obj
 
@@ -184,33 +200,72 @@ def guess_id(raw: bytes) -> str | None:
     except (ValueError, UnicodeDecodeError, RecursionError):
         found = _ID_IN_TEXT.search(raw[:65536])
         return found.group(1).decode() if found else None
+    return id_in(obj)
+
+
+def id_in(obj: Any) -> str | None:
+    """The `id` of a parsed (possibly invalid) event, if it is a storable one."""
     value = obj.get("id") if isinstance(obj, dict) else None
     if not isinstance(value, str) or not 0 < len(value) <= 128 or clean_text(value) != value:
         return None
     return value
 
 
-def classify(messages: Sequence[StreamMessage], known: Mapping[str, int]) -> Batch:
-    """Split messages into fresh events, duplicates of `known` (id -> seq) or earlier ones, and rejections."""
+@dataclass(frozen=True)
+class Decoded:
+    """One message parsed once: its JSON (None if it is not JSON), and its event or why not."""
+
+    message: StreamMessage
+    obj: Any
+    event: Event | None
+    error: InvalidEvent | None
+    event_id: str | None
+
+
+def decode_message(msg: StreamMessage) -> Decoded:
+    try:
+        obj = parse_strict(msg.data)
+    except InvalidEvent as error:
+        return Decoded(msg, None, None, error, guess_id(msg.data))
+    try:
+        event = decode_obj(obj)
+        check_route(msg.subject, event)
+    except InvalidEvent as error:
+        return Decoded(msg, obj, None, error, id_in(obj))
+    return Decoded(msg, obj, event, None, event.id)
+
+
+def decode_messages(messages: Sequence[StreamMessage]) -> list[Decoded]:
+    return [decode_message(m) for m in messages]
+
+
+def classify(
+    messages: Sequence[StreamMessage], known: Mapping[str, int], decoded: Sequence[Decoded] | None = None
+) -> Batch:
+    """Split messages into fresh events, duplicates of `known` (id -> seq) or earlier ones, and
+    rejections; `decoded` is `decode_messages(messages)` if the caller has it already."""
     batch = Batch(messages=list(messages))
     seen: dict[str, int] = dict(known)
-    for msg in messages:
+    for d in decoded if decoded is not None else decode_messages(messages):
+        msg = d.message
         batch.last_seq = max(batch.last_seq, msg.seq)
-        try:
-            event = decode_strict(msg.data)
-            check_route(msg.subject, event)
-        except InvalidEvent as error:
+        if d.obj is not None:
+            batch.parsed[msg.seq] = d.obj
+        if d.event is None:
+            assert d.error is not None
             batch.rejections.append(
-                Rejection(msg.seq, msg.subject, msg.data, safe_error(error), msg.recorded_at, guess_id(msg.data))
+                Rejection(msg.seq, msg.subject, msg.data, safe_error(d.error), msg.recorded_at, d.event_id)
             )
             continue
+        event = d.event
         if event.id in seen:
             batch.duplicates.append(Duplicate(msg.seq, event.id, seen[event.id], msg.recorded_at))
             continue
         seen[event.id] = msg.seq
-        batch.fresh.append(Stored(msg.seq, msg.recorded_at, msg.subject, event))
+        batch.fresh.append(Stored(msg.seq, msg.recorded_at, msg.subject, event, msg.data))
     return batch
 
 
-def candidate_ids(messages: Sequence[StreamMessage]) -> list[str]:
-    return [i for i in (guess_id(m.data) for m in messages) if i]
+def candidate_ids(decoded: Sequence[Decoded]) -> list[str]:
+    """Ids of the valid events: the ones that may repeat an event stored earlier."""
+    return [d.event.id for d in decoded if d.event is not None]

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.batch import Batch
+from projections.bulk import JsonText, driver, insert_rows
 from projections.tables import event_duplicates, events, rejected
 from schemas.codec import to_obj
 
 
 async def known_ids(conn: AsyncConnection, ids: list[str]) -> dict[str, int]:
+    """Which of `ids` the index holds, with their sequences."""
     if not ids:
         return {}
-    rows = await conn.execute(select(events.c.id, events.c.seq).where(events.c.id.in_(ids)))
-    return {row.id: row.seq for row in rows}
+    adb = await driver(conn)
+    return {r["id"]: r["seq"] for r in await adb.fetch("SELECT id, seq FROM events WHERE id = ANY($1::text[])", ids)}
 
 
 class EventIndex:
@@ -23,8 +24,9 @@ class EventIndex:
 
     async def apply(self, conn: AsyncConnection, batch: Batch) -> None:
         if batch.fresh:
-            await conn.execute(
-                insert(events).on_conflict_do_nothing(),
+            await insert_rows(
+                conn,
+                events,
                 [
                     {
                         "seq": s.seq,
@@ -42,14 +44,15 @@ class EventIndex:
                         "causationid": s.event.envelope.causationid,
                         "actor": s.event.envelope.actor,
                         "nats_subject": s.nats_subject,
-                        "envelope": to_obj(s.event.envelope),
+                        "envelope": JsonText(s.raw.decode()) if s.raw else to_obj(s.event.envelope),
                     }
                     for s in batch.fresh
                 ],
             )
         if batch.duplicates:
-            await conn.execute(
-                insert(event_duplicates).on_conflict_do_nothing(),
+            await insert_rows(
+                conn,
+                event_duplicates,
                 [
                     {"seq": d.seq, "id": d.id, "original_seq": d.original_seq, "recorded_at": d.recorded_at}
                     for d in batch.duplicates

@@ -17,18 +17,48 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.audit import AuditTrail
 from projections.base import Projection
-from projections.batch import StreamMessage, candidate_ids, classify, clean_text, guess_id
+from projections.batch import (
+    Decoded,
+    StreamMessage,
+    candidate_ids,
+    classify,
+    clean_text,
+    decode_message,
+    decode_messages,
+    guess_id,
+)
 from projections.event_index import known_ids
 from projections.tables import rejected
 
 
-def events_handler(projections: Sequence[Projection]):  # type: ignore[no-untyped-def]
-    async def handle(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
-        batch = classify(messages, await known_ids(conn, candidate_ids(messages)))
-        for projection in projections:
+class EventsHandler:
+    """The events stream through every projection. `prepare` decodes a batch ahead of its turn."""
+
+    def __init__(self, projections: Sequence[Projection]):
+        self.projections = projections
+        self.prepared: tuple[dict[int, Decoded], dict[int, Decoded]] = ({}, {})
+        """The last two batches prepared: the one being applied may be the older one."""
+
+    def prepare(self, messages: Sequence[StreamMessage]) -> None:
+        self.prepared = (self.prepared[1], {d.message.seq: d for d in decode_messages(messages)})
+
+    def decoded(self, messages: Sequence[StreamMessage]) -> list[Decoded]:
+        older, newer = self.prepared
+        out = []
+        for m in messages:
+            d = newer.get(m.seq) or older.get(m.seq)
+            out.append(d if d is not None and d.message is m else decode_message(m))
+        return out
+
+    async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+        decoded = self.decoded(messages)
+        batch = classify(messages, await known_ids(conn, candidate_ids(decoded)), decoded)
+        for projection in self.projections:
             await projection.apply(conn, batch)
 
-    return handle
+
+def events_handler(projections: Sequence[Projection]) -> EventsHandler:
+    return EventsHandler(projections)
 
 
 async def park_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:

@@ -7,6 +7,7 @@ the live worker applies them, so a replay and the live run produce the same tabl
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from nats.aio.client import Client
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from projections.batch import StreamMessage
 from projections.catalogue import all_projections
 from projections.handlers import events_handler, rejected_handler
 from projections.runner import Handler, write_checkpoint
@@ -94,14 +96,32 @@ async def replay_stream(
     if last_seq < from_seq:
         return 0, last_seq
     count = 0
-    batches = read_batches(js, stream, subjects, from_seq=from_seq, last_seq=last_seq, batch=batch_size)
-    async with aclosing(batches):
-        async for read in batches:
-            batch = [m for m in read if as_of is None or m.recorded_at <= as_of]
-            if not batch:
-                continue
+    prepare = getattr(handle, "prepare", None)
+    ahead: asyncio.Queue[list[StreamMessage] | None] = asyncio.Queue(maxsize=1)
+
+    async def read() -> None:
+        """Read (and prepare) the next batch while the one before it is written."""
+        batches = read_batches(js, stream, subjects, from_seq=from_seq, last_seq=last_seq, batch=batch_size)
+        try:
+            async with aclosing(batches):
+                async for got in batches:
+                    batch = [m for m in got if as_of is None or m.recorded_at <= as_of]
+                    if batch:
+                        if prepare is not None:
+                            prepare(batch)
+                        await ahead.put(batch)
+        finally:
+            await ahead.put(None)  # the end, or a failure that `await reader` raises
+
+    reader = asyncio.create_task(read())
+    try:
+        while (batch := await ahead.get()) is not None:
             async with engine.begin() as conn:
                 await handle(conn, batch)
                 await write_checkpoint(conn, consumer, batch[-1].seq)
             count += len(batch)
+        await reader  # its errors surface here
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
     return count, last_seq

@@ -12,11 +12,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.batch import Batch, Stored
+from projections.bulk import insert_rows, select_rows
 from projections.tables import rejected
 
 Row = dict[str, Any]
@@ -50,11 +51,7 @@ class RowProjection:
         todo = [s for s in batch.fresh if s.event.name in self.reducers]
         if not todo:
             return
-        keys = {self.key_of(s) for s in todo}
-        column = self.table.c[self.key]
-        current: dict[str, Row] = {
-            r[self.key]: dict(r) for r in (await conn.execute(select(self.table).where(column.in_(keys)))).mappings()
-        }
+        current: dict[str, Row] = await select_rows(conn, self.table, self.key, {self.key_of(s) for s in todo})
         changed: dict[str, Row] = {}
         refusals: list[tuple[Stored, Refused]] = []
         for stored in todo:
@@ -72,16 +69,8 @@ class RowProjection:
 
 
 async def upsert(conn: AsyncConnection, table: Table, key: str, rows: list[Row]) -> None:
-    columns = [c.name for c in table.columns]
-    full = [{c: row.get(c) for c in columns} for row in rows]
-    stmt = insert(table)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[table.c[key]],
-            set_={c: stmt.excluded[c] for c in columns if c != key},
-        ),
-        full,
-    )
+    """Write `rows` (distinct keys) whole: columns a row leaves out become NULL."""
+    await insert_rows(conn, table, rows, conflict=key, update=True)
 
 
 async def record_refusals(conn: AsyncConnection, projection: str, refusals: list[tuple[Stored, Refused]]) -> None:

@@ -3,9 +3,11 @@
 Per batch: skip what the checkpoint already covers, apply the rest and store the last stream
 sequence in the same transaction, commit, then ack (AckPolicy.ALL: one ack covers the batch).
 On start the consumer is recreated from the stored checkpoint, so a worker killed mid-batch
-resumes at checkpoint + 1 at once and nothing is applied twice. `max_ack_pending` equals the
-batch size, so a batch is never overtaken; a failed commit is retried in place (transient
-errors, e.g. PostgreSQL down) or, for an error of one event, that event is parked as rejected.
+resumes at checkpoint + 1 at once and nothing is applied twice. The next batch is read while one
+is written (`max_ack_pending` is two batches); batches are applied in the order read, and nothing
+is ever nak'd: a failed commit is retried in place (transient errors, e.g. PostgreSQL down) or,
+for an error of one event, that event is parked as rejected, so no batch is overtaken by a later
+one (a redelivery after `ack_wait` arrives behind what was already applied, and is skipped).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from nats.errors import Error as NatsError
@@ -31,6 +34,9 @@ from projections.tables import checkpoints
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[AsyncConnection, Sequence[StreamMessage]], Awaitable[None]]
+"""Applies messages in the caller's transaction. A handler with a `prepare(messages)` method gets
+each batch there first, as soon as it is read (while the batch before it is being written)."""
+Fetched = tuple[list[Any], list[StreamMessage]]
 
 APPLIED = Counter("doingoai_projection_messages_total", "Stream messages applied", ["consumer"])
 CHECKPOINT = Gauge("doingoai_projection_checkpoint", "Last applied stream sequence", ["consumer"])
@@ -114,7 +120,7 @@ class Runner:
             opt_start_seq=self.checkpoint + 1 if self.checkpoint else None,
             ack_policy=AckPolicy.ALL,
             ack_wait=self.ack_wait,
-            max_ack_pending=self.batch_size,
+            max_ack_pending=2 * self.batch_size,  # this batch and the one read ahead
             filter_subject=self.filter_subject,
             filter_subjects=self.filter_subjects,
         )
@@ -125,24 +131,40 @@ class Runner:
 
     async def run(self, stop: asyncio.Event) -> None:
         sub = await self._subscribe()
+        ahead: asyncio.Task[Fetched] | None = None
         try:
             while not stop.is_set():
-                try:
-                    msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
-                except (TimeoutError, NatsTimeout):
-                    self.caught_up.set()
-                    continue
-                except (ServiceUnavailableError, NatsError) as exc:  # e.g. a cluster node failing over
-                    log.warning("projection.fetch_unavailable", consumer=self.durable, error=repr(exc))
-                    await asyncio.sleep(0.5)
-                    continue
+                msgs, batch = await (ahead or self._fetch(sub))
+                ahead = None
                 if msgs:
-                    await self._process(msgs, stop)
+                    # the next batch is read (and prepared) while this one is written
+                    ahead = asyncio.create_task(self._fetch(sub))
+                    await self._process(msgs, batch, stop)
         finally:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
             await sub.unsubscribe()
 
-    async def _process(self, msgs: list, stop: asyncio.Event) -> None:
+    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> Fetched:
+        """The next batch, as read and as stream messages (both empty when there is none yet),
+        with the handler's preparation done."""
+        try:
+            msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+        except (TimeoutError, NatsTimeout):
+            self.caught_up.set()
+            return [], []
+        except (ServiceUnavailableError, NatsError) as exc:  # e.g. a cluster node failing over
+            log.warning("projection.fetch_unavailable", consumer=self.durable, error=repr(exc))
+            await asyncio.sleep(0.5)
+            return [], []
         batch = [to_stream_message(m) for m in msgs]
+        prepare = getattr(self.handler, "prepare", None)
+        if prepare is not None and batch:
+            prepare(batch)
+        return list(msgs), batch
+
+    async def _process(self, msgs: list[Any], batch: list[StreamMessage], stop: asyncio.Event) -> None:
         todo = [m for m in batch if m.seq > self.checkpoint]
         if todo:
             await self._commit_with_retry(todo, msgs, stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +43,10 @@ class CloudEvent(BaseModel):
 
     @model_validator(mode="after")
     def _extensions_are_named_per_spec(self) -> CloudEvent:
-        for name, value in (self.model_extra or {}).items():
+        extra = self.__pydantic_extra__
+        if not extra:
+            return self
+        for name, value in extra.items():
             if not EXTENSION_NAME_RE.match(name):
                 raise ValueError(f"extension attribute name {name!r} must be 1-20 lowercase letters or digits")
             if not isinstance(value, str | int | bool):
@@ -81,7 +85,9 @@ class CloudEvent(BaseModel):
         return _match(SUBJECT_RE, self.subject)["id"]
 
 
+@lru_cache(maxsize=8192)
 def _match(pattern: re.Pattern[str], value: str) -> dict[str, str]:
+    """The named groups of `value` (cached: sources and types repeat; callers only read the dict)."""
     found = pattern.match(value)
     if found is None:  # pragma: no cover - fields are validated against the same pattern
         raise ValueError(f"{value!r} does not match {pattern.pattern}")

@@ -1,0 +1,107 @@
+"""Whole batches of rows in one statement: arrays sent through asyncpg and spread with `unnest`.
+
+The projections write hundreds of rows per batch. Building them into SQL row by row (SQLAlchemy's
+executemany) costs more CPU than PostgreSQL spends storing them; here each column travels as one
+typed array and the statement is prepared once per connection. Everything runs on the asyncpg
+connection under the caller's SQLAlchemy connection, inside its transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
+
+import asyncpg
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, LargeBinary, Numeric, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Row = dict[str, Any]
+_TYPES: tuple[tuple[type, str], ...] = (
+    (BigInteger, "int8"),  # before Integer: BigInteger is one
+    (Integer, "int4"),
+    (Boolean, "bool"),
+    (Date, "date"),
+    (DateTime, "timestamptz"),
+    (Numeric, "numeric"),
+    (JSONB, "jsonb"),
+    (LargeBinary, "bytea"),
+    (Text, "text"),
+)
+
+
+class JsonText(str):
+    """A JSON document already serialised: written to a JSONB column as it is."""
+
+
+def pg_type(column: Column[Any]) -> str:
+    for kind, name in _TYPES:
+        if isinstance(column.type, kind):
+            return name
+    raise TypeError(f"{column.table.name}.{column.name}: no array type for {column.type!r}")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def driver(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `conn`, with `conn`'s transaction begun (SQLAlchemy sends
+    BEGIN lazily, with the first statement)."""
+    raw = await conn.get_raw_connection()
+    if conn.in_transaction() and getattr(raw.dbapi_connection, "_transaction", None) is None:
+        await conn.exec_driver_sql("SELECT 1")
+    driver_connection: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+    return driver_connection
+
+
+@cache
+def _insert_sql(table: Table, conflict: str | None, update: bool) -> str:
+    columns = list(table.columns)
+    names = ", ".join(_quote(c.name) for c in columns)
+    arrays = ", ".join(f"${n}::{pg_type(c)}[]" for n, c in enumerate(columns, 1))
+    sql = f"INSERT INTO {_quote(table.name)} ({names}) SELECT * FROM unnest({arrays})"
+    if conflict is None:
+        return sql + " ON CONFLICT DO NOTHING"
+    if not update:
+        return sql + f" ON CONFLICT ({_quote(conflict)}) DO NOTHING"
+    assignments = ", ".join(f"{_quote(c.name)} = EXCLUDED.{_quote(c.name)}" for c in columns if c.name != conflict)
+    return sql + f" ON CONFLICT ({_quote(conflict)}) DO UPDATE SET {assignments}"
+
+
+def _column_arrays(table: Table, rows: Sequence[Row]) -> list[list[Any]]:
+    out = []
+    for column in table.columns:
+        values = [row.get(column.name) for row in rows]
+        if isinstance(column.type, JSONB):  # None as JSON null, as SQLAlchemy's JSONB writes it
+            values = [v if isinstance(v, JsonText) else json.dumps(v) for v in values]
+        out.append(values)
+    return out
+
+
+async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], *, conflict: str | None = None,
+                      update: bool = False) -> None:
+    """Insert `rows` (missing columns are NULL); on a conflict on `conflict` (any unique key if
+    None) skip the row, or with `update` overwrite every other column. With `update` the keys of
+    `rows` must be distinct (PostgreSQL cannot update one row twice in a statement)."""
+    if not rows:
+        return
+    adb = await driver(conn)
+    await adb.execute(_insert_sql(table, conflict, update), *_column_arrays(table, rows))
+
+
+@cache
+def _select_sql(table: Table, key: str) -> str:
+    names = ", ".join(_quote(c.name) for c in table.columns)
+    return f"SELECT {names} FROM {_quote(table.name)} WHERE {_quote(key)} = ANY($1::{pg_type(table.c[key])}[])"
+
+
+async def select_rows(conn: AsyncConnection, table: Table, key: str, keys: Iterable[Any]) -> dict[Any, Row]:
+    """The rows of `table` whose `key` is one of `keys`, by key."""
+    wanted = list(keys)
+    if not wanted:
+        return {}
+    adb = await driver(conn)
+    return {record[key]: dict(record) for record in await adb.fetch(_select_sql(table, key), wanted)}
