@@ -32,7 +32,10 @@ from projections.tables import rejected
 
 
 class EventsHandler:
-    """The events stream through every projection. `prepare` decodes a batch ahead of its turn."""
+    """The events stream through every projection. `prepare` decodes a batch ahead of its turn.
+    Everything it writes is derived from the stream (see `projections.runner.RELAXED_COMMIT`)."""
+
+    rebuildable = True
 
     def __init__(self, projections: Sequence[Projection]):
         self.projections = projections

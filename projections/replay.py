@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from projections.batch import StreamMessage
 from projections.catalogue import all_projections
 from projections.handlers import events_handler, rejected_handler
-from projections.runner import Handler, write_checkpoint
+from projections.runner import RELAXED_COMMIT, Handler, write_checkpoint
 from projections.stream_reader import read_batches
 from projections.tables import READ_MODEL_TABLES
 from services.db import make_engine
@@ -117,6 +117,7 @@ async def replay_stream(
     try:
         while (batch := await ahead.get()) is not None:
             async with engine.begin() as conn:
+                await conn.exec_driver_sql(RELAXED_COMMIT)  # a replay that dies is run again
                 await handle(conn, batch)
                 await write_checkpoint(conn, consumer, batch[-1].seq)
             count += len(batch)

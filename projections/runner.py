@@ -37,6 +37,11 @@ Handler = Callable[[AsyncConnection, Sequence[StreamMessage]], Awaitable[None]]
 """Applies messages in the caller's transaction. A handler with a `prepare(messages)` method gets
 each batch there first, as soon as it is read (while the batch before it is being written)."""
 Fetched = tuple[list[Any], list[StreamMessage]]
+RELAXED_COMMIT = "SET LOCAL synchronous_commit = off"
+"""For handlers whose writes are derived from the stream alone (`rebuildable = True`): the commit
+returns before its WAL reaches disk. A crash can lose the last commits, never part of one, and
+the checkpoint is among them: the runner resumes from the checkpoint that survived and applies
+the lost batches again. Nothing else is relaxed (fsync stays on; PostgreSQL stays consistent)."""
 
 APPLIED = Counter("doingoai_projection_messages_total", "Stream messages applied", ["consumer"])
 CHECKPOINT = Gauge("doingoai_projection_checkpoint", "Last applied stream sequence", ["consumer"])
@@ -177,6 +182,8 @@ class Runner:
             )
             if int(stored or 0) != self.checkpoint:
                 raise Fenced(f"{self.durable}: checkpoint moved to {stored} under us (at {self.checkpoint})")
+            if getattr(handler, "rebuildable", False):
+                await conn.exec_driver_sql(RELAXED_COMMIT)
             await handler(conn, todo)
             await write_checkpoint(conn, self.durable, todo[-1].seq)
         self.checkpoint = todo[-1].seq

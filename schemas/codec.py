@@ -78,8 +78,26 @@ def upcaster(name: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
     return register
 
 
+_RESOLVED: dict[str, tuple[EventType, EventType]] = {}
+"""CloudEvents type -> (its event type, the newest version of it); filled as types are seen."""
+_RESOLVED_FOR = [0]
+"""The size of the registry `_RESOLVED` was filled for."""
+
+
 def resolve(ce_type: str) -> EventType:
     """The registered event type for a CloudEvents `type`, or InvalidEvent."""
+    found = _RESOLVED.get(ce_type)
+    if found is not None and len(registry()) == _RESOLVED_FOR[0]:
+        return found[0]
+    if len(registry()) != _RESOLVED_FOR[0]:  # a type was registered since: resolve afresh
+        _RESOLVED.clear()
+        _RESOLVED_FOR[0] = len(registry())
+    et = _resolve(ce_type)
+    _RESOLVED[ce_type] = (et, latest_versions()[et.name])
+    return et
+
+
+def _resolve(ce_type: str) -> EventType:
     if not ce_type.startswith(TYPE_PREFIX):
         raise InvalidEvent("unknown_type", [Problem("type", f"unknown event type {ce_type!r}")])
     name, _, version = ce_type[len(TYPE_PREFIX):].rpartition(".v")
@@ -122,9 +140,16 @@ def decode_obj(obj: Any) -> Event:
     except ValidationError as exc:
         raise InvalidEvent("bad_envelope", _problems(exc)) from None
     et = resolve(envelope.type)
+    newest = _RESOLVED[envelope.type][1]
+    if et is newest:  # the common case: nothing to upcast
+        try:
+            payload = et.model.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise InvalidEvent("schema_violation", _problems(exc, "data.")) from None
+        _check_aggregate(envelope, et)
+        return Event(envelope, payload, et, et.version, envelope.model_extra or {})
     data = dict(envelope.data)
     version = et.version
-    newest = latest_versions()[et.name]
     while version < newest.version:
         step = _UPCASTERS.get((et.name, version))
         if step is None:
@@ -144,12 +169,16 @@ def decode_obj(obj: Any) -> Event:
             et.model.model_validate(envelope.data)
         except ValidationError as exc:
             raise InvalidEvent("schema_violation", _problems(exc, "data.")) from None
+    _check_aggregate(envelope, et)
+    return Event(envelope, payload, target, et.version, envelope.model_extra or {})
+
+
+def _check_aggregate(envelope: CloudEvent, et: EventType) -> None:
     if envelope.aggregate_kind != et.aggregate:
         raise InvalidEvent(
             "schema_violation",
             [Problem("subject", f"{et.name} belongs to {et.aggregate}/<id>, not {envelope.aggregate_kind}/<id>")],
         )
-    return Event(envelope, payload, target, et.version, dict(envelope.model_extra or {}))
 
 
 def to_obj(envelope: CloudEvent) -> dict[str, Any]:
