@@ -90,3 +90,45 @@ def test_classify_treats_ids_already_indexed_as_duplicates():
     batch = classify([msg(10, encode(a))], known={a.id: 3})
     assert batch.fresh == []
     assert batch.duplicates[0].original_seq == 3
+
+
+def test_a_batch_prepared_ahead_is_decoded_once_and_a_new_reading_is_decoded_afresh():
+    from projections.handlers import EventsHandler
+
+    handler = EventsHandler([])
+    first = [msg(1, encode(sample("activity_held"))), msg(2, b"not json")]
+    second = [msg(3, encode(sample("activity_held")))]
+    handler.prepare(first)
+    handler.prepare(second)  # read ahead while the first is still being written
+    ahead = handler.prepared[0][1]
+    decoded = handler.decoded(first)
+    assert decoded[0] is ahead  # the older prepared batch is still served
+    assert decoded[1].error is not None and decoded[1].error.kind == "bad_json"
+    redelivered = msg(1, first[0].data)  # the same sequence read again: not the prepared object
+    again = handler.decoded([redelivered])[0]
+    assert again is not ahead and again.message is redelivered and again.event is not None
+    assert again.event.id == ahead.event.id
+
+
+def test_batch_keeps_each_parsed_payload_for_the_audit_trail():
+    a = sample("activity_held")
+    batch = classify([msg(1, encode(a)), msg(2, b"not json"), msg(3, b'{"id": "x"}')], known={})
+    assert set(batch.parsed) == {1, 3}  # what parsed strictly, valid event or not
+    assert batch.parsed[1]["id"] == a.id
+    assert batch.fresh[0].raw == encode(a)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id": "a\xed\xa0\x80"}',  # a UTF-16 surrogate encoded as raw bytes: not UTF-8
+        b'\xef\xbb\xbf{"id": "a"}',  # a byte-order mark
+        '{"id": "a"}'.encode("utf-16"),
+    ],
+)
+def test_strict_parsing_wants_plain_utf8(raw: bytes):
+    from projections.batch import parse_strict
+
+    with pytest.raises(InvalidEvent) as refused:
+        parse_strict(raw)
+    assert refused.value.kind == "bad_json"
