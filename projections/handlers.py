@@ -70,9 +70,38 @@ async def park_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) 
     await AuditTrail().append(conn, messages)  # parked, yet stored: chained like any other message
 
 
-async def audit_only(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
-    """The whole-stream unit of partitioned workers: the audit chain needs every message in order."""
-    await AuditTrail().append(conn, messages)
+class AuditOnly:
+    """The whole-stream unit of partitioned workers: the audit chain needs every message in order.
+    `prepare` parses a batch's payloads ahead of its turn; the chain is derived from the stream."""
+
+    rebuildable = True
+
+    def __init__(self) -> None:
+        self.trail = AuditTrail()
+        self.prepared: tuple[dict[int, tuple[StreamMessage, Any]], ...] = ({}, {})
+
+    def prepare(self, messages: Sequence[StreamMessage]) -> None:
+        self.prepared = (self.prepared[-1], {m.seq: (m, parsed) for m in messages if (parsed := _json(m.data))})
+
+    async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+        parsed = {}
+        for m in messages:
+            hit = self.prepared[1].get(m.seq) or self.prepared[0].get(m.seq)
+            if hit is not None and hit[0] is m:
+                parsed[m.seq] = hit[1]
+        await self.trail.append(conn, messages, parsed)
+
+
+def _json(data: bytes) -> Any:
+    """The payload's JSON object, or None (the audit trail describes any payload; see `describe`)."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+audit_only = AuditOnly()
 
 
 async def record_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
