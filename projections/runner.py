@@ -24,7 +24,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 from prometheus_client import Counter, Gauge
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -177,13 +177,14 @@ class Runner:
 
     async def _commit(self, todo: Sequence[StreamMessage], handler: Handler) -> None:
         async with self.engine.begin() as conn:
+            columns: list[ColumnElement[Any]] = [checkpoints.c.last_seq]
+            if getattr(handler, "rebuildable", False):  # relaxed with the same round trip (from the 2nd batch)
+                columns.append(func.set_config("synchronous_commit", "off", True))
             stored = await conn.scalar(
-                select(checkpoints.c.last_seq).where(checkpoints.c.consumer == self.durable).with_for_update()
+                select(*columns).where(checkpoints.c.consumer == self.durable).with_for_update()
             )
             if int(stored or 0) != self.checkpoint:
                 raise Fenced(f"{self.durable}: checkpoint moved to {stored} under us (at {self.checkpoint})")
-            if getattr(handler, "rebuildable", False):
-                await conn.exec_driver_sql(RELAXED_COMMIT)
             await handler(conn, todo)
             await write_checkpoint(conn, self.durable, todo[-1].seq)
         self.checkpoint = todo[-1].seq
