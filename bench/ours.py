@@ -20,11 +20,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.refs import Item, atomic_batch
+from bench.refs import Item
 from projections.catalogue import all_projections
 from projections.handlers import events_handler
 from projections.runner import Runner
-from schemas.codec import decode
 from services.runtime import Runtime
 from services.settings import Settings
 from services.store import EVENTS_STREAM
@@ -50,34 +49,24 @@ async def sequential(publisher: Publisher, items: Sequence[Item]) -> float:
 
 
 async def concurrent(publishers: Sequence[Publisher], items: Sequence[Item]) -> float:
-    """One task per publisher (each its own NATS connection), each its share one at a time."""
+    """One task per publisher, each publishing its share one at a time; events/s."""
     t0 = time.perf_counter()
     await asyncio.gather(*(sequential(p, items[k::len(publishers)]) for k, p in enumerate(publishers)))
     return len(items) / (time.perf_counter() - t0)
 
 
+async def shared(publisher: Publisher, items: Sequence[Item], callers: int) -> float:
+    """`callers` tasks sharing one Publisher (one connection), each publishing its share one at a
+    time, as the request handlers of a service do: the Publisher's group commit sees them all."""
+    return await concurrent([publisher] * callers, items)
+
+
 async def bulk(publisher: Publisher, items: Sequence[Item], window: int) -> float:
-    """publish_many: validated, looked up and pipelined `window` at a time; events/s."""
+    """publish_many: validated, looked up, stored `window` at a time (atomic batches where the
+    Publisher and the stream allow them, else pipelined publishes); events/s."""
     t0 = time.perf_counter()
     results = await publisher.publish_many([raw for _, raw, _ in items], window=window)
     assert not any(r.duplicate for r in results)
-    return len(items) / (time.perf_counter() - t0)
-
-
-async def atomic(publisher: Publisher, items: Sequence[Item], size: int = 1000, in_flight: int = 2) -> float:
-    """The bulk path over JetStream atomic batches: what publish_many validates and looks up, then
-    each window stored all or nothing (a prototype here; the publisher library has no batch path)."""
-
-    async def one(chunk: Sequence[Item]) -> int:
-        envelopes = [decode(raw).envelope for _, raw, _ in chunk]
-        earlier = await publisher.stored([e.id for e in envelopes])
-        todo = [it for it, env in zip(chunk, envelopes, strict=True) if env.id not in earlier]
-        return await atomic_batch(publisher.nc, todo) if todo else 0
-
-    t0 = time.perf_counter()
-    chunks = [items[k:k + size] for k in range(0, len(items), size)]
-    for k in range(0, len(chunks), in_flight):
-        await asyncio.gather(*(one(c) for c in chunks[k:k + in_flight]))
     return len(items) / (time.perf_counter() - t0)
 
 

@@ -1,15 +1,19 @@
 """Partitioned projection: one worker process vs two on the same 100k-event backlog.
 
-    .venv/bin/python -m bench.partitions [--events 100000] [--partitions 4]
+    .venv/bin/python -m bench.partitions [--events 100000] [--logs DIR]
 
 Events are task sequences (assigned, progress ×3, completed) over 34 provinces, interleaved; the
-read models are rebuilt from scratch for each run, and per-aggregate order is checked after each.
+workers run with `DOINGOAI_PARTITIONS` > 1 (a unit per province, plus the whole-stream audit
+unit). The read models are rebuilt from scratch for each run, the time runs until the audit unit
+has reached the last sequence and each province's unit its province's last message, and
+per-aggregate order is checked after each run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -18,14 +22,14 @@ import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from schemas.codec import encode
 from services.db.migrate import migrate
 from services.store.publisher import Publisher
-from tests.support import System, new_system, sample
+from tests.support import System, new_system, province_ends, sample
 
 PROVINCES = [f"tinh-{n:02d}" for n in range(34)]
+TIMEOUT_S = 900
 
 
 def backlog(events: int) -> list[bytes]:
@@ -42,22 +46,16 @@ def backlog(events: int) -> list[bytes]:
     return [per[a][k] for k in range(5) for a in range(aggregates)]
 
 
-def worker_env(system: System, partitions: int) -> dict[str, str]:
+def worker_env(system: System) -> dict[str, str]:
     rt = system.runtime()
     secret = json.loads((system.data_dir / "secrets" / "service.json").read_text())
     return {**system.env(), "DOINGOAI_NATS_URL": rt["nats_url"], "DOINGOAI_DATABASE_URL": rt["database_url"],
             "DOINGOAI_NATS_USER": secret["user"], "DOINGOAI_NATS_PASSWORD": secret["password"],
-            "DOINGOAI_PARTITIONS": str(partitions), "DOINGOAI_ESCALATIONS": "false",
-            "DOINGOAI_LEASE_TTL_S": "3", "DOINGOAI_PROJECTION_BATCH": "1000"}
+            "DOINGOAI_PARTITIONS": "2", "DOINGOAI_ESCALATIONS": "false",
+            "DOINGOAI_PROJECTION_BATCH": "1000"}
 
 
-def done(system: System, last: int, partitions: int) -> bool:
-    progress = httpx.get(f"{system.http}/healthz", timeout=5).json()["projections"]
-    units = [f"projector_v1_p{i}" for i in range(partitions)] + ["audit_v1"]
-    return all(int(progress.get(u, 0)) >= last for u in units)
-
-
-async def run(system: System, workers: int, partitions: int, last: int) -> float:
+async def run(system: System, workers: int, last: int, ends: dict[str, int], logs: Path | None) -> float:
     url = system.runtime()["database_url"]
     conn = await asyncpg.connect(url)
     await conn.execute("DROP SCHEMA IF EXISTS doingoai CASCADE")
@@ -69,17 +67,21 @@ async def run(system: System, workers: int, partitions: int, last: int) -> float
     except Exception:
         pass
     await nc.close()
-    procs = [subprocess.Popen([sys.executable, "-m", "services.cli.main", "worker"], env=worker_env(system, partitions),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
-    start = time.perf_counter()
-    try:
-        while not done(system, last, partitions):
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - start
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(30)
+    with contextlib.ExitStack() as stack:
+        outputs = [stack.enter_context((logs / f"workers{workers}-{n}.log").open("wb")) if logs else None
+                   for n in range(workers)]
+        procs = [subprocess.Popen([sys.executable, "-m", "services.cli.main", "worker"], env=worker_env(system),
+                                  stdout=out or subprocess.DEVNULL, stderr=subprocess.STDOUT) for out in outputs]
+        start = time.perf_counter()
+        try:
+            while not system.partitions_caught_up(last, ends):
+                assert time.perf_counter() - start < TIMEOUT_S, f"not caught up: {system.progress()}"
+                await asyncio.sleep(0.2)
+            elapsed = time.perf_counter() - start
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait(30)
     conn = await asyncpg.connect(url)
     wrong = await conn.fetchval(
         "SELECT count(*) FROM doingoai.tasks WHERE status <> 'completed' OR progress_percent <> 100"
@@ -90,27 +92,29 @@ async def run(system: System, workers: int, partitions: int, last: int) -> float
     return elapsed
 
 
-async def main(events: int, partitions: int) -> None:
+async def main(events: int, logs: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="doingoai-partitions-") as tmp:
         system = new_system(Path(tmp), DOINGOAI_WORKERS="0", DOINGOAI_ESCALATIONS="false").start()
         try:
             nc = await system.service_nats()
             await Publisher(nc, lookup=False).publish_many(backlog(events), window=512)
             last = (await nc.jetstream().stream_info("DOINGOAI_EVENTS")).state.last_seq
+            ends = await province_ends(nc)
             await nc.close()
-            one = await run(system, 1, partitions, last)
-            two = await run(system, 2, partitions, last)
+            assert sorted(ends) == sorted(PROVINCES), "every province has messages"
+            one = await run(system, 1, last, ends, logs)
+            two = await run(system, 2, last, ends, logs)
         finally:
             system.stop()
-    print("| workers | partitions | events | seconds | events/s |\n|---|---|---|---|---|")
-    print(f"| 1 | {partitions} | {last} | {one:.1f} | {last / one:,.0f} |")
-    print(f"| 2 | {partitions} | {last} | {two:.1f} | {last / two:,.0f} |")
+    print("| workers | units | events | seconds | events/s |\n|---|---|---|---|---|")
+    print(f"| 1 | {len(ends)} provinces + audit | {last} | {one:.1f} | {last / one:,.0f} |")
+    print(f"| 2 | {len(ends)} provinces + audit | {last} | {two:.1f} | {last / two:,.0f} |")
     print(f"speed-up with two workers: {one / two:.2f}x; per-aggregate order checked after each run")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--partitions", type=int, default=2)
+    parser.add_argument("--logs", type=Path, help="write each worker's log to this directory")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.partitions))
+    asyncio.run(main(args.events, args.logs))

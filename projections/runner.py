@@ -13,6 +13,8 @@ one (a redelivery after `ack_wait` arrives behind what was already applied, and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,8 @@ Handler = Callable[[AsyncConnection, Sequence[StreamMessage]], Awaitable[None]]
 """Applies messages in the caller's transaction. A handler with a `prepare(messages)` method gets
 each batch there first, as soon as it is read (while the batch before it is being written)."""
 Fetched = tuple[list[Any], list[StreamMessage]]
+ABANDONED_AFTER_S = 600.0
+"""The server removes a consumer nobody pulled from for this long (one left by a killed worker)."""
 RELAXED_COMMIT = "SET LOCAL synchronous_commit = off"
 """For handlers whose writes are derived from the stream alone (`rebuildable = True`): the commit
 returns before its WAL reaches disk. A crash can lose the last commits, never part of one, and
@@ -110,17 +114,25 @@ class Runner:
         self.filter_subjects = filter_subjects
         self.fetch_timeout = fetch_timeout
         self.checkpoint = 0
+        self.consumer = durable
+        """The name of this run's NATS consumer (the checkpoint is kept under `durable`)."""
         self.caught_up = asyncio.Event()
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        """A consumer of this run's own, from the checkpoint on. Its name is new on every run
+        (`<durable>--<random>`): a runner that lost its unit and has not stopped yet keeps pulling
+        from its old consumer and cannot take messages from this one (it could otherwise apply a
+        later batch than this run and leave a gap behind the checkpoint); its commits are fenced."""
         async with self.engine.connect() as conn:
             self.checkpoint = await read_checkpoint(conn, self.durable)
-        try:
-            await self.js.delete_consumer(self.stream, self.durable)
-        except NotFoundError:
-            pass
+        for name in await self._earlier_consumers():
+            try:
+                await self.js.delete_consumer(self.stream, name)
+            except NotFoundError:
+                pass
+        self.consumer = f"{self.durable}--{uuid.uuid4().hex[:10]}"
         config = ConsumerConfig(
-            durable_name=self.durable,
+            durable_name=self.consumer,
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE if self.checkpoint else DeliverPolicy.ALL,
             opt_start_seq=self.checkpoint + 1 if self.checkpoint else None,
             ack_policy=AckPolicy.ALL,
@@ -128,11 +140,20 @@ class Runner:
             max_ack_pending=2 * self.batch_size,  # this batch and the one read ahead
             filter_subject=self.filter_subject,
             filter_subjects=self.filter_subjects,
+            inactive_threshold=ABANDONED_AFTER_S,
         )
         await self.js.add_consumer(self.stream, config)
         CHECKPOINT.labels(self.durable).set(self.checkpoint)
-        log.info("projection.resume", consumer=self.durable, from_seq=self.checkpoint + 1)
-        return await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        log.info("projection.resume", consumer=self.consumer, from_seq=self.checkpoint + 1)
+        return await self.js.pull_subscribe_bind(durable=self.consumer, stream=self.stream)
+
+    async def _earlier_consumers(self) -> list[str]:
+        """Consumers left by earlier runs of this durable (a killed worker leaves its own behind)."""
+        try:
+            infos = await self.js.consumers_info(self.stream)
+        except NotFoundError:
+            return []
+        return [i.name for i in infos if i.name == self.durable or i.name.startswith(f"{self.durable}--")]
 
     async def run(self, stop: asyncio.Event) -> None:
         sub = await self._subscribe()
@@ -150,6 +171,8 @@ class Runner:
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)
             await sub.unsubscribe()
+            with contextlib.suppress(NatsError, NotFoundError, asyncio.TimeoutError):
+                await self.js.delete_consumer(self.stream, self.consumer)
 
     async def _fetch(self, sub: JetStreamContext.PullSubscription) -> Fetched:
         """The next batch, as read and as stream messages (both empty when there is none yet),

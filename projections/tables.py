@@ -29,6 +29,15 @@ checkpoints = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+stream_provinces = Table(
+    "stream_provinces",
+    metadata,
+    Column("province", Text, primary_key=True, comment="province token of the NATS subjects"),
+    Column("first_seq", BigInteger, nullable=False, comment="stream sequence of its first message"),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    comment="Provinces seen on the events stream: each gets its own projection unit (partitioned workers)",
+)
+
 events = Table(
     "events",
     metadata,

@@ -1,26 +1,39 @@
 """The projection worker process: runs the units of work until stopped.
 
-With one partition (the default) a worker runs every unit itself. With `DOINGOAI_PARTITIONS` > 1,
-several workers share the units — the province partitions, the whole-stream audit chain, the
-rejected stream, escalation delivery and the escalation service — through leases
-(`projections.partitions`): a worker that dies hands its units over when its leases expire.
+With one partition (the default) a worker runs every unit itself, the projection reading the
+whole stream with one consumer. With `DOINGOAI_PARTITIONS` > 1 the projection is partitioned by
+province and several workers share the units — one per province seen on the stream, the
+whole-stream audit chain (`global`), the rejected stream, escalation delivery and the escalation
+service — through leases (`projections.partitions`): a worker that dies hands its units over when
+its leases expire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import structlog
 from nats.js import JetStreamContext
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from projections.batch import StreamMessage
 from projections.catalogue import all_projections, partitioned_projections
 from projections.handlers import audit_only, events_handler, park_poison, record_poison, rejected_handler
-from projections.partitions import GLOBAL, Coordinator, leases, only_partition
-from projections.runner import Runner
+from projections.partitions import (
+    GLOBAL,
+    Coordinator,
+    WholeStream,
+    leases,
+    province_filter,
+    province_unit,
+    seen_provinces,
+    unit_province,
+)
+from projections.runner import Handler, Runner
 from services.db import make_engine
 from services.escalations.clock import SystemClock
 from services.escalations.delivery import DELIVERED, delivery_handler
@@ -31,6 +44,43 @@ from services.store import EVENTS_STREAM, REJECTED_STREAM
 log = structlog.get_logger(__name__)
 PROJECTION_VERSION = "v1"
 SINGLE_UNITS = ("rejected", "delivery", "escalations")
+UNIT_FETCH_TIMEOUT_S = 2.0
+"""With partitions: a fetch returns as soon as its first message arrives, so the timeout only bounds
+how often an idle unit asks the server (dozens of province units may be idle)."""
+PROVINCE_TURNS = 3
+PARTITIONED_POOL = 5
+
+
+class TakingTurns:
+    """The engine of the province units' runners: at most `turns` of them apply a batch at once.
+
+    Dozens of units in one process would otherwise all apply their batches together, keeping the
+    event loop busy for seconds at a time and as many transactions open; one core gains nothing
+    from more than a few transactions in flight."""
+
+    def __init__(self, engine: AsyncEngine, turns: int):
+        self.engine, self.turns = engine, asyncio.Semaphore(turns)
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        async with self.turns, self.engine.begin() as conn:
+            yield conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
+class Unprepared:
+    """A province unit's handler without `prepare`: its batch is decoded in its turn, not as soon as
+    it is read. Dozens of units each holding two decoded batches would fill the heap (the garbage
+    collector's full passes grow with it); in a turn, decoding overlaps the other turns' writes."""
+
+    def __init__(self, handler: Handler):
+        self.handler = handler
+        self.rebuildable = getattr(handler, "rebuildable", False)
+
+    async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+        await self.handler(conn, messages)
 
 
 class Units:
@@ -39,36 +89,35 @@ class Units:
     def __init__(self, rt: Runtime, engine: AsyncEngine, js: Any, nc: Any, stop: asyncio.Event):
         self.rt, self.engine, self.js, self.nc, self.stop = rt, engine, js, nc, stop
         self.partitions = rt.settings.partitions
+        self.province_engine = cast(AsyncEngine, TakingTurns(engine, PROVINCE_TURNS))
 
-    def names(self) -> list[str]:
-        """Units in claim order, heavy and light interleaved: a worker that gives back the tail of
-        its claims beyond its fair share then keeps a balanced mix."""
+    async def names(self) -> list[str]:
+        """The units; with partitions, one more per province the `global` unit has seen."""
         if self.partitions <= 1:
             return ["all", *SINGLE_UNITS]
-        parts = [f"p{i}" for i in range(self.partitions)]
-        light = [GLOBAL, *SINGLE_UNITS]
-        out: list[str] = []
-        while parts or light:
-            out += [parts.pop(0)] if parts else []
-            out += [light.pop(0)] if light else []
-        return out
+        async with self.engine.connect() as conn:
+            provinces = await seen_provinces(conn)
+        return [GLOBAL, *SINGLE_UNITS, *(province_unit(p) for p in provinces)]
 
     def runner(self, durable: str, handler: Any, **kw: Any) -> Runner:
         s = self.rt.settings
-        return Runner(self.js, self.engine, stream=kw.pop("stream", EVENTS_STREAM), durable=durable,
-                      handler=handler, batch_size=s.projection_batch, ack_wait=s.ack_wait_s, **kw)
+        if self.partitions > 1:  # the coordinator cancels its runners: a long fetch never delays a stop
+            kw.setdefault("fetch_timeout", UNIT_FETCH_TIMEOUT_S)
+        return Runner(self.js, kw.pop("engine", self.engine), stream=kw.pop("stream", EVENTS_STREAM),
+                      durable=durable, handler=handler, batch_size=s.projection_batch, ack_wait=s.ack_wait_s, **kw)
 
     def run(self, unit: str) -> Coroutine[None, None, None]:
         v = PROJECTION_VERSION
         if unit == "all":
             return self.runner(f"projector_{v}", events_handler(all_projections()), isolate=park_poison).run(self.stop)
-        if unit.startswith("p"):
-            part, n = int(unit[1:]), self.partitions
-            handler = only_partition(events_handler(partitioned_projections()), part, n)
-            return self.runner(f"projector_{v}_{unit}", handler,
-                               isolate=only_partition(record_poison, part, n)).run(self.stop)
+        province = unit_province(unit)
+        if province is not None:  # the server sends this unit its province's messages only
+            return self.runner(f"projector_{v}_{province}", Unprepared(events_handler(partitioned_projections())),
+                               isolate=record_poison, filter_subject=province_filter(province),
+                               engine=self.province_engine).run(self.stop)
         if unit == GLOBAL:
-            return self.runner(f"audit_{v}", audit_only).run(self.stop)
+            return self.runner(f"audit_{v}", WholeStream(audit_only, events_handler(partitioned_projections())),
+                               isolate=WholeStream(audit_only, record_poison)).run(self.stop)
         if unit == "rejected":
             return self.runner(f"rejected_{v}", rejected_handler, stream=REJECTED_STREAM).run(self.stop)
         if unit == "delivery":
@@ -92,16 +141,18 @@ async def run_worker(rt: Runtime) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     nc = await rt.connect_nats("projector")
-    engine = make_engine(rt.database_url, pool_size=3 + rt.settings.partitions)
+    partitioned = rt.settings.partitions > 1
+    engine = make_engine(rt.database_url, pool_size=PARTITIONED_POOL if partitioned else 4)
     js: JetStreamContext = nc.jetstream()
     units = Units(rt, engine, js, nc, stop)
     try:
-        if rt.settings.partitions <= 1:
-            tasks = [asyncio.create_task(units.run(u)) for u in units.names()]
+        if not partitioned:
+            tasks = [asyncio.create_task(units.run(u)) for u in await units.names()]
         else:
             kv = await leases(js, rt.settings.lease_ttl_s)
-            tasks = [asyncio.create_task(Coordinator(kv, units.names(), units.run).run(stop))]
-        log.info("worker.started", units=units.names(), partitions=rt.settings.partitions)
+            coordinator = Coordinator(kv, units.names, units.run, renew_s=min(2.0, rt.settings.lease_ttl_s / 3))
+            tasks = [asyncio.create_task(coordinator.run(stop))]
+        log.info("worker.started", partitioned=partitioned)
         done, _ = await asyncio.wait([asyncio.create_task(stop.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task in tasks and task.exception():

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     projection_batch: int = Field(500, ge=1, le=10_000, description="Events applied per transaction")
     ack_wait_s: float = Field(30.0, description="JetStream ack wait of projection consumers (seconds)")
     escalations: bool = Field(True, description="Run the escalation service in the worker")
-    partitions: int = Field(1, ge=1, le=64, description="Province partitions shared by projection workers")
+    partitions: int = Field(1, ge=1, le=64, description="> 1: one projection unit per province, shared by workers")
     workers: int = Field(1, ge=0, le=32, description="Projection worker processes `up` runs (0: run them yourself)")
     lease_ttl_s: float = Field(8.0, gt=1, description="A dead worker's units are taken over after this")
     escalation_tick_s: float = Field(60.0, gt=0, description="Seconds between escalation evaluations")

@@ -18,11 +18,13 @@ import httpx
 import nats
 from nats.aio.client import Client
 
+from projections.partitions import is_province, province_filter
 from schemas.base import registry
 from schemas.codec import new_event
 from schemas.envelope import CloudEvent
 from schemas.export import example_of
 from services.embedded.ports import free_port
+from services.store import EVENTS_STREAM
 
 
 @dataclass
@@ -88,13 +90,24 @@ class System:
         secret = json.loads((self.data_dir / "secrets" / "service.json").read_text())
         return await nats.connect(self.runtime()["nats_url"], user=secret["user"], password=secret["password"])
 
+    def progress(self) -> dict[str, int]:
+        """The last applied stream sequence of each projection consumer, from /healthz."""
+        return {k: int(v) for k, v in httpx.get(f"{self.http}/healthz", timeout=5).json()["projections"].items()}
+
     def checkpoint(self) -> int:
-        """How far the read models are projected (with partitions: the slowest partition)."""
-        progress = httpx.get(f"{self.http}/healthz", timeout=5).json()["projections"]
-        if "projector_v1" in progress:
-            return int(progress["projector_v1"])
-        parts = [int(v) for k, v in progress.items() if k.startswith("projector_v1_p") or k == "audit_v1"]
-        return min(parts) if parts else 0
+        """How far the read models are projected (one projection consumer; with partitions a province
+        unit's checkpoint is the last message of its own province: see `partitions_caught_up`)."""
+        progress = self.progress()
+        if "projector_v1" not in progress and "audit_v1" in progress:
+            raise AssertionError("partitioned projection: wait with partitions_caught_up")
+        return progress.get("projector_v1", 0)
+
+    def partitions_caught_up(self, last_seq: int, ends: dict[str, int]) -> bool:
+        """With partitions: the audit unit has reached `last_seq` and each province's unit the last
+        message of its province (`ends`, from `province_ends`)."""
+        progress = self.progress()
+        return progress.get("audit_v1", 0) >= last_seq and all(
+            progress.get(f"projector_v1_{province}", 0) >= seq for province, seq in ends.items())
 
     def wait_projected(self, seq: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -102,6 +115,18 @@ class System:
             if time.monotonic() > deadline:
                 raise AssertionError(f"projection did not reach {seq} (at {self.checkpoint()})")
             time.sleep(0.1)
+
+
+async def province_ends(nc: Client) -> dict[str, int]:
+    """The stream sequence of each province's last message, read from DOINGOAI_EVENTS itself."""
+    info = await nc.jetstream().stream_info(EVENTS_STREAM, subjects_filter="doingoai.events.*.>")
+    provinces = {subject.split(".")[2] for subject in info.state.subjects or {}}
+    ends = {}
+    for province in sorted(p for p in provinces if is_province(p)):
+        reply = await nc.request(f"$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}",
+                                 json.dumps({"last_by_subj": province_filter(province)}).encode(), timeout=5)
+        ends[province] = int(json.loads(reply.data)["message"]["seq"])
+    return ends
 
 
 def new_system(tmp: Path, **env: str) -> System:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.codec import InvalidEvent
 from services.http import coordination, escalations, ingest, meta, read
@@ -33,13 +38,57 @@ MAX_REQUEST_BYTES = 1024 * 1024
 """Largest request body of any route that does not state its own limit (the ingest routes do)."""
 
 
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response and answers 413 to a body declared over
+    MAX_REQUEST_BYTES on a route that states no limit of its own; a plain ASGI middleware, so a
+    request costs no extra task or stream."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES \
+                and not ingest.states_own_limit(scope["method"], path):
+            message = f"request body is {declared} bytes, limit {MAX_REQUEST_BYTES}"
+            response = JSONResponse({"error": "too_large", "problems": [{"path": "", "message": message}]}, 413)
+            await response(scope, receive, self._with_headers(path, send))
+            return
+        await self.app(scope, receive, self._with_headers(path, send))
+
+    @staticmethod
+    def _with_headers(path: str, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if path in ("/docs", "/redoc"):
+                    headers.setdefault("Content-Security-Policy", DOCS_CSP)
+                for key, value in SECURITY_HEADERS.items():
+                    headers.setdefault(key, value)
+            await send(message)
+
+        return sending
+
+
 def create_app(engine: AsyncEngine, nc: Client) -> FastAPI:
+    lookup = CoalescingLookup(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await lookup.close()
+
     app = FastAPI(
         title="doingoai",
         version="0.1.0",
         description="Đối ngoại nhân dân: CloudEvents in, coordination read models out.",
+        lifespan=lifespan,
     )
-    publisher = Publisher(nc, lookup=CoalescingLookup(engine))
+    publisher = Publisher(nc, lookup=lookup)
     app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher)
     app.include_router(ingest.router)
     app.include_router(read.router)
@@ -49,20 +98,7 @@ def create_app(engine: AsyncEngine, nc: Client) -> FastAPI:
     app.include_router(report_download_router)
     app.include_router(meta.router)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        declared = request.headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES \
-                and not ingest.states_own_limit(request):
-            message = f"request body is {declared} bytes, limit {MAX_REQUEST_BYTES}"
-            response = JSONResponse({"error": "too_large", "problems": [{"path": "", "message": message}]}, 413)
-        else:
-            response = await call_next(request)
-        if request.url.path in ("/docs", "/redoc"):
-            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(AuthError)
     async def auth_error(_: Request, exc: AuthError) -> JSONResponse:

@@ -23,13 +23,12 @@ from sqlalchemy import select
 
 from projections.batch import check_route, check_storable, decode_strict, guess_id, parse_strict, safe_error
 from projections.tables import rejected
-from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, encode, from_binary
-from schemas.envelope import nats_subject
+from schemas.codec import MAX_EVENT_BYTES, InvalidEvent, Problem, decode_obj, encode, from_binary
 from services.credentials import Identity
 from services.http.deps import AuthError, identity, state
 from services.http.ingest_docs import EVENTS_DOC, RESUBMIT_DOC
 from services.store import EVENTS_STREAM
-from services.store.publisher import CONTENT_TYPE, ConcurrencyConflict, PublishResult
+from services.store.publisher import CONTENT_TYPE, ConcurrencyConflict, PublishResult, Valid
 
 router = APIRouter()
 MAX_BATCH = 1000
@@ -44,11 +43,10 @@ def status_for(kind: str) -> int:
     return STATUS.get(kind, 422)
 
 
-def states_own_limit(request: Request) -> bool:
+def states_own_limit(method: str, path: str) -> bool:
     """Routes that read their body with `read_body` (and keep what they refuse)."""
-    path = request.url.path
-    return request.method == "POST" and (path == "/events" or (path.startswith("/api/rejected/")
-                                                                and path.endswith("/resubmit")))
+    return method == "POST" and (path == "/events" or (path.startswith("/api/rejected/")
+                                                       and path.endswith("/resubmit")))
 
 
 class TooLarge(Exception):
@@ -84,10 +82,16 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 @dataclass
 class Item:
-    """One event of a request, as sent: its raw bytes and, if it parsed, the JSON object."""
+    """One event of a request: the bytes it came as (None: `obj` re-encoded, if it is refused),
+    the JSON object, and whether parsing already refused what PostgreSQL cannot store."""
 
-    raw: bytes
+    raw: bytes | None
     obj: Any = None
+    checked: bool = False
+
+    def kept(self) -> bytes:
+        """What a refusal keeps of it."""
+        return self.raw if self.raw is not None else _dumps(self.obj)
 
 
 def _dumps(obj: Any) -> bytes:
@@ -97,12 +101,19 @@ def _dumps(obj: Any) -> bytes:
 def items_of(request: Request, body: bytes, is_batch: bool) -> list[Item]:
     """Split a request into the events it carries (InvalidEvent if the request itself is bad)."""
     if is_batch:
-        parsed = parse_strict(body, MAX_BATCH_BYTES, storable=False)
+        checked = True
+        try:  # walks the parsed batch for unstorable text only where the bytes can hold some
+            parsed = parse_strict(body, MAX_BATCH_BYTES)
+        except InvalidEvent as error:
+            if error.kind in ("bad_json", "too_large"):
+                raise
+            checked = False  # some event of the batch is unstorable: each is checked on its own
+            parsed = parse_strict(body, MAX_BATCH_BYTES, storable=False)
         if not isinstance(parsed, list):
             raise InvalidEvent("bad_json", [Problem("", "a batch must be a JSON array of CloudEvents")])
         if len(parsed) > MAX_BATCH:
             raise InvalidEvent("too_large", [Problem("", f"a batch holds at most {MAX_BATCH} events")])
-        return [Item(_dumps(obj), obj) for obj in parsed]
+        return [Item(None, obj, checked) for obj in parsed]
     if any(k.lower() == "ce-specversion" for k in request.headers):
         try:
             obj = from_binary(dict(request.headers), body)
@@ -112,8 +123,8 @@ def items_of(request: Request, body: bytes, is_batch: bool) -> list[Item]:
             raise InvalidEvent("bad_json", [Problem("", "not JSON: nested too deeply")]) from None
         except ValueError as exc:  # e.g. an integer too long to parse
             raise InvalidEvent("bad_json", [Problem("", f"not JSON: {exc}")]) from None
-        return [Item(_dumps(obj), obj)]
-    return [Item(body, parse_strict(body))]
+        return [Item(None, obj)]
+    return [Item(body, parse_strict(body), checked=True)]
 
 
 def refused_raw(request: Request, body: bytes, is_batch: bool) -> bytes:
@@ -125,18 +136,20 @@ def refused_raw(request: Request, body: bytes, is_batch: bool) -> bytes:
     return _dumps({**attrs, "data_base64": base64.b64encode(body[:MAX_EVENT_BYTES]).decode()})
 
 
-def decode_item(who: Identity, item: Item) -> Event:
-    """A valid event of this publisher, or InvalidEvent (source_mismatch for another's source)."""
-    check_storable(item.obj)
-    event = decode_obj(item.obj)
-    size = len(encode(event.envelope))
-    if size > MAX_EVENT_BYTES:
-        raise InvalidEvent("too_large", [Problem("", f"event is {size} bytes encoded, limit {MAX_EVENT_BYTES}")])
-    if event.envelope.source != who.source:
+def decode_item(who: Identity, item: Item) -> Valid:
+    """A valid event of this publisher with the bytes to store (its encoded envelope), or
+    InvalidEvent (source_mismatch for another's source)."""
+    if not item.checked:
+        check_storable(item.obj)
+    envelope = decode_obj(item.obj).envelope
+    raw = encode(envelope)
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent("too_large", [Problem("", f"event is {len(raw)} bytes encoded, limit {MAX_EVENT_BYTES}")])
+    if envelope.source != who.source:
         raise InvalidEvent(
-            "source_mismatch", [Problem("source", f"this token publishes as {who.source}, not {event.envelope.source}")]
+            "source_mismatch", [Problem("source", f"this token publishes as {who.source}, not {envelope.source}")]
         )
-    return event
+    return Valid.of(envelope, raw)
 
 
 async def keep_refused(request: Request, who: Identity, refused: list[tuple[bytes, InvalidEvent]]) -> None:
@@ -166,7 +179,7 @@ async def publisher_identity(request: Request) -> Identity:
     return who
 
 
-async def first_copy(request: Request, event: Event, result: PublishResult) -> PublishResult:
+async def first_copy(request: Request, event: Valid, result: PublishResult) -> PublishResult:
     """A 'duplicate' answer whose sequence holds a refused message with our id (it took the id inside
     the stream's duplicate window) is no copy of this event: append it under another message id."""
     if not result.duplicate:
@@ -180,9 +193,8 @@ async def first_copy(request: Request, event: Event, result: PublishResult) -> P
             return result
     except InvalidEvent:
         pass
-    env = event.envelope
     ack = await js.publish(
-        nats_subject(env.province, env.agency, env.event_name), encode(env), stream=EVENTS_STREAM,
+        event.subject, event.raw, stream=EVENTS_STREAM,
         headers={"Nats-Msg-Id": f"{event.id}:{result.sequence}", "Content-Type": CONTENT_TYPE},
     )
     return PublishResult(event.id, ack.seq, bool(ack.duplicate))
@@ -207,13 +219,13 @@ async def post_events(request: Request) -> JSONResponse:
     except InvalidEvent as error:
         await keep_refused(request, who, [(refused_raw(request, body, is_batch), error)])
         return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
-    decoded: list[Event] = []
+    decoded: list[Valid] = []
     refused: list[tuple[int, bytes, InvalidEvent]] = []
     for index, item in enumerate(items):
         try:
             decoded.append(decode_item(who, item))
         except InvalidEvent as error:
-            refused.append((index, item.raw, error))
+            refused.append((index, item.kept(), error))
     if refused:
         await keep_refused(request, who, [(raw, error) for _, raw, error in refused])
         status = max(status_for(error.kind) for _, _, error in refused)
@@ -229,12 +241,12 @@ async def post_events(request: Request) -> JSONResponse:
             return JSONResponse({"error": "bad_request", "problems": [problem]}, status_code=400)
         try:
             result = await publisher.publish(
-                encode(decoded[0].envelope), expected_last_subject_seq=int(expected) if expected else None
+                decoded[0], expected_last_subject_seq=int(expected) if expected else None
             )
         except ConcurrencyConflict as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
         return JSONResponse(_answer(await first_copy(request, decoded[0], result)), 202)
-    results = await publisher.publish_many([encode(e.envelope) for e in decoded])
+    results = await publisher.publish_many(decoded)
     checked = await asyncio.gather(*(first_copy(request, e, r) for e, r in zip(decoded, results, strict=True)))
     return JSONResponse({"results": [_answer(r) for r in checked]}, 202)
 
@@ -261,7 +273,7 @@ async def resubmit(request: Request, key: str) -> JSONResponse:
     except InvalidEvent as error:
         await keep_refused(request, who, [(refused_raw(request, body, False), error)])
         return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
-    result = await state(request).publisher.publish(encode(event.envelope))
+    result = await state(request).publisher.publish(event)
     result = await first_copy(request, event, result)
     link = {"resubmission": {"key": key, "event_id": event.id, "sequence": result.sequence},
             "publisher": publisher, "received_at": datetime.now(UTC).isoformat()}

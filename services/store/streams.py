@@ -1,11 +1,16 @@
-"""Declare the JetStream streams. Only the service that owns them calls this."""
+"""Declare the JetStream streams. Only the service that owns them calls this.
+
+The event stream allows JetStream atomic batch publish (nats-server 2.12+), which the publisher
+library uses for batches; on an older server it is declared without it."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from services.store import (
     ESCALATIONS_STREAM,
@@ -37,6 +42,7 @@ def stream_configs(*, dedup_window_s: float, replicas: int) -> list[StreamConfig
             subjects=[EVENTS_SUBJECTS],
             duplicate_window=dedup_window_s,
             max_msg_size=1024 * 1024,
+            allow_atomic=True,
             **common,  # type: ignore[arg-type]
         ),
         StreamConfig(
@@ -57,16 +63,35 @@ def stream_configs(*, dedup_window_s: float, replicas: int) -> list[StreamConfig
 
 
 async def ensure_streams(js: JetStreamContext, *, dedup_window_s: float, replicas: int = 1) -> None:
-    """Create missing streams; an existing stream keeps its configuration except the dedup window."""
+    """Create missing streams; an existing stream keeps its configuration except the dedup window
+    and, on the event stream, atomic batch publish (turned on where the server has it)."""
     for config in stream_configs(dedup_window_s=dedup_window_s, replicas=replicas):
         assert config.name is not None
         try:
             info = await js.stream_info(config.name)
         except NotFoundError:
-            await js.add_stream(config)
-            log.info("stream.created", stream=config.name)
+            await _without_atomic_if_refused(js.add_stream, config, bool(config.allow_atomic))
+            log.info("stream.created", stream=config.name, allow_atomic=bool(config.allow_atomic))
             continue
-        if info.config.duplicate_window != config.duplicate_window:
+        atomic = bool(config.allow_atomic) and not info.config.allow_atomic
+        if info.config.duplicate_window != config.duplicate_window or atomic:
             info.config.duplicate_window = config.duplicate_window
-            await js.update_stream(info.config)
-            log.info("stream.updated", stream=config.name, duplicate_window=config.duplicate_window)
+            info.config.allow_atomic = True if atomic else info.config.allow_atomic
+            await _without_atomic_if_refused(js.update_stream, info.config, atomic)
+            log.info("stream.updated", stream=config.name, duplicate_window=config.duplicate_window,
+                     allow_atomic=bool(info.config.allow_atomic))
+
+
+Declare = Callable[[StreamConfig], Awaitable[object]]
+
+
+async def _without_atomic_if_refused(declare: Declare, config: StreamConfig, turning_on: bool) -> None:
+    """`declare(config)`; if it turns atomic batch publish on and the server refuses (before 2.12),
+    the stream is declared without it."""
+    try:
+        await declare(config)
+    except BadRequestError:
+        if not turning_on:
+            raise
+        config.allow_atomic = None
+        await declare(config)

@@ -1,5 +1,7 @@
-"""Two projection workers sharing four province partitions: per-aggregate order is kept, a worker
-killed mid-run hands its partitions over, and the result equals a sequential replay."""
+"""Two projection workers sharing one unit per province: per-aggregate order is kept, each province's
+consumer is filtered by the server, a province first seen mid-run gets its unit, a message naming no
+valid province is still projected, a worker killed mid-run hands its units over, and the result
+equals a sequential replay."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ import httpx
 import pytest
 
 from schemas.codec import encode
+from services.store import EVENTS_STREAM
 from services.store.publisher import Publisher
-from tests.support import System, new_system, sample
+from tests.support import System, new_system, province_ends, sample
 
 pytestmark = pytest.mark.integration
 PROVINCES = [f"tinh-{n}" for n in range(8)]
+LATE = "tinh-late"
 TASKS_PER_PROVINCE = 40
 
 
@@ -31,17 +35,19 @@ def task_events(province: str, n: int) -> list:
     return out
 
 
-def units_done(system: System, last_seq: int) -> bool:
-    progress = httpx.get(f"{system.http}/healthz", timeout=5).json()["projections"]
-    wanted = [f"projector_v1_p{i}" for i in range(4)] + ["audit_v1"]
-    return all(int(progress.get(k, 0)) >= last_seq for k in wanted)
+def wait_caught_up(system: System, last_seq: int, ends: dict[str, int]) -> None:
+    deadline = time.monotonic() + 120
+    while not system.partitions_caught_up(last_seq, ends):
+        assert time.monotonic() < deadline, f"units did not complete: {system.progress()} vs {ends}"
+        time.sleep(0.5)
 
 
-async def test_two_workers_on_partitions_keep_order_survive_a_kill_and_equal_a_replay(tmp_path):
+async def test_two_workers_on_province_units_keep_order_survive_a_kill_and_equal_a_replay(tmp_path):
     system = new_system(tmp_path, DOINGOAI_PARTITIONS="4", DOINGOAI_WORKERS="2", DOINGOAI_LEASE_TTL_S="3",
                         DOINGOAI_ESCALATIONS="false", DOINGOAI_PROJECTION_BATCH="200").start()
     try:
         nc = await system.service_nats()
+        js = nc.jetstream()
         publisher = Publisher(nc, lookup=False)
         per_aggregate = [task_events(p, n) for p in PROVINCES for n in range(TASKS_PER_PROVINCE)]
         rounds = [[events[k] for events in per_aggregate] for k in range(5)]  # interleave aggregates
@@ -49,16 +55,29 @@ async def test_two_workers_on_partitions_keep_order_survive_a_kill_and_equal_a_r
             await publisher.publish_many([encode(e) for e in batch])
             if k == 2:  # mid-run: one worker dies (the supervisor restarts it under a new identity)
                 os.kill(system.runtime()["worker_pid"], signal.SIGKILL)
-        last_seq = (await nc.jetstream().stream_info("DOINGOAI_EVENTS")).state.last_seq
+        ends = await province_ends(nc)
+        wait_caught_up(system, (await js.stream_info(EVENTS_STREAM)).state.last_seq, ends)
+
+        # a province first seen now, and a message whose subject names no valid province
+        late = [task_events(LATE, n) for n in range(3)]
+        await publisher.publish_many([encode(events[k]) for k in range(5) for events in late])
+        stray = await js.publish("doingoai.events.Tinh_X.so-ngoai-vu.activity_held", encode(sample("activity_held")))
+        ends = await province_ends(nc)
+        assert sorted(ends) == sorted([*PROVINCES, LATE])
+        wait_caught_up(system, stray.seq, ends)
+
+        consumers = {c.name.split("--")[0]: c.name for c in await js.consumers_info(EVENTS_STREAM)}
+        for province in ends:  # the server filters: a unit is sent its own province's messages only
+            info = await js.consumer_info(EVENTS_STREAM, consumers[f"projector_v1_{province}"])
+            assert info.config.filter_subject == f"doingoai.events.{province}.>"
+            assert info.num_pending == 0
         await nc.close()
-        deadline = time.monotonic() + 120
-        while not units_done(system, last_seq):
-            assert time.monotonic() < deadline, "partitions did not complete after the kill"
-            time.sleep(0.5)
 
         tasks = httpx.get(f"{system.http}/api/tasks", params={"format": "json"}).json()["items"]
-        assert len(tasks) == len(PROVINCES) * TASKS_PER_PROVINCE
+        assert len(tasks) == (len(PROVINCES) * TASKS_PER_PROVINCE) + len(late)
         assert {(t["status"], t["progress_percent"]) for t in tasks} == {("completed", 100)}
+        rejected = httpx.get(f"{system.http}/api/rejected", params={"format": "json"}).json()["items"]
+        assert stray.seq in {r["stream_seq"] for r in rejected}, "the message with no province was projected"
 
         done = system.cli("replay", "--schema", "sequential")
         assert done.returncode == 0, done.stderr

@@ -99,3 +99,62 @@ async def test_restart_of_up_keeps_all_data(tmp_path):
         assert r2.status_code == 202 and r2.json()["sequence"] == seq + 1
     finally:
         again.stop()
+
+
+async def test_a_runner_that_lost_its_unit_but_still_runs_cannot_leave_a_gap(system: System):
+    """Two runners of one durable at once (a worker that lost its lease and has not stopped yet, and
+    its successor): each reads a consumer of its own and the fencing lets one commit at a time, so
+    the tables still equal a clean replay of the stream, in order and complete."""
+    from projections.catalogue import all_projections
+    from projections.handlers import events_handler, park_poison
+    from projections.runner import Fenced, Runner
+    from services.db import make_engine
+    from services.db.migrate import migrate
+    from services.store import EVENTS_STREAM
+
+    nc = await system.service_nats()
+    tasks = [[sample("task_assigned", aggregate_id=f"z{n}", data={"task_number": str(n)}),
+              *(sample("task_progress_reported", aggregate_id=f"z{n}", data={"progress_percent": p})
+                for p in (20, 40, 60)),
+              sample("task_completed", aggregate_id=f"z{n}")] for n in range(800)]
+    await Publisher(nc, lookup=False).publish_many([t[k] for k in range(5) for t in tasks])
+    last = (await nc.jetstream().stream_info(EVENTS_STREAM)).state.last_seq
+    url, schema = system.runtime()["database_url"], f"zombie_{int(time.time() * 1000)}"
+    await migrate(url, schema)
+    engine = make_engine(url, schema, pool_size=6)
+    js = nc.jetstream()
+
+    def runner() -> Runner:
+        return Runner(js, engine, stream=EVENTS_STREAM, durable="projector_zombie", batch_size=100,
+                      handler=events_handler(all_projections()), isolate=park_poison)
+
+    stop = asyncio.Event()
+    running: list[tuple[Runner, asyncio.Task[None]]] = []
+    started: list[asyncio.Task[None]] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for pair in list(running):
+                if pair[1].done():
+                    running.remove(pair)
+            if max((r.checkpoint for r, _ in running), default=0) >= last:
+                break
+            while len(running) < 2:  # the successor starts while the other still runs
+                r = runner()
+                running.append((r, asyncio.create_task(r.run(stop))))
+                started.append(running[-1][1])
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the runners did not reach the end of the stream")
+    finally:
+        stop.set()
+        outcomes = await asyncio.gather(*started, return_exceptions=True)
+        await engine.dispose()
+    await nc.close()
+    # a runner whose consumer its successor removed finds nothing more to read; one that commits
+    # after its successor did is fenced; none may fail otherwise
+    assert len(started) >= 2 and all(o is None or isinstance(o, Fenced) for o in outcomes), outcomes
+    replayed = live_checksums(system)
+    assert replayed["last_seq"] == last
+    assert await checksums_of(system, schema) == replayed["checksums"]
