@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -39,17 +40,18 @@ class EventsHandler:
 
     def __init__(self, projections: Sequence[Projection]):
         self.projections = projections
-        self.prepared: tuple[dict[int, Decoded], dict[int, Decoded]] = ({}, {})
-        """The last two batches prepared: the one being applied may be the older one."""
+        self.prepared: deque[dict[int, Decoded]] = deque(maxlen=3)
+        """The last batches prepared: the one being applied may be an older one (or two: a batch
+        read ahead and topped up)."""
 
     def prepare(self, messages: Sequence[StreamMessage]) -> None:
-        self.prepared = (self.prepared[1], {d.message.seq: d for d in decode_messages(messages)})
+        self.prepared.append({d.message.seq: d for d in decode_messages(messages)})
 
     def decoded(self, messages: Sequence[StreamMessage]) -> list[Decoded]:
-        older, newer = self.prepared
+        prepared = list(self.prepared)
         out = []
         for m in messages:
-            d = newer.get(m.seq) or older.get(m.seq)
+            d = next((p[m.seq] for p in prepared if m.seq in p), None)
             out.append(d if d is not None and d.message is m else decode_message(m))
         return out
 

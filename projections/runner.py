@@ -39,6 +39,8 @@ Handler = Callable[[AsyncConnection, Sequence[StreamMessage]], Awaitable[None]]
 """Applies messages in the caller's transaction. A handler with a `prepare(messages)` method gets
 each batch there first, as soon as it is read (while the batch before it is being written)."""
 Fetched = tuple[list[Any], list[StreamMessage]]
+TOP_UP_S = 0.003
+"""How long a batch read ahead waits for more when nothing more is there (it takes what is)."""
 ABANDONED_AFTER_S = 600.0
 """The server removes a consumer nobody pulled from for this long (one left by a killed worker)."""
 RELAXED_COMMIT = "SET LOCAL synchronous_commit = off"
@@ -162,6 +164,11 @@ class Runner:
             while not stop.is_set():
                 msgs, batch = await (ahead or self._fetch(sub))
                 ahead = None
+                if 0 < len(msgs) < self.batch_size:
+                    # the read ahead returns at its first message: add what arrived since, so that
+                    # batches grow with the load instead of one commit per message
+                    more, more_batch = await self._fetch(sub, self.batch_size - len(msgs), TOP_UP_S)
+                    msgs, batch = msgs + more, batch + more_batch
                 if msgs:
                     # the next batch is read (and prepared) while this one is written
                     ahead = asyncio.create_task(self._fetch(sub))
@@ -174,13 +181,16 @@ class Runner:
             with contextlib.suppress(NatsError, NotFoundError, asyncio.TimeoutError):
                 await self.js.delete_consumer(self.stream, self.consumer)
 
-    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> Fetched:
-        """The next batch, as read and as stream messages (both empty when there is none yet),
-        with the handler's preparation done."""
+    async def _fetch(self, sub: JetStreamContext.PullSubscription, size: int = 0,
+                     wait_s: float = 0.0) -> Fetched:
+        """The next batch (`size` at most, the batch size by default), as read and as stream
+        messages (both empty when there is none within `wait_s`), with the handler's
+        preparation done."""
         try:
-            msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+            msgs = await sub.fetch(size or self.batch_size, timeout=wait_s or self.fetch_timeout)
         except (TimeoutError, NatsTimeout):
-            self.caught_up.set()
+            if not size:
+                self.caught_up.set()
             return [], []
         except (ServiceUnavailableError, NatsError) as exc:  # e.g. a cluster node failing over
             log.warning("projection.fetch_unavailable", consumer=self.durable, error=repr(exc))

@@ -100,7 +100,7 @@ def test_a_batch_prepared_ahead_is_decoded_once_and_a_new_reading_is_decoded_afr
     second = [msg(3, encode(sample("activity_held")))]
     handler.prepare(first)
     handler.prepare(second)  # read ahead while the first is still being written
-    ahead = handler.prepared[0][1]
+    ahead = handler.prepared[0][1]  # the first prepared batch, still kept
     decoded = handler.decoded(first)
     assert decoded[0] is ahead  # the older prepared batch is still served
     assert decoded[1].error is not None and decoded[1].error.kind == "bad_json"
