@@ -125,7 +125,9 @@ class Runner:
         (`<durable>--<random>`): a runner that lost its unit and has not stopped yet keeps pulling
         from its old consumer and cannot take messages from this one (it could otherwise apply a
         later batch than this run and leave a gap behind the checkpoint); its commits are fenced."""
-        async with self.engine.connect() as conn:
+        async with self.engine.begin() as conn:  # the row the fencing locks exists from the start
+            first = insert(checkpoints).values(consumer=self.durable, last_seq=0, updated_at=datetime.now(UTC))
+            await conn.execute(first.on_conflict_do_nothing())
             self.checkpoint = await read_checkpoint(conn, self.durable)
         for name in await self._earlier_consumers():
             try:

@@ -106,11 +106,12 @@ async def test_a_runner_that_lost_its_unit_but_still_runs_cannot_leave_a_gap(sys
     its successor): each reads a consumer of its own and the fencing lets one commit at a time, so
     the tables still equal a clean replay of the stream, in order and complete."""
     from projections.catalogue import all_projections
-    from projections.handlers import events_handler, park_poison
+    from projections.handlers import events_handler, park_poison, rejected_handler
+    from projections.replay import replay_stream
     from projections.runner import Fenced, Runner
     from services.db import make_engine
     from services.db.migrate import migrate
-    from services.store import EVENTS_STREAM
+    from services.store import EVENTS_STREAM, REJECTED_STREAM, REJECTED_SUBJECTS
 
     nc = await system.service_nats()
     tasks = [[sample("task_assigned", aggregate_id=f"z{n}", data={"task_number": str(n)}),
@@ -150,6 +151,9 @@ async def test_a_runner_that_lost_its_unit_but_still_runs_cannot_leave_a_gap(sys
     finally:
         stop.set()
         outcomes = await asyncio.gather(*started, return_exceptions=True)
+        # the rejected stream (refusals at the HTTP boundary) as a replay applies it, to compare
+        await replay_stream(nc, engine, REJECTED_STREAM, REJECTED_SUBJECTS, rejected_handler, "rejected_v1",
+                            from_seq=1, as_of=None, batch_size=500)
         await engine.dispose()
     await nc.close()
     # a runner whose consumer its successor removed finds nothing more to read; one that commits
