@@ -71,16 +71,19 @@ def _moment(value: Any) -> datetime | None:
 _UNPARSED = object()
 
 
+def payload_json(data: bytes) -> Any:
+    """The payload's JSON, or None if it is not JSON (the audit trail describes any payload)."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
 def describe(subject: str, data: bytes, parsed: Any = _UNPARSED) -> dict[str, Any]:
     """Who, what and when of a stored message, read from its subject and payload (any payload);
     `parsed` is the payload's JSON if the caller has parsed it already."""
     parts = subject.split(".")
-    obj = parsed
-    if obj is _UNPARSED:
-        try:
-            obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            obj = None
+    obj = payload_json(data) if parsed is _UNPARSED else parsed
     if not isinstance(obj, dict):
         obj = {}
     return {

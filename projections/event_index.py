@@ -10,13 +10,16 @@ from projections.bulk import JsonText, driver, insert_rows
 from projections.tables import event_duplicates, events, rejected
 from schemas.codec import to_obj
 
+KNOWN_IDS = "SELECT id, seq FROM events WHERE id = ANY($1::text[])"
+"""Which of the ids ($1) the index holds, with their sequences (asyncpg)."""
+
 
 async def known_ids(conn: AsyncConnection, ids: list[str]) -> dict[str, int]:
     """Which of `ids` the index holds, with their sequences."""
     if not ids:
         return {}
     adb = await driver(conn)
-    return {r["id"]: r["seq"] for r in await adb.fetch("SELECT id, seq FROM events WHERE id = ANY($1::text[])", ids)}
+    return {r["id"]: r["seq"] for r in await adb.fetch(KNOWN_IDS, ids)}
 
 
 class EventIndex:

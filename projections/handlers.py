@@ -10,13 +10,13 @@ import json
 from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.audit import AuditTrail
+from projections.audit import AuditTrail, payload_json
 from projections.base import Projection
 from projections.batch import (
     Decoded,
@@ -31,6 +31,27 @@ from projections.batch import (
 from projections.event_index import known_ids
 from projections.tables import rejected
 
+T = TypeVar("T")
+
+
+class ReadAhead(Generic[T]):
+    """What a handler's `prepare` made of the last batches read, by message. The runner reads one
+    batch ahead (and may top it up), so the batch applied may be one of the older ones; a message
+    read again (a redelivery) is another object and is not served from here."""
+
+    def __init__(self) -> None:
+        self.batches: deque[dict[int, tuple[StreamMessage, T]]] = deque(maxlen=3)
+
+    def add(self, messages: Sequence[StreamMessage], made: Sequence[T]) -> None:
+        self.batches.append({m.seq: (m, value) for m, value in zip(messages, made, strict=True)})
+
+    def get(self, message: StreamMessage) -> T | None:
+        for batch in self.batches:
+            hit = batch.get(message.seq)
+            if hit is not None and hit[0] is message:
+                return hit[1]
+        return None
+
 
 class EventsHandler:
     """The events stream through every projection. `prepare` decodes a batch ahead of its turn.
@@ -40,20 +61,13 @@ class EventsHandler:
 
     def __init__(self, projections: Sequence[Projection]):
         self.projections = projections
-        self.prepared: deque[dict[int, Decoded]] = deque(maxlen=3)
-        """The last batches prepared: the one being applied may be an older one (or two: a batch
-        read ahead and topped up)."""
+        self.prepared: ReadAhead[Decoded] = ReadAhead()
 
     def prepare(self, messages: Sequence[StreamMessage]) -> None:
-        self.prepared.append({d.message.seq: d for d in decode_messages(messages)})
+        self.prepared.add(messages, decode_messages(messages))
 
     def decoded(self, messages: Sequence[StreamMessage]) -> list[Decoded]:
-        prepared = list(self.prepared)
-        out = []
-        for m in messages:
-            d = next((p[m.seq] for p in prepared if m.seq in p), None)
-            out.append(d if d is not None and d.message is m else decode_message(m))
-        return out
+        return [self.prepared.get(m) or decode_message(m) for m in messages]
 
     async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
         decoded = self.decoded(messages)
@@ -80,27 +94,14 @@ class AuditOnly:
 
     def __init__(self) -> None:
         self.trail = AuditTrail()
-        self.prepared: tuple[dict[int, tuple[StreamMessage, Any]], ...] = ({}, {})
+        self.prepared: ReadAhead[Any] = ReadAhead()
 
     def prepare(self, messages: Sequence[StreamMessage]) -> None:
-        self.prepared = (self.prepared[-1], {m.seq: (m, parsed) for m in messages if (parsed := _json(m.data))})
+        self.prepared.add(messages, [payload_json(m.data) for m in messages])
 
     async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
-        parsed = {}
-        for m in messages:
-            hit = self.prepared[1].get(m.seq) or self.prepared[0].get(m.seq)
-            if hit is not None and hit[0] is m:
-                parsed[m.seq] = hit[1]
+        parsed = {m.seq: obj for m in messages if (obj := self.prepared.get(m)) is not None}
         await self.trail.append(conn, messages, parsed)
-
-
-def _json(data: bytes) -> Any:
-    """The payload's JSON object, or None (the audit trail describes any payload; see `describe`)."""
-    try:
-        obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 audit_only = AuditOnly()

@@ -20,10 +20,10 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from projections.event_index import KNOWN_IDS
 from services.store import EVENTS_STREAM, LOOKUP_SUBJECT
 
 MAX_IDS = 10_000
-QUERY = "SELECT id, seq FROM events WHERE id = ANY($1::text[])"
 QUERY_TIMEOUT_S = 10.0
 LOST = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
 """What a lost or broken connection raises (asyncpg's protocol errors included, e.g. when the server
@@ -106,7 +106,7 @@ class CoalescingLookup:
         _, params = self.engine.dialect.create_connect_args(self.engine.url)
         self.conn = await asyncpg.connect(
             **params, server_settings={"search_path": search_path, "application_name": "doingoai-lookup"})
-        self.statement = await self.conn.prepare(QUERY)
+        self.statement = await self.conn.prepare(KNOWN_IDS)
 
     async def close(self) -> None:
         conn, self.conn, self.statement = self.conn, None, None

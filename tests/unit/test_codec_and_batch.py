@@ -100,14 +100,15 @@ def test_a_batch_prepared_ahead_is_decoded_once_and_a_new_reading_is_decoded_afr
     second = [msg(3, encode(sample("activity_held")))]
     handler.prepare(first)
     handler.prepare(second)  # read ahead while the first is still being written
-    ahead = handler.prepared[0][1]  # the first prepared batch, still kept
+    ahead = handler.prepared.get(first[0])  # the first prepared batch, still kept
+    assert ahead is not None
     decoded = handler.decoded(first)
     assert decoded[0] is ahead  # the older prepared batch is still served
     assert decoded[1].error is not None and decoded[1].error.kind == "bad_json"
     redelivered = msg(1, first[0].data)  # the same sequence read again: not the prepared object
     again = handler.decoded([redelivered])[0]
     assert again is not ahead and again.message is redelivered and again.event is not None
-    assert again.event.id == ahead.event.id
+    assert ahead.event is not None and again.event.id == ahead.event.id
 
 
 def test_batch_keeps_each_parsed_payload_for_the_audit_trail():
