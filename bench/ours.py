@@ -307,7 +307,10 @@ async def replay_child(schema: str) -> dict[str, float]:
 if __name__ == "__main__":
     import structlog
 
+    from services.gc_tuning import tune_gc
+
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    tune_gc()  # as the `doingoai` processes run
     if sys.argv[1] == "serve":
         asyncio.run(serve(int(sys.argv[2])))
     elif sys.argv[1] == "project":

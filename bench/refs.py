@@ -2,7 +2,9 @@
 
 Raw nats-py JetStream publishes (no validation, no id lookup; the same subjects, payloads and
 `Nats-Msg-Id`/`Content-Type` headers the publisher library sends), raw consumption of the same
-messages, and PostgreSQL COPY of the rows the event index stores for them. `Corpus` makes the
+messages, and PostgreSQL COPY of the same rows: every row a projection wrote (the event index,
+the audit trail and the read models), copied into empty tables of the same shape; also COPY of
+the event-index rows alone. `Corpus` makes the
 events every measurement uses: one encoded template per event type, a fresh id and aggregate each.
 """
 
@@ -14,11 +16,13 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from projections.tables import READ_MODEL_TABLES
 from schemas.codec import encode
 from schemas.envelope import CloudEvent
 from services.store import EVENTS_STREAM, EVENTS_SUBJECTS
@@ -202,3 +206,27 @@ async def copy_rows(database_url: str, chunks: Iterator[list[tuple[object, ...]]
 def row_chunks(corpus: Corpus, first: int, n: int, size: int = 20_000) -> Iterator[list[tuple[object, ...]]]:
     for start in range(first, first + n, size):
         yield corpus.rows(start, min(size, first + n - start), seq0=start + 1)
+
+
+async def copy_same_rows(database_url: str, source: str, events: int, scratch: Path) -> tuple[float, int]:
+    """Every row of `source`'s read-model tables (what projecting `events` stream events wrote
+    there), dumped to files in `scratch`, then COPYed (binary) table by table into empty tables of
+    the same shape, indexes included; (events/s of the COPYs alone, rows copied)."""
+    target = "bench_copy_all"
+    conn = await asyncpg.connect(_dsn(database_url))
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {target} CASCADE; CREATE SCHEMA {target}")
+        seconds, rows = 0.0, 0
+        for name in READ_MODEL_TABLES:
+            dump = scratch / f"copy-{name}.bin"
+            await conn.copy_from_table(name, schema_name=source, output=str(dump), format="binary")
+            await conn.execute(f"CREATE TABLE {target}.{name} (LIKE {source}.{name} INCLUDING ALL)")
+            t0 = time.perf_counter()
+            status = await conn.copy_to_table(name, schema_name=target, source=str(dump), format="binary")
+            seconds += time.perf_counter() - t0
+            rows += int(status.split()[-1])
+            dump.unlink()
+        await conn.execute(f"DROP SCHEMA {target} CASCADE")
+        return events / seconds, rows
+    finally:
+        await conn.close()

@@ -84,9 +84,11 @@ async def replay_child(schema: str, verify: bool) -> dict[str, object]:
     nc = await rt.connect_nats("bench-replay")
     try:
         result = await replay(nc, rt.database_url, schema)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         figures: dict[str, object] = {
             "events": result.events, "seconds": round(result.seconds, 1), "events_per_s": round(result.rate),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "cpu_us_per_event": round((usage.ru_utime + usage.ru_stime) / max(result.events, 1) * 1e6, 1),
         }
         if verify:
             engine = make_engine(rt.database_url, schema, pool_size=2)
@@ -99,6 +101,16 @@ async def replay_child(schema: str, verify: bool) -> dict[str, object]:
     finally:
         await nc.close()
     return figures
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds the machine has spent busy (all CPUs, from /proc/stat; 0 where there is none)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def lazy_fsync() -> None:
@@ -121,15 +133,21 @@ async def main(events: int, window: int, verify: bool) -> None:
             publish_s = await publish(rt, events, window)
             print(f"published {events:,} events in {publish_s:.0f} s ({events / publish_s:,.0f}/s)", flush=True)
             args = [sys.executable, "-m", "bench.replay", "--child", "bench_replay"] + (["--verify"] if verify else [])
+            busy0 = busy_cpu_s()
             child = await asyncio.create_subprocess_exec(*args, env=rt.child_env(), stdout=subprocess.PIPE)
             out, _ = await child.communicate()
+            busy = busy_cpu_s() - busy0
             if child.returncode != 0:
                 raise SystemExit(f"the replay child failed ({child.returncode})")
             figures = json.loads(out.decode().strip().splitlines()[-1])
         finally:
             rt.stop()
     print(f"replay of {figures['events']:,} events into a fresh schema (every read model + audit trail):")
-    print(f"  {figures['seconds']} s, {figures['events_per_s']:,} events/s, peak RSS {figures['peak_rss_mb']} MB")
+    print(f"  {figures['seconds']} s, {figures['events_per_s']:,} events/s, peak RSS {figures['peak_rss_mb']} MB, "
+          f"CPU of the replay process {figures['cpu_us_per_event']} µs/event (start-up included)")
+    if busy > 0:
+        print(f"  CPU of the whole machine meanwhile (replay, PostgreSQL, nats-server): "
+              f"{busy / figures['events'] * 1e6:.1f} µs/event")  # type: ignore[operator]
     if verify:
         print(f"audit verify (stream vs. table, every row): {figures['verify_seconds']} s, "
               f"{figures['verify_events_per_s']:,} events/s, ok={figures['verify_ok']}")
@@ -144,6 +162,9 @@ if __name__ == "__main__":
     parser.add_argument("--child", metavar="SCHEMA", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        from services.gc_tuning import tune_gc
+
+        tune_gc()  # as `doingoai replay` runs
         print(json.dumps(asyncio.run(replay_child(args.child, args.verify))))
     else:
         if not args.fsync_each:

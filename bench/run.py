@@ -28,8 +28,9 @@ from sqlalchemy import text
 from bench import ours, refs
 from bench.peer import peer
 from services.credentials import issue
-from services.db import make_engine
+from services.db import DEFAULT_SCHEMA, make_engine
 from services.embedded.ports import free_port
+from services.gc_tuning import tune_gc
 from services.http.lookup import CoalescingLookup
 from services.runtime import Runtime
 from services.settings import Settings
@@ -130,6 +131,8 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
             async with engine.connect() as conn:  # every event projected once, none refused
                 info["indexed"] = await conn.scalar(text("SELECT count(*) FROM events"))
                 info["refused"] = await conn.scalar(text("SELECT count(*) FROM rejected"))
+            f["copy_live_all"], info["rows_live"] = await refs.copy_same_rows(
+                rt.database_url, DEFAULT_SCHEMA, backlog, Path(tmp))
 
             log(f"publish->visible at {rate}/s for {seconds} s")
             acks, latencies = await ours.steady(publisher, projector, corpus.take(rate * seconds), rate)
@@ -152,6 +155,8 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
             replayed = await asyncio.to_thread(ours.run_replay_child, rt, "bench_replay")
             f["replay"], f["replay_rss"] = replayed["rate"], replayed["peak_rss_mb"]
             info["replay_events"] = replayed["events"]
+            f["copy_replay_all"], info["rows_replay"] = await refs.copy_same_rows(
+                rt.database_url, "bench_replay", int(replayed["events"]), Path(tmp))
         finally:
             if http is not None:
                 http.kill()
@@ -213,18 +218,20 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
     compare("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"],
             "our `publish_many`, atomic batches of 1,000" if "ours_atomic" in f else
             f"our `publish_many` (window {w})", f.get("ours_atomic", f["ours_bulk"]), None)
-    limit = min(f["raw_pull"], f["copy_live"])
+    limit = min(f["raw_pull"], f["copy_live_all"])
     compare(f"projection, all projections, fresh durable runner, {info['backlog']:,}-event backlog "
             f"(batch {b})", f["project"],
-            f"slower of raw pull+ack {rate(f['raw_pull'])} / COPY {rate(f['copy_live'])}", limit, 0.5)
+            f"slower of raw pull+ack {rate(f['raw_pull'])} / COPY of the same rows {rate(f['copy_live_all'])}",
+            limit, 0.5)
     p99_ok = "PASS" if f["p99"] <= 100 else "FAIL"
     rows.append((f"publish → visible at {info['rate']:,}/s for {info['seconds']} s (p50 / p95 / p99; max)",
                  f"{f['p50']:.0f} / {f['p95']:.0f} / {f['p99']:.0f} ms; {f['pmax']:.0f} ms",
                  "publish → acknowledged (p50 / p99)", f"{f['ack50']:.0f} / {f['ack99']:.0f} ms", "—",
                  "p99 ≤ 100 ms", p99_ok))
-    limit = min(f["raw_ordered"], f["copy_replay"])
+    limit = min(f["raw_ordered"], f["copy_replay_all"])
     compare(f"replay of {info['replay_events']:,} events into fresh read models (child process)", f["replay"],
-            f"slower of ordered consumer {rate(f['raw_ordered'])} / COPY {rate(f['copy_replay'])}", limit, 0.5)
+            f"slower of ordered consumer {rate(f['raw_ordered'])} / COPY of the same rows "
+            f"{rate(f['copy_replay_all'])}", limit, 0.5)
     rows.append(("replay worker peak RSS", f"{f['replay_rss']:.0f} MB", "—", "—", "—", "≤ 300 MB",
                  "PASS" if f["replay_rss"] <= 300 else "FAIL"))
     out = ["| measurement | ours | reference | reference figure | ours / ref | target | result |",
@@ -235,8 +242,11 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
         ("raw js.publish, one at a time", "raw_seq"), ("raw js.publish, 8 connections", "raw_8"),
         (f"raw pipelined js.publish (window {w})", "raw_pipe"), ("raw atomic batches of 1,000", "raw_atomic"),
         (f"raw durable pull + ack (batch {b})", "raw_pull"), ("raw ordered consumer (whole stream)", "raw_ordered"),
-        (f"COPY into `events`-shaped table ({info['backlog']:,} rows)", "copy_live"),
-        (f"COPY into `events`-shaped table ({info['replayed']:,} rows)", "copy_replay"),
+        (f"COPY of the rows the projection wrote ({info['rows_live']:,} rows in every read-model table, "
+         f"events/s)", "copy_live_all"),
+        (f"COPY of the rows the replay wrote ({info['rows_replay']:,} rows, events/s)", "copy_replay_all"),
+        (f"COPY of the event-index rows alone ({info['backlog']:,} rows)", "copy_live"),
+        (f"COPY of the event-index rows alone ({info['replayed']:,} rows)", "copy_replay"),
         ("peer: one `save()` per event", "peer_single"), ("peer: `save()` of 1,000 events", "peer_batched"),
         ("peer: read back in order (notification log, decoded)", "peer_read"),
         ("stream fill for the replay (raw atomic batches, 4 in flight)", "fill"),
@@ -254,7 +264,8 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
         out.append("Taken with pyinstrument running (--profile): slower than without, and the RSS includes it.")
     out.append("HTTP: create_app under uvicorn in its own process; the projection runner (and the replay) in their "
                "own processes, as the worker runs. Raw publishes carry the same subjects, bytes and "
-               "Nats-Msg-Id/Content-Type headers as ours.")
+               "Nats-Msg-Id/Content-Type headers as ours. Every process, the raw references' one included, "
+               "runs with the garbage-collector settings of `services.gc_tuning`, as the `doingoai` processes do.")
     return "\n".join(out)
 
 
@@ -268,6 +279,7 @@ def main() -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
         PROFILE = ours.PROFILE_DIR = args.profile.resolve()
     started = time.perf_counter()
+    tune_gc()  # as the `doingoai` processes run (the children do the same)
     figures, info = asyncio.run(measure(args.scale))
     load = os.getloadavg()
     print()

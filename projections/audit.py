@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.audit_tables import audit_heads, audit_trail
 from projections.batch import Batch, StreamMessage
-from projections.bulk import insert_rows
+from projections.bulk import copy_rows
 from services.audit_keys import Signer
 
 log = structlog.get_logger(__name__)
@@ -185,7 +185,7 @@ class AuditTrail:
         rows = chain_rows(messages, head_seq, head_hash, parsed)
         if not rows:
             return
-        await insert_rows(conn, audit_trail, rows)
+        await copy_rows(conn, audit_trail, rows)  # all after the head read in this transaction
         signer = self.signer()
         every = self.sign_every or 1000
         if signer is not None:

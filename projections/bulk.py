@@ -1,9 +1,12 @@
-"""Whole batches of rows in one statement: arrays sent through asyncpg and spread with `unnest`.
+"""Whole batches of rows in one statement, on the asyncpg connection under the caller's
+SQLAlchemy connection, inside its transaction.
 
 The projections write hundreds of rows per batch. Building them into SQL row by row (SQLAlchemy's
-executemany) costs more CPU than PostgreSQL spends storing them; here each column travels as one
-typed array and the statement is prepared once per connection. Everything runs on the asyncpg
-connection under the caller's SQLAlchemy connection, inside its transaction.
+executemany) costs more CPU than PostgreSQL spends storing them. `insert_rows` sends each column
+as one typed array, spread with `unnest` (a prepared statement, conflicts skipped or updated);
+`copy_rows` appends with binary COPY, the cheapest way in for both sides (asyncpg checks the type
+of every array element, COPY encodes each value with its column's codec), for rows nothing else
+can have written (a conflict is an error there, not skipped).
 """
 
 from __future__ import annotations
@@ -71,14 +74,41 @@ def _insert_sql(table: Table, conflict: str | None, update: bool) -> str:
     return sql + f" ON CONFLICT ({_quote(conflict)}) DO UPDATE SET {assignments}"
 
 
+def _json(value: Any) -> str:
+    """A JSONB value as text; None as JSON null, as SQLAlchemy's JSONB writes it."""
+    return value if isinstance(value, JsonText) else json.dumps(value)
+
+
 def _column_arrays(table: Table, rows: Sequence[Row]) -> list[list[Any]]:
     out = []
     for column in table.columns:
         values = [row.get(column.name) for row in rows]
-        if isinstance(column.type, JSONB):  # None as JSON null, as SQLAlchemy's JSONB writes it
-            values = [v if isinstance(v, JsonText) else json.dumps(v) for v in values]
+        if isinstance(column.type, JSONB):
+            values = [_json(v) for v in values]
         out.append(values)
     return out
+
+
+def _records(table: Table, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    names = [c.name for c in table.columns]
+    jsonb = [k for k, c in enumerate(table.columns) if isinstance(c.type, JSONB)]
+    out = []
+    for row in rows:
+        values = list(map(row.get, names))
+        for k in jsonb:
+            values[k] = _json(values[k])
+        out.append(tuple(values))
+    return out
+
+
+async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row]) -> None:
+    """Append `rows` (missing columns are NULL) with binary COPY. For rows only the caller's
+    transaction can add (e.g. stream sequences after the checkpoint it holds locked): a row whose
+    key exists already fails the whole statement."""
+    if rows:
+        adb = await driver(conn)
+        await adb.copy_records_to_table(table.name, records=_records(table, rows),
+                                        columns=[c.name for c in table.columns])
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], *, conflict: str | None = None,

@@ -6,7 +6,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.batch import Batch
-from projections.bulk import JsonText, driver, insert_rows
+from projections.bulk import JsonText, copy_rows, driver, insert_rows
 from projections.tables import event_duplicates, events, rejected
 from schemas.codec import to_obj
 
@@ -26,8 +26,8 @@ class EventIndex:
     name = "event_index"
 
     async def apply(self, conn: AsyncConnection, batch: Batch) -> None:
-        if batch.fresh:
-            await insert_rows(
+        if batch.fresh:  # first of their ids (the index was asked in this transaction), sequences after the checkpoint
+            await copy_rows(
                 conn,
                 events,
                 [

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.batch import Batch, Stored
-from projections.bulk import insert_rows, select_rows
+from projections.bulk import copy_rows, insert_rows, select_rows
 from projections.tables import rejected
 
 Row = dict[str, Any]
@@ -52,6 +52,7 @@ class RowProjection:
         if not todo:
             return
         current: dict[str, Row] = await select_rows(conn, self.table, self.key, {self.key_of(s) for s in todo})
+        existing = set(current)
         changed: dict[str, Row] = {}
         refusals: list[tuple[Stored, Refused]] = []
         for stored in todo:
@@ -62,8 +63,9 @@ class RowProjection:
                 refusals.append((stored, refusal))
                 continue
             current[key] = changed[key] = {**row, self.key: key, "last_seq": stored.seq}
-        if changed:
-            await upsert(conn, self.table, self.key, list(changed.values()))
+        if changed:  # rows new to the table are appended: this transaction just found none with their keys
+            await copy_rows(conn, self.table, [row for key, row in changed.items() if key not in existing])
+            await upsert(conn, self.table, self.key, [row for key, row in changed.items() if key in existing])
         if refusals:
             await record_refusals(conn, self.name, refusals)
 

@@ -21,10 +21,9 @@ from typing import Any
 
 import structlog
 from nats.errors import Error as NatsError
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError, ServiceUnavailableError
+from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -32,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.batch import StreamMessage
+from projections.pull import Puller, stream_message
 from projections.tables import checkpoints
 
 log = structlog.get_logger(__name__)
@@ -83,17 +83,6 @@ async def write_checkpoint(conn: AsyncConnection, consumer: str, seq: int) -> No
     )
 
 
-def to_stream_message(msg: object) -> StreamMessage:
-    meta = msg.metadata  # type: ignore[attr-defined]
-    return StreamMessage(
-        seq=meta.sequence.stream,
-        subject=msg.subject,  # type: ignore[attr-defined]
-        data=msg.data,  # type: ignore[attr-defined]
-        recorded_at=meta.timestamp,
-        headers=dict(msg.headers or {}),  # type: ignore[attr-defined]
-    )
-
-
 class Runner:
     def __init__(
         self,
@@ -120,7 +109,7 @@ class Runner:
         """The name of this run's NATS consumer (the checkpoint is kept under `durable`)."""
         self.caught_up = asyncio.Event()
 
-    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+    async def _subscribe(self) -> Puller:
         """A consumer of this run's own, from the checkpoint on. Its name is new on every run
         (`<durable>--<random>`): a runner that lost its unit and has not stopped yet keeps pulling
         from its old consumer and cannot take messages from this one (it could otherwise apply a
@@ -149,7 +138,7 @@ class Runner:
         await self.js.add_consumer(self.stream, config)
         CHECKPOINT.labels(self.durable).set(self.checkpoint)
         log.info("projection.resume", consumer=self.consumer, from_seq=self.checkpoint + 1)
-        return await self.js.pull_subscribe_bind(durable=self.consumer, stream=self.stream)
+        return await Puller(self.js, self.stream, self.consumer).start()
 
     async def _earlier_consumers(self) -> list[str]:
         """Consumers left by earlier runs of this durable (a killed worker leaves its own behind)."""
@@ -179,26 +168,25 @@ class Runner:
             if ahead is not None:
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)
-            await sub.unsubscribe()
+            await sub.stop()
             with contextlib.suppress(NatsError, NotFoundError, asyncio.TimeoutError):
                 await self.js.delete_consumer(self.stream, self.consumer)
 
-    async def _fetch(self, sub: JetStreamContext.PullSubscription, size: int = 0,
-                     wait_s: float = 0.0) -> Fetched:
+    async def _fetch(self, sub: Puller, size: int = 0, wait_s: float = 0.0) -> Fetched:
         """The next batch (`size` at most, the batch size by default), as read and as stream
         messages (both empty when there is none within `wait_s`), with the handler's
         preparation done."""
         try:
-            msgs = await sub.fetch(size or self.batch_size, timeout=wait_s or self.fetch_timeout)
-        except (TimeoutError, NatsTimeout):
-            if not size:
-                self.caught_up.set()
-            return [], []
-        except (ServiceUnavailableError, NatsError) as exc:  # e.g. a cluster node failing over
+            msgs = await sub.fetch(size or self.batch_size, wait_s or self.fetch_timeout)
+        except NatsError as exc:  # e.g. a cluster node failing over
             log.warning("projection.fetch_unavailable", consumer=self.durable, error=repr(exc))
             await asyncio.sleep(0.5)
             return [], []
-        batch = [to_stream_message(m) for m in msgs]
+        if not msgs:
+            if not size:
+                self.caught_up.set()
+            return [], []
+        batch = [stream_message(m) for m in msgs]
         prepare = getattr(self.handler, "prepare", None)
         if prepare is not None and batch:
             prepare(batch)

@@ -12,12 +12,11 @@ import contextlib
 from collections.abc import AsyncGenerator
 
 from nats.errors import Error as NatsError
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from projections.batch import StreamMessage
-from projections.runner import to_stream_message
+from projections.pull import Puller, stream_message
 
 
 async def read_batches(
@@ -31,23 +30,22 @@ async def read_batches(
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(from_seq, 1),
         ack_policy=AckPolicy.NONE, mem_storage=True, num_replicas=1, inactive_threshold=300.0,
     )
-    sub = await js.pull_subscribe(subjects, stream=stream, config=config)
-    name = (await sub.consumer_info()).name
+    name = (await js.add_consumer(stream, config.evolve(filter_subject=subjects))).name
+    sub = await Puller(js, stream, name).start()
     try:
         while True:
-            try:
-                msgs = await sub.fetch(batch, timeout=fetch_timeout)
-            except (TimeoutError, NatsTimeout):
-                if (await sub.consumer_info()).num_pending == 0:
+            msgs = await sub.fetch(batch, fetch_timeout)
+            if not msgs:
+                if (await js.consumer_info(stream, name)).num_pending == 0:
                     return  # nothing more on these subjects up to the stream's end
                 continue
-            messages = [to_stream_message(m) for m in msgs]
+            messages = [stream_message(m) for m in msgs]
             wanted = [m for m in messages if m.seq <= last_seq]
             if wanted:
                 yield wanted
             if messages and messages[-1].seq >= last_seq:
                 return
     finally:
-        await sub.unsubscribe()
+        await sub.stop()
         with contextlib.suppress(NatsError):  # else the server drops it after `inactive_threshold`
             await js.delete_consumer(stream, name)

@@ -38,6 +38,7 @@ from services.db import make_engine
 from services.escalations.clock import SystemClock
 from services.escalations.delivery import DELIVERED, delivery_handler
 from services.escalations.service import EscalationService
+from services.gc_tuning import tune_gc
 from services.runtime import Runtime
 from services.store import EVENTS_STREAM, REJECTED_STREAM
 
@@ -152,6 +153,7 @@ async def run_worker(rt: Runtime) -> None:
             kv = await leases(js, rt.settings.lease_ttl_s)
             coordinator = Coordinator(kv, units.names, units.run, renew_s=min(2.0, rt.settings.lease_ttl_s / 3))
             tasks = [asyncio.create_task(coordinator.run(stop))]
+        tune_gc()  # what start-up built stays out of collection
         log.info("worker.started", partitioned=partitioned)
         done, _ = await asyncio.wait([asyncio.create_task(stop.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:

@@ -31,6 +31,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
+from nats.js.errors import ServiceUnavailableError
 
 from services.credentials import password_hash
 from services.embedded.nats import nats_server_binary
@@ -404,7 +405,14 @@ async def read_stream(js: JetStreamContext, stream: str = EVENTS_STREAM, subject
         return []
     last = info.state.last_seq
     out: list[tuple[int, str]] = []
-    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True)
+    for attempt in range(20):  # right after failovers the meta leader may still be settling
+        try:
+            sub = await js.subscribe(subject, stream=stream, ordered_consumer=True)
+            break
+        except ServiceUnavailableError:
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.5)
     try:
         while True:
             msg = await sub.next_msg(timeout=idle_s)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,8 @@ from schemas.base import registry
 from schemas.codec import new_event
 from schemas.envelope import CloudEvent
 from schemas.export import example_of
-from services.embedded.ports import free_port
+from services.embedded.nats import nats_server_binary
+from services.embedded.ports import free_port, is_listening, stop_process
 from services.store import EVENTS_STREAM
 
 
@@ -140,3 +143,23 @@ def sample(name: str, province: str = "ha-tinh", agency: str = "so-ngoai-vu", ag
     payload = et.model.model_validate({**example_of(et.model), **(data or {}), **overrides})
     return new_event(payload, province=province, agency=agency, aggregate_id=aggregate_id or uuid.uuid4().hex,
                      time=datetime.now(UTC))
+
+
+@contextmanager
+def bare_nats_server(base: Path) -> Iterator[str]:
+    """A nats-server of its own with JetStream syncing every write, as the embedded one does; its URL."""
+    port = free_port()
+    conf = base / "nats.conf"
+    conf.write_text(f'listen: 127.0.0.1:{port}\njetstream {{ store_dir: "{base / "js"}", sync_interval: always }}\n')
+    proc = subprocess.Popen([nats_server_binary(), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if is_listening(port):
+                break
+            if proc.poll() is not None:
+                raise RuntimeError("nats-server exited")
+            time.sleep(0.05)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)

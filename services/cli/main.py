@@ -13,6 +13,7 @@ import typer
 
 from services import logs
 from services.cli.audit import audit_app
+from services.gc_tuning import tune_gc
 from services.settings import load
 
 app = typer.Typer(help="Đối ngoại nhân dân: event backbone for provincial foreign-affairs coordination.",
@@ -25,6 +26,7 @@ T = TypeVar("T")
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     logs.configure()
+    tune_gc()
     return asyncio.run(coro_fn())  # type: ignore[arg-type]
 
 

@@ -4,8 +4,6 @@ fsync before every ack): what is stored, at which sequence, and that nothing is 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import nats
@@ -15,13 +13,11 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from schemas.codec import InvalidEvent, encode
-from services.embedded.nats import nats_server_binary
-from services.embedded.ports import free_port, is_listening, stop_process
 from services.store import EVENTS_STREAM
 from services.store.publisher import CONTENT_TYPE, MIN_ATOMIC, ConcurrencyConflict, Publisher, validate
 from services.store.streams import stream_configs
 from services.store.wire import DUPLICATE_IN_BATCH, BatchRefused, Message, Wire
-from tests.support import sample
+from tests.support import bare_nats_server, sample
 
 pytestmark = pytest.mark.integration
 
@@ -29,20 +25,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bare nats-server with JetStream syncing every write, as the embedded one does."""
-    base = tmp_path_factory.mktemp("bare-nats")
-    port = free_port()
-    conf = base / "nats.conf"
-    conf.write_text(f'listen: 127.0.0.1:{port}\njetstream {{ store_dir: "{base / "js"}", sync_interval: always }}\n')
-    proc = subprocess.Popen([nats_server_binary(), "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        if is_listening(port):
-            break
-        if proc.poll() is not None:
-            raise RuntimeError("nats-server exited")
-        time.sleep(0.05)
-    yield f"nats://127.0.0.1:{port}"
-    stop_process(proc)
+    with bare_nats_server(tmp_path_factory.mktemp("bare-nats")) as url:
+        yield url
 
 
 @pytest.fixture

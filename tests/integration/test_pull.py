@@ -1,0 +1,118 @@
+"""The projections' pull reader (`projections.pull.Puller`) on a real nats-server: what a fetch
+returns and when, that a late status of an earlier request does not end a later one, and that
+messages a waiting request brings after its fetch returned are served next, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from projections.pull import Puller, stream_message
+from tests.support import bare_nats_server
+
+pytestmark = pytest.mark.integration
+STREAM = "PULLTEST"
+
+
+@pytest.fixture(scope="module")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with bare_nats_server(tmp_path_factory.mktemp("pull-nats")) as url:
+        yield url
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc: Client = await nats.connect(nats_url)
+    js = nc.jetstream()
+    try:
+        await js.delete_stream(STREAM)
+    except nats.js.errors.NotFoundError:
+        pass
+    await js.add_stream(name=STREAM, subjects=["pulltest.>"])
+    await js.add_consumer(STREAM, ConsumerConfig(durable_name="reader", ack_policy=AckPolicy.ALL))
+    yield js
+    await nc.close()
+
+
+async def publish(js: JetStreamContext, *bodies: str) -> None:
+    for body in bodies:
+        await js.publish(f"pulltest.{body}", body.encode(), stream=STREAM)
+
+
+async def test_a_fetch_returns_what_is_there_at_once_up_to_the_batch(js: JetStreamContext) -> None:
+    await publish(js, "a", "b", "c", "d", "e")
+    puller = await Puller(js, STREAM, "reader").start()
+    t0 = time.perf_counter()
+    first = await puller.fetch(3, 5.0)
+    rest = await puller.fetch(10, 5.0)
+    assert time.perf_counter() - t0 < 1.0  # neither waited for a full batch
+    assert [m.data for m in first] == [b"a", b"b", b"c"]
+    assert [m.data for m in rest] == [b"d", b"e"]
+    assert [stream_message(m).seq for m in first + rest] == [1, 2, 3, 4, 5]
+    await puller.stop()
+
+
+async def test_an_empty_fetch_waits_its_time_then_returns_nothing(js: JetStreamContext) -> None:
+    puller = await Puller(js, STREAM, "reader").start()
+    t0 = time.perf_counter()
+    assert await puller.fetch(10, 0.3) == []
+    assert 0.25 < time.perf_counter() - t0 < 2.0
+    await puller.stop()
+
+
+async def test_a_waiting_fetch_returns_at_the_first_message(js: JetStreamContext) -> None:
+    puller = await Puller(js, STREAM, "reader").start()
+    later = asyncio.create_task(asyncio.sleep(0.2))
+    later.add_done_callback(lambda _: asyncio.ensure_future(publish(js, "late")))
+    t0 = time.perf_counter()
+    got = await puller.fetch(100, 5.0)
+    assert [m.data for m in got] == [b"late"]
+    assert time.perf_counter() - t0 < 2.0  # not the 5 s the request may wait, nor a full batch
+    await puller.stop()
+
+
+async def test_an_earlier_requests_expiry_does_not_end_a_later_fetch(js: JetStreamContext) -> None:
+    """The first fetch returns at its first message; its request stays open and expires while the
+    second fetch waits, and that 408 must not end the second one: it returns the next message."""
+    puller = await Puller(js, STREAM, "reader").start()
+    asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(publish(js, "one")))
+    assert [m.data for m in await puller.fetch(5, 0.4)] == [b"one"]  # request 2 open until ~0.4 s
+    asyncio.get_running_loop().call_later(0.8, lambda: asyncio.ensure_future(publish(js, "two")))
+    t0 = time.perf_counter()
+    got = await puller.fetch(5, 3.0)
+    assert [m.data for m in got] == [b"two"]
+    assert time.perf_counter() - t0 > 0.5  # it waited past the earlier request's expiry
+    await puller.stop()
+
+
+async def test_what_an_open_request_brings_later_is_served_next_in_order(js: JetStreamContext) -> None:
+    puller = await Puller(js, STREAM, "reader").start()
+    asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(publish(js, "p", "q", "r")))
+    first = await puller.fetch(10, 2.0)
+    await asyncio.sleep(0.3)  # the rest arrives through the request still open
+    second = await puller.fetch(10, 2.0)
+    assert [m.data for m in first + second] == [b"p", b"q", b"r"]
+    assert [stream_message(m).seq for m in first + second] == [1, 2, 3]
+    await puller.stop()
+
+
+def test_stream_message_reads_both_forms_of_the_ack_subject() -> None:
+    ns = 1_700_000_000_123_456_789
+    old = Msg(None, subject="doingoai.events.ha-tinh.so-ngoai-vu.activity_held",  # type: ignore[arg-type]
+              reply=f"$JS.ACK.S.C.1.42.7.{ns}.3", data=b"{}", headers={"Nats-Msg-Id": "x"})
+    new = Msg(None, subject="s", reply=f"$JS.ACK.hub.ACCHASH.S.C.1.43.8.{ns}.2.tok", data=b"")  # type: ignore[arg-type]
+    when = datetime.fromtimestamp(ns / 1_000_000_000.0, UTC)
+    assert (stream_message(old).seq, stream_message(old).recorded_at, stream_message(old).headers) == (
+        42, when, {"Nats-Msg-Id": "x"})
+    assert (stream_message(new).seq, stream_message(new).recorded_at) == (43, when)
+    assert stream_message(old).recorded_at == old.metadata.timestamp  # as nats-py reads it
+    assert stream_message(new).seq == new.metadata.sequence.stream
