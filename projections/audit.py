@@ -34,6 +34,7 @@ from projections.audit_tables import audit_heads, audit_trail
 from projections.batch import Batch, StreamMessage
 from projections.bulk import copy_rows
 from services.audit_keys import Signer
+from services.fastjson import loads
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
@@ -74,7 +75,7 @@ _UNPARSED = object()
 def payload_json(data: bytes) -> Any:
     """The payload's JSON, or None if it is not JSON (the audit trail describes any payload)."""
     try:
-        return json.loads(data)
+        return loads(data, json.loads)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj
+from services.fastjson import loads
 
 MAX_TEXT = 500
 """Longest path or message kept in a rejection's problems (characters)."""
@@ -161,6 +162,15 @@ def _parse_float(text: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_parse_float)
 
 
+def _parse_standard(raw: bytes) -> Any:
+    try:
+        return _DECODER.decode(raw.decode("utf-8"))
+    except RecursionError:
+        raise InvalidEvent("bad_json", [Problem("", "not JSON: nested too deeply")]) from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise InvalidEvent("bad_json", [Problem("", clean_text(f"not JSON: {exc}"))]) from None
+
+
 def parse_strict(raw: bytes, limit: int = MAX_EVENT_BYTES, *, storable: bool = True) -> Any:
     """JSON bytes -> object, refusing (InvalidEvent) what must not reach a stream or a table: more
     than `limit` bytes, invalid JSON or UTF-8 (raw surrogates included), NaN/Infinity, nesting too
@@ -169,12 +179,7 @@ def parse_strict(raw: bytes, limit: int = MAX_EVENT_BYTES, *, storable: bool = T
     if len(raw) > limit:
         raise InvalidEvent("too_large", [Problem("", f"event is {len(raw)} bytes, limit {limit}")])
     _FLOATS.overflow = False
-    try:
-        obj = _DECODER.decode(raw.decode("utf-8"))
-    except RecursionError:
-        raise InvalidEvent("bad_json", [Problem("", "not JSON: nested too deeply")]) from None
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise InvalidEvent("bad_json", [Problem("", clean_text(f"not JSON: {exc}"))]) from None
+    obj = loads(raw, _parse_standard)
     # Raw NUL bytes fail strict JSON, raw surrogates strict UTF-8 decoding: a string that cannot
     # be stored can only come from a \u0000 or \uD800-\uDFFF escape, a non-finite number only
     # from an overflowing literal. Walk the object only then (the common case skips it).
