@@ -1,6 +1,6 @@
 import pytest
 
-from tests.support import System, new_system
+from tests.support import System, bare_nats_server, new_system
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +18,11 @@ def system(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def agency(system: System) -> dict[str, str]:
     return system.credentials("ha-tinh", "so-ngoai-vu")
+
+
+@pytest.fixture(scope="module")
+def bare_nats_url(tmp_path_factory: pytest.TempPathFactory):
+    """A nats-server of its own (JetStream syncing every write, as the embedded one does), for
+    tests of the NATS side alone; one per test module."""
+    with bare_nats_server(tmp_path_factory.mktemp("bare-nats")) as url:
+        yield url

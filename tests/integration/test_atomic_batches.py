@@ -4,7 +4,7 @@ fsync before every ack): what is stored, at which sequence, and that nothing is 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -17,21 +17,14 @@ from services.store import EVENTS_STREAM
 from services.store.publisher import CONTENT_TYPE, MIN_ATOMIC, ConcurrencyConflict, Publisher, validate
 from services.store.streams import stream_configs
 from services.store.wire import DUPLICATE_IN_BATCH, BatchRefused, Message, Wire
-from tests.support import bare_nats_server, sample
+from tests.support import sample
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A bare nats-server with JetStream syncing every write, as the embedded one does."""
-    with bare_nats_server(tmp_path_factory.mktemp("bare-nats")) as url:
-        yield url
-
-
 @pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_url)
+async def nc(bare_nats_url: str) -> AsyncIterator[Client]:
+    client = await nats.connect(bare_nats_url)
     yield client
     await client.close()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import nats
@@ -17,21 +17,14 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from projections.pull import Puller, stream_message
-from tests.support import bare_nats_server
 
 pytestmark = pytest.mark.integration
 STREAM = "PULLTEST"
 
 
-@pytest.fixture(scope="module")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with bare_nats_server(tmp_path_factory.mktemp("pull-nats")) as url:
-        yield url
-
-
 @pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc: Client = await nats.connect(nats_url)
+async def js(bare_nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc: Client = await nats.connect(bare_nats_url)
     js = nc.jetstream()
     try:
         await js.delete_stream(STREAM)
