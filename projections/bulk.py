@@ -89,9 +89,13 @@ def _column_arrays(table: Table, rows: Sequence[Row]) -> list[list[Any]]:
     return out
 
 
-def _records(table: Table, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
-    names = [c.name for c in table.columns]
-    jsonb = [k for k, c in enumerate(table.columns) if isinstance(c.type, JSONB)]
+@cache
+def _layout(table: Table) -> tuple[list[str], list[int]]:
+    """The column names of `table`, in order, and the positions of its JSONB columns."""
+    return [c.name for c in table.columns], [k for k, c in enumerate(table.columns) if isinstance(c.type, JSONB)]
+
+
+def _records(names: list[str], jsonb: list[int], rows: Sequence[Row]) -> list[tuple[Any, ...]]:
     out = []
     for row in rows:
         values = list(map(row.get, names))
@@ -106,9 +110,9 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row]) ->
     transaction can add (e.g. stream sequences after the checkpoint it holds locked): a row whose
     key exists already fails the whole statement."""
     if rows:
+        names, jsonb = _layout(table)
         adb = await driver(conn)
-        await adb.copy_records_to_table(table.name, records=_records(table, rows),
-                                        columns=[c.name for c in table.columns])
+        await adb.copy_records_to_table(table.name, records=_records(names, jsonb, rows), columns=names)
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], *, conflict: str | None = None,

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
@@ -64,7 +65,7 @@ class Puller:
         self.ended: tuple[str, str] | None = None
         """(status, description) that ended the awaited request."""
         self.wake = asyncio.Event()
-        self.sub: object | None = None
+        self.sub: Subscription | None = None
 
     async def start(self) -> Puller:
         self.sub = await self.nc.subscribe(f"{self.inbox}.*", cb=self._received)
@@ -72,7 +73,7 @@ class Puller:
 
     async def stop(self) -> None:
         if self.sub is not None:
-            await self.sub.unsubscribe()  # type: ignore[attr-defined]
+            await self.sub.unsubscribe()
             self.sub = None
 
     async def _received(self, msg: Msg) -> None:

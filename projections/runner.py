@@ -188,7 +188,7 @@ class Runner:
             return [], []
         batch = [stream_message(m) for m in msgs]
         prepare = getattr(self.handler, "prepare", None)
-        if prepare is not None and batch:
+        if prepare is not None:
             prepare(batch)
         return list(msgs), batch
 

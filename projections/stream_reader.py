@@ -43,7 +43,7 @@ async def read_batches(
             wanted = [m for m in messages if m.seq <= last_seq]
             if wanted:
                 yield wanted
-            if messages and messages[-1].seq >= last_seq:
+            if messages[-1].seq >= last_seq:
                 return
     finally:
         await sub.stop()
