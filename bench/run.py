@@ -151,6 +151,8 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
             log("replay limits: ordered consumer, COPY")
             f["raw_ordered"] = await refs.raw_ordered(nc, total)
             f["copy_replay"] = await refs.copy_rows(rt.database_url, refs.row_chunks(corpus, 0, total), "bench_copy")
+            log("reading and decoding alone (no database)")
+            f["decode_only"], f["decode_only_cpu"] = await ours.read_and_decode(nc, total, batch)
             log(f"replay of {total:,} events in a child process")
             replayed = await asyncio.to_thread(ours.run_replay_child, rt, "bench_replay")
             f["replay"], f["replay_rss"] = replayed["rate"], replayed["peak_rss_mb"]
@@ -218,11 +220,11 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
     compare("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"],
             "our `publish_many`, atomic batches of 1,000" if "ours_atomic" in f else
             f"our `publish_many` (window {w})", f.get("ours_atomic", f["ours_bulk"]), None)
-    limit = min(f["raw_pull"], f["copy_live_all"])
+    live_limit = min(f["raw_pull"], f["copy_live_all"])
     compare(f"projection, all projections, fresh durable runner, {info['backlog']:,}-event backlog "
             f"(batch {b})", f["project"],
             f"slower of raw pull+ack {rate(f['raw_pull'])} / COPY of the same rows {rate(f['copy_live_all'])}",
-            limit, 0.5)
+            live_limit, 0.5)
     p99_ok = "PASS" if f["p99"] <= 100 else "FAIL"
     rows.append((f"publish → visible at {info['rate']:,}/s for {info['seconds']} s (p50 / p95 / p99; max)",
                  f"{f['p50']:.0f} / {f['p95']:.0f} / {f['p99']:.0f} ms; {f['pmax']:.0f} ms",
@@ -232,6 +234,10 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
     compare(f"replay of {info['replay_events']:,} events into fresh read models (child process)", f["replay"],
             f"slower of ordered consumer {rate(f['raw_ordered'])} / COPY of the same rows "
             f"{rate(f['copy_replay_all'])}", limit, 0.5)
+    decode_only = (f"reading and decoding alone, no database: the replay's reader and decoder over the "
+                   f"{info['replay_events']:,} events, one process ({f['decode_only_cpu']:.0f} µs of CPU per event)")
+    compare(decode_only, f["decode_only"], "the projection target: half the slower live limit", live_limit / 2, None)
+    compare(decode_only, f["decode_only"], "the replay target: half the slower replay limit", limit / 2, None)
     rows.append(("replay worker peak RSS", f"{f['replay_rss']:.0f} MB", "—", "—", "—", "≤ 300 MB",
                  "PASS" if f["replay_rss"] <= 300 else "FAIL"))
     out = ["| measurement | ours | reference | reference figure | ours / ref | target | result |",

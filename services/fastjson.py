@@ -11,18 +11,25 @@ message, as it always did.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"\d{19}")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
+"""19 ASCII digits in a row, once every digit reads 0 (a translation and a substring search cost a
+fraction of what a regular expression's `\\d{19}` does)."""
+
+
+def has_long_digits(raw: bytes) -> bool:
+    """Whether `raw` holds a run of 19 or more ASCII digits."""
+    return _LONG_DIGITS in raw.translate(_DIGITS_AS_ZERO)
 
 
 def loads(raw: bytes, standard: Callable[[bytes], Any]) -> Any:
     """`standard(raw)`'s result, parsed by orjson where that is the same."""
-    if not _LONG_DIGITS.search(raw):
+    if not has_long_digits(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from projections.batch import parse_strict
 from schemas.codec import InvalidEvent
-from services.fastjson import loads
+from services.fastjson import has_long_digits, loads
 
 EDGES = [
     b'"\\ud800"', b'"\\udc00x"', b'"\\ud83d\\ude00"', b"1e400", b"-1e400", b"1e-400",
@@ -38,6 +39,11 @@ def test_edge_documents_parse_as_the_standard_parser_parses_them(raw: bytes) -> 
 
 def test_integers_beyond_64_bits_stay_integers() -> None:
     assert loads(b'{"n": 123456789012345678901234567890}', json.loads) == {"n": 123456789012345678901234567890}
+
+
+@given(st.binary(max_size=80) | st.text(alphabet="0123456789a.-٣", max_size=80).map(str.encode))
+def test_long_digit_runs_are_found_as_a_regular_expression_finds_them(raw: bytes) -> None:
+    assert has_long_digits(raw) == (re.search(rb"[0-9]{19}", raw) is not None)
 
 
 json_values = st.recursive(
