@@ -180,6 +180,24 @@ async def raw_ordered(nc: Client, last_seq: int) -> float:
     return count / seconds
 
 
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time so far, all CPUs, in clock ticks, as /proc/stat's first line gives it
+    (user, nice, system, idle, iowait, irq, softirq, steal, ...); [] where there is no /proc/stat."""
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return []
+
+
+def stolen_share(before: list[int], after: list[int]) -> float | None:
+    """The share of the machine's time between two `cpu_ticks` that the hypervisor gave to others
+    (steal): while it is high, every figure is low, the more so the more CPU the path needs."""
+    if len(before) < 8 or len(after) < 8:
+        return None
+    spent = [b - a for a, b in zip(before[:8], after[:8], strict=True)]
+    return spent[7] / sum(spent) if sum(spent) else None
+
+
 def _dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://")
 

@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.refs import cpu_ticks
 from schemas.codec import encode
 from services.runtime import Runtime
 from services.settings import Settings
@@ -105,9 +106,8 @@ async def replay_child(schema: str, verify: bool) -> dict[str, object]:
 
 def busy_cpu_s() -> float:
     """CPU seconds the machine has spent busy (all CPUs, from /proc/stat; 0 where there is none)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
+    fields = cpu_ticks()
+    if not fields:
         return 0.0
     idle = fields[3] + fields[4]  # idle, iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")

@@ -38,7 +38,7 @@ from services.store import EVENTS_STREAM
 from services.store.publisher import Publisher
 
 PROFILE: Path | None = None
-ROUNDS = 2
+ROUNDS = 3
 """Ingest and peer measurements are short and the machine may be shared: best of ROUNDS each."""
 
 
@@ -284,13 +284,14 @@ def main() -> None:
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         PROFILE = ours.PROFILE_DIR = args.profile.resolve()
-    started = time.perf_counter()
+    started, ticks = time.perf_counter(), refs.cpu_ticks()
     tune_gc()  # as the `doingoai` processes run (the children do the same)
     figures, info = asyncio.run(measure(args.scale))
-    load = os.getloadavg()
+    load, stolen = os.getloadavg(), refs.stolen_share(ticks, refs.cpu_ticks())
     print()
     print(f"scale {args.scale:g}; {os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"{time.perf_counter() - started:.0f} s in all")
+          f"{time.perf_counter() - started:.0f} s in all" +
+          ("" if stolen is None else f"; CPU time stolen by the hypervisor: {stolen:.0%} of the machine's"))
     print(f"backlog {info['backlog']:,} events: {info['indexed']:,} in the event index, {info['refused']} refused; "
           f"replay: {info['replay_events']:,} of {info['replayed']:,} stream events")
     print()

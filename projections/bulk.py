@@ -11,7 +11,6 @@ can have written (a conflict is an error there, not skipped).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -20,6 +19,8 @@ import asyncpg
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, LargeBinary, Numeric, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.fastjson import dumps
 
 Row = dict[str, Any]
 _TYPES: tuple[tuple[type, str], ...] = (
@@ -76,7 +77,7 @@ def _insert_sql(table: Table, conflict: str | None, update: bool) -> str:
 
 def _json(value: Any) -> str:
     """A JSONB value as text; None as JSON null, as SQLAlchemy's JSONB writes it."""
-    return value if isinstance(value, JsonText) else json.dumps(value)
+    return value if isinstance(value, JsonText) else dumps(value)
 
 
 def _column_arrays(table: Table, rows: Sequence[Row]) -> list[list[Any]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import Batch
+from projections.batch import Batch, Stored
 from projections.bulk import JsonText, copy_rows, driver, insert_rows
 from projections.tables import event_duplicates, events, rejected
 from schemas.codec import to_obj
@@ -22,36 +24,36 @@ async def known_ids(conn: AsyncConnection, ids: list[str]) -> dict[str, int]:
     return {r["id"]: r["seq"] for r in await adb.fetch(KNOWN_IDS, ids)}
 
 
+def index_row(s: Stored) -> dict[str, Any]:
+    """The event-index row of a stored event."""
+    event = s.event
+    env = event.envelope
+    return {
+        "seq": s.seq,
+        "id": env.id,
+        "type": env.type,
+        "name": event.event_type.name,
+        "version": event.original_version,
+        "source": env.source,
+        "province": env.province,
+        "agency": env.agency,
+        "subject": env.subject,
+        "time": env.time,
+        "recorded_at": s.recorded_at,
+        "correlationid": env.correlationid,
+        "causationid": env.causationid,
+        "actor": env.actor,
+        "nats_subject": s.nats_subject,
+        "envelope": JsonText(s.raw.decode()) if s.raw else to_obj(env),
+    }
+
+
 class EventIndex:
     name = "event_index"
 
     async def apply(self, conn: AsyncConnection, batch: Batch) -> None:
         if batch.fresh:  # first of their ids (the index was asked in this transaction), sequences after the checkpoint
-            await copy_rows(
-                conn,
-                events,
-                [
-                    {
-                        "seq": s.seq,
-                        "id": s.event.id,
-                        "type": s.event.envelope.type,
-                        "name": s.event.name,
-                        "version": s.event.original_version,
-                        "source": s.event.envelope.source,
-                        "province": s.event.envelope.province,
-                        "agency": s.event.envelope.agency,
-                        "subject": s.event.envelope.subject,
-                        "time": s.event.envelope.time,
-                        "recorded_at": s.recorded_at,
-                        "correlationid": s.event.envelope.correlationid,
-                        "causationid": s.event.envelope.causationid,
-                        "actor": s.event.envelope.actor,
-                        "nats_subject": s.nats_subject,
-                        "envelope": JsonText(s.raw.decode()) if s.raw else to_obj(s.event.envelope),
-                    }
-                    for s in batch.fresh
-                ],
-            )
+            await copy_rows(conn, events, [index_row(s) for s in batch.fresh])
         if batch.duplicates:
             await insert_rows(
                 conn,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 _SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 SOURCE_RE = re.compile(rf"^/provinces/(?P<province>{_SLUG})/agencies/(?P<agency>{_SLUG})$")
@@ -52,13 +51,6 @@ class CloudEvent(BaseModel):
             if not isinstance(value, str | int | bool):
                 raise ValueError(f"extension attribute {name!r} must be a string, integer or boolean")
         return self
-
-    @field_validator("time")
-    @classmethod
-    def _time_has_offset(cls, value: datetime) -> datetime:
-        if value.utcoffset() is None:  # pragma: no cover - AwareDatetime already ensures it
-            raise ValueError("time needs an offset")
-        return value
 
     @property
     def province(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import enum
 import json
 import math
 import re
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 
 from projections.batch import parse_strict
 from schemas.codec import InvalidEvent
-from services.fastjson import has_long_digits, loads
+from services.fastjson import dumps, has_long_digits, loads
 
 EDGES = [
     b'"\\ud800"', b'"\\udc00x"', b'"\\ud83d\\ude00"', b"1e400", b"-1e400", b"1e-400",
@@ -73,3 +75,26 @@ def test_the_strict_parse_still_refuses_what_cannot_be_stored() -> None:
         assert caught.value.kind == kind
         assert message in caught.value.problems[0].message
     assert math.isclose(parse_strict(b'{"a": 1.5}')["a"], 1.5)
+
+
+@given(json_values)
+def test_documents_are_written_as_the_standard_library_writes_them(value: Any) -> None:
+    assert json.loads(dumps(value)) == json.loads(json.dumps(value))
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+
+
+@pytest.mark.parametrize("value", [{"n": 2**70}, {1: "a", None: "b"}, {"x": [1, {"y": 2**65}]}])
+def test_what_orjson_refuses_is_written_by_the_standard_library(value: Any) -> None:
+    assert dumps(value) == json.dumps(value)
+
+
+def test_string_enums_are_written_as_their_values() -> None:
+    assert json.loads(dumps({"c": Colour.RED, "l": [Colour.RED]})) == {"c": "red", "l": ["red"]}
+
+
+def test_what_the_standard_library_refuses_is_still_refused() -> None:
+    with pytest.raises(TypeError):
+        dumps({"d": datetime.date(2021, 6, 30)})
