@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from projections.audit_tables import audit_heads, audit_trail
 from projections.batch import Batch, StreamMessage
 from projections.bulk import copy_rows
+from schemas.fastjson import loads
 from services.audit_keys import Signer
-from services.fastjson import loads
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj
-from services.fastjson import loads
+from schemas.fastjson import loads
 
 MAX_TEXT = 500
 """Longest path or message kept in a rejection's problems (characters)."""

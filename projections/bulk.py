@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, Lar
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.fastjson import dumps
+from schemas.fastjson import dumps
 
 Row = dict[str, Any]
 _TYPES: tuple[tuple[type, str], ...] = (

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from schemas.base import TYPE_PREFIX, EventData, EventType, latest_versions, registry
 from schemas.envelope import CONTEXT_ATTRIBUTES, CloudEvent, source_for
+from schemas.fastjson import loads
 
 MAX_EVENT_BYTES = 256 * 1024
 """Largest accepted encoded event (bytes)."""
@@ -119,7 +120,7 @@ def parse_json(raw: bytes) -> Any:
     if len(raw) > MAX_EVENT_BYTES:
         raise InvalidEvent("too_large", [Problem("", f"event is {len(raw)} bytes, limit {MAX_EVENT_BYTES}")])
     try:
-        return json.loads(raw)
+        return loads(raw, json.loads)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidEvent("bad_json", [Problem("", f"not JSON: {exc}")]) from None
 

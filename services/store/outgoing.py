@@ -7,9 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import NamedTuple
 
-from schemas.codec import MAX_EVENT_BYTES, decode_obj, encode, parse_json
+from schemas.codec import decode, encode
 from schemas.envelope import CloudEvent, nats_subject
-from services.fastjson import loads
 from services.store.wire import SentBatch
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -41,8 +40,7 @@ def validate(event: CloudEvent | bytes | Valid) -> Valid:
     if isinstance(event, Valid):
         return event
     raw = event if isinstance(event, bytes) else encode(event)
-    obj = parse_json(raw) if len(raw) > MAX_EVENT_BYTES else loads(raw, parse_json)
-    return Valid.of(decode_obj(obj).envelope, raw)
+    return Valid.of(decode(raw).envelope, raw)
 
 
 class StoreUnavailable(Exception):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from projections.batch import parse_strict
 from schemas.codec import InvalidEvent
-from services.fastjson import dumps, has_long_digits, loads
+from schemas.fastjson import dumps, has_long_digits, loads
 
 EDGES = [
     b'"\\ud800"', b'"\\udc00x"', b'"\\ud83d\\ude00"', b"1e400", b"-1e400", b"1e-400",
