@@ -80,20 +80,18 @@ def _json(value: Any) -> str:
     return value if isinstance(value, JsonText) else dumps(value)
 
 
-def _column_arrays(table: Table, rows: Sequence[Row]) -> list[list[Any]]:
-    out = []
-    for column in table.columns:
-        values = [row.get(column.name) for row in rows]
-        if isinstance(column.type, JSONB):
-            values = [_json(v) for v in values]
-        out.append(values)
-    return out
-
-
 @cache
 def _layout(table: Table) -> tuple[list[str], list[int]]:
     """The column names of `table`, in order, and the positions of its JSONB columns."""
     return [c.name for c in table.columns], [k for k, c in enumerate(table.columns) if isinstance(c.type, JSONB)]
+
+
+def _column_arrays(table: Table, rows: Sequence[Row]) -> list[list[Any]]:
+    names, jsonb = _layout(table)
+    out = [[row.get(name) for row in rows] for name in names]
+    for k in jsonb:
+        out[k] = [_json(v) for v in out[k]]
+    return out
 
 
 def _records(names: list[str], jsonb: list[int], rows: Sequence[Row]) -> list[tuple[Any, ...]]:
