@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -296,30 +297,32 @@ async def read_and_decode(nc, last_seq: int, batch: int) -> tuple[float, float]:
 
 
 def run_replay_child(rt: Runtime, schema: str) -> dict[str, float]:
-    """`projections.replay.replay` in a child process; its figures and its peak RSS (wait4)."""
+    """`projections.replay.replay` in a child process, as `doingoai replay` runs it (the audit
+    chain in a process of its own); its figures and the peak RSS of each of the two processes."""
     child = subprocess.Popen([sys.executable, "-m", "bench.ours", "replay", schema], env=child_env(rt, "replay"),
                              stdout=subprocess.PIPE, stderr=(rt.settings.data_dir / "replay.log").open("ab"))
-    assert child.stdout is not None
-    out = child.stdout.read().decode()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    out = child.communicate()[0].decode()
     if child.returncode != 0:
         raise RuntimeError(f"the replay child failed ({child.returncode})")
-    figures = json.loads([line for line in out.splitlines() if line.startswith('{"bench":')][-1])["bench"]
-    return {**figures, "peak_rss_mb": usage.ru_maxrss / 1024}
+    figures: dict[str, float] = json.loads(
+        [line for line in out.splitlines() if line.startswith('{"bench":')][-1])["bench"]
+    return figures
 
 
-async def replay_child(schema: str) -> dict[str, float]:
+async def replay_child(schema: str) -> dict[str, object]:
     from projections.replay import replay
 
     rt = attach()
     nc = await rt.connect_nats("bench-replay")
     try:
         with child_profile():
-            result = await replay(nc, rt.database_url, schema)
+            result = await replay(nc, rt.database_url, schema, child_env=rt.child_env())
     finally:
         await nc.close()
-    return {"events": result.events, "seconds": result.seconds, "rate": result.rate}
+    audit = result.audit_apart or {}
+    return {"events": result.events, "seconds": result.seconds, "rate": result.rate,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "audit_rss_mb": float(audit.get("peak_rss_mb", 0))}
 
 
 if __name__ == "__main__":

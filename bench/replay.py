@@ -8,8 +8,9 @@ aggregate each, and appended with pipelined raw JetStream publishes (the service
 while the stream is filled, nats-server syncs lazily (`--fsync-each` keeps fsync before every ack),
 which changes nothing for reading it back. Then
 `projections.replay.replay` rebuilds every read model, the audit trail included, into a fresh
-schema in a child process, which reports its rate and its own peak RSS; `--verify` also times
-the audit verification of that schema against the stream.
+schema in a child process (the audit chain in a process of its own, as `doingoai replay` runs
+it), which reports its rate and the peak RSS of both processes; `--verify` also times the audit
+verification of that schema against the stream.
 """
 
 from __future__ import annotations
@@ -84,11 +85,12 @@ async def replay_child(schema: str, verify: bool) -> dict[str, object]:
                  nats_user=settings.nats_user, nats_password=settings.nats_password)
     nc = await rt.connect_nats("bench-replay")
     try:
-        result = await replay(nc, rt.database_url, schema)
+        result = await replay(nc, rt.database_url, schema, child_env=rt.child_env())
         usage = resource.getrusage(resource.RUSAGE_SELF)
         figures: dict[str, object] = {
             "events": result.events, "seconds": round(result.seconds, 1), "events_per_s": round(result.rate),
             "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "audit_rss_mb": (result.audit_apart or {}).get("peak_rss_mb", 0),
             "cpu_us_per_event": round((usage.ru_utime + usage.ru_stime) / max(result.events, 1) * 1e6, 1),
         }
         if verify:
@@ -143,7 +145,8 @@ async def main(events: int, window: int, verify: bool) -> None:
         finally:
             rt.stop()
     print(f"replay of {figures['events']:,} events into a fresh schema (every read model + audit trail):")
-    print(f"  {figures['seconds']} s, {figures['events_per_s']:,} events/s, peak RSS {figures['peak_rss_mb']} MB, "
+    print(f"  {figures['seconds']} s, {figures['events_per_s']:,} events/s, peak RSS {figures['peak_rss_mb']} MB "
+          f"(its audit-chain process: {figures['audit_rss_mb']} MB), "
           f"CPU of the replay process {figures['cpu_us_per_event']} µs/event (start-up included)")
     if busy > 0:
         print(f"  CPU of the whole machine meanwhile (replay, PostgreSQL, nats-server): "

@@ -155,7 +155,8 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
             f["decode_only"], f["decode_only_cpu"] = await ours.read_and_decode(nc, total, batch)
             log(f"replay of {total:,} events in a child process")
             replayed = await asyncio.to_thread(ours.run_replay_child, rt, "bench_replay")
-            f["replay"], f["replay_rss"] = replayed["rate"], replayed["peak_rss_mb"]
+            f["replay"], f["replay_rss"], f["audit_rss"] = (
+                replayed["rate"], replayed["peak_rss_mb"], replayed["audit_rss_mb"])
             info["replay_events"] = replayed["events"]
             f["copy_replay_all"], info["rows_replay"] = await refs.copy_same_rows(
                 rt.database_url, "bench_replay", int(replayed["events"]), Path(tmp))
@@ -231,15 +232,18 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
                  "publish → acknowledged (p50 / p99)", f"{f['ack50']:.0f} / {f['ack99']:.0f} ms", "—",
                  "p99 ≤ 100 ms", p99_ok))
     limit = min(f["raw_ordered"], f["copy_replay_all"])
-    compare(f"replay of {info['replay_events']:,} events into fresh read models (child process)", f["replay"],
+    compare(f"replay of {info['replay_events']:,} events into fresh read models (`doingoai replay` in a child "
+            "process, its audit chain in a second one)", f["replay"],
             f"slower of ordered consumer {rate(f['raw_ordered'])} / COPY of the same rows "
             f"{rate(f['copy_replay_all'])}", limit, 0.5)
     decode_only = (f"reading and decoding alone, no database: the replay's reader and decoder over the "
                    f"{info['replay_events']:,} events, one process ({f['decode_only_cpu']:.0f} µs of CPU per event)")
     compare(decode_only, f["decode_only"], "the projection target: half the slower live limit", live_limit / 2, None)
     compare(decode_only, f["decode_only"], "the replay target: half the slower replay limit", limit / 2, None)
-    rows.append(("replay worker peak RSS", f"{f['replay_rss']:.0f} MB", "—", "—", "—", "≤ 300 MB",
-                 "PASS" if f["replay_rss"] <= 300 else "FAIL"))
+    rss = max(f["replay_rss"], f["audit_rss"])
+    rows.append(("replay worker peak RSS (replaying process / its audit-chain process)",
+                 f"{f['replay_rss']:.0f} / {f['audit_rss']:.0f} MB", "—", "—", "—", "≤ 300 MB each",
+                 "PASS" if rss <= 300 else "FAIL"))
     out = ["| measurement | ours | reference | reference figure | ours / ref | target | result |",
            "|---|---:|---|---:|---:|---|---|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]

@@ -3,12 +3,20 @@
 An ephemeral pull consumer (ack none, in memory) reads from `from_seq` up to the stream's last
 sequence at the start; `as_of` keeps only events recorded up to that moment. The same handler as
 the live worker applies them, so a replay and the live run produce the same tables.
+
+A replay of many messages, by a caller that can start a process attached to the same servers
+(`child_env`), rebuilds the audit chain in a process of its own (`projections.replay_audit`,
+the whole-stream unit of partitioned workers) while this one applies every other projection:
+two cores instead of one, and the same tables.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
+from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.batch import StreamMessage
-from projections.catalogue import all_projections
+from projections.catalogue import all_projections, partitioned_projections
 from projections.handlers import events_handler, rejected_handler
 from projections.runner import RELAXED_COMMIT, Handler, write_checkpoint
 from projections.stream_reader import read_batches
@@ -27,6 +35,12 @@ from services.db import make_engine
 from services.db.migrate import migrate
 from services.store import EVENTS_STREAM, EVENTS_SUBJECTS, REJECTED_STREAM, REJECTED_SUBJECTS
 
+AUDIT_CHECKPOINT = "audit_v1"
+"""Checkpoint of the audit chain rebuilt apart (the name partitioned workers give their `global` unit)."""
+PARALLEL_FROM = 20_000
+"""Messages to replay from which the audit chain is rebuilt apart: below, the process start costs
+about what it saves."""
+
 
 @dataclass(frozen=True)
 class ReplayResult:
@@ -34,6 +48,8 @@ class ReplayResult:
     events: int
     last_seq: int
     seconds: float
+    audit_apart: dict[str, int] | None = None
+    """What the audit process reported ({"events", "peak_rss_mb"}), if the chain was rebuilt apart."""
 
     @property
     def rate(self) -> float:
@@ -59,23 +75,76 @@ async def replay(
     from_seq: int = 1,
     as_of: datetime | None = None,
     batch_size: int = 1000,
+    child_env: Mapping[str, str] | None = None,
+    parallel_from: int = PARALLEL_FROM,
 ) -> ReplayResult:
-    """Rebuild every read model into `schema` (created and migrated here)."""
+    """Rebuild every read model into `schema` (created and migrated here). With `child_env` (the
+    environment of a process attached to the same servers, e.g. `Runtime.child_env()`) and at
+    least `parallel_from` messages to replay, the audit chain is rebuilt in a process of its own."""
     await migrate(database_url, schema)
     engine = make_engine(database_url, schema, pool_size=2)
     started = time.perf_counter()
     try:
-        count, last_seq = await replay_stream(
-            nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, events_handler(all_projections()), "projector_v1",
-            from_seq=from_seq, as_of=as_of, batch_size=batch_size,
-        )
+        last_seq = (await nc.jetstream().stream_info(EVENTS_STREAM)).state.last_seq
+        audit = None
+        if child_env is not None and last_seq - from_seq + 1 >= max(parallel_from, 1):
+            audit = await AuditProcess.start(
+                child_env, database_url, schema,
+                from_seq=from_seq, last_seq=last_seq, as_of=as_of, batch_size=batch_size,
+            )
+        try:
+            projections = partitioned_projections() if audit else all_projections()
+            count, _ = await replay_stream(
+                nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, events_handler(projections), "projector_v1",
+                from_seq=from_seq, as_of=as_of, batch_size=batch_size, last_seq=last_seq,
+            )
+            figures = await audit.result() if audit else None
+        finally:
+            if audit:
+                await audit.stop()
         await replay_stream(
             nc, engine, REJECTED_STREAM, REJECTED_SUBJECTS, rejected_handler, "rejected_v1",
             from_seq=1, as_of=as_of, batch_size=batch_size,
         )
     finally:
         await engine.dispose()
-    return ReplayResult(schema, count, last_seq, time.perf_counter() - started)
+    return ReplayResult(schema, count, last_seq, time.perf_counter() - started, figures)
+
+
+class AuditProcess:
+    """The `projections.replay_audit` process of a replay."""
+
+    def __init__(self, process: asyncio.subprocess.Process):
+        self.process = process
+        self.output = asyncio.ensure_future(process.communicate())  # read as it comes: a full pipe would stall it
+
+    @classmethod
+    async def start(
+        cls, env: Mapping[str, str], database_url: str, schema: str, *,
+        from_seq: int, last_seq: int, as_of: datetime | None, batch_size: int,
+    ) -> AuditProcess:
+        args = [schema, "--from-seq", str(from_seq), "--last-seq", str(last_seq), "--batch", str(batch_size)]
+        if as_of is not None:
+            args += ["--as-of", as_of.isoformat()]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "projections.replay_audit", *args,
+            env={**env, "DOINGOAI_DATABASE_URL": database_url}, stdout=asyncio.subprocess.PIPE,
+        )
+        return cls(process)
+
+    async def result(self) -> dict[str, int]:
+        """Its figures once it has chained every message; RuntimeError if it failed."""
+        out, _ = await self.output
+        if self.process.returncode != 0:
+            raise RuntimeError(f"the audit chain's replay process failed (exit {self.process.returncode})")
+        figures: dict[str, int] = json.loads(out.decode().strip().splitlines()[-1])
+        return figures
+
+    async def stop(self) -> None:
+        """End it if it still runs (this replay failed)."""
+        if self.process.returncode is None:
+            self.process.kill()
+        await asyncio.gather(self.output, return_exceptions=True)
 
 
 async def replay_stream(
@@ -89,10 +158,13 @@ async def replay_stream(
     from_seq: int,
     as_of: datetime | None,
     batch_size: int,
+    last_seq: int | None = None,
 ) -> tuple[int, int]:
-    """Apply one stream's messages from `from_seq` to its last sequence now; (count, last_seq)."""
+    """Apply one stream's messages from `from_seq` to `last_seq` (default: its last sequence now);
+    (count, last_seq)."""
     js = nc.jetstream()
-    last_seq = (await js.stream_info(stream)).state.last_seq
+    if last_seq is None:
+        last_seq = (await js.stream_info(stream)).state.last_seq
     if last_seq < from_seq:
         return 0, last_seq
     count = 0

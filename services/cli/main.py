@@ -203,7 +203,8 @@ def replay_cmd(
         async with runtime() as rt:
             nc = await rt.connect_nats("doingoai-replay")
             try:
-                result = await replay(nc, database_url or rt.database_url, target, from_seq=from_seq, as_of=cutoff)
+                result = await replay(nc, database_url or rt.database_url, target, from_seq=from_seq, as_of=cutoff,
+                                      child_env=rt.child_env())
             finally:
                 await nc.close()
             engine = make_engine(database_url or rt.database_url, target, pool_size=1)

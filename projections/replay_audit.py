@@ -1,0 +1,66 @@
+"""The audit chain of a replay, rebuilt in a process of its own while the replaying process
+applies every other projection (see `projections.replay`).
+
+    python -m projections.replay_audit SCHEMA --last-seq N [--from-seq N] [--as-of TIME] [--batch N]
+
+It attaches with the environment it is given (DOINGOAI_NATS_URL, DOINGOAI_NATS_USER/_PASSWORD,
+DOINGOAI_DATABASE_URL, and the settings that name the audit signing key), chains the events
+stream's messages `--from-seq`..`--last-seq` (recorded up to `--as-of`) into SCHEMA's audit trail
+under the checkpoint `AUDIT_CHECKPOINT`, and prints one JSON line: {"events", "peak_rss_mb"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+from datetime import datetime
+
+from projections.handlers import AuditOnly
+from projections.replay import AUDIT_CHECKPOINT, replay_stream
+from services import logs
+from services.db import make_engine
+from services.gc_tuning import tune_gc
+from services.settings import load
+from services.store import EVENTS_STREAM, EVENTS_SUBJECTS
+from services.store.connect import connect
+
+
+async def rebuild(schema: str, *, from_seq: int, last_seq: int, as_of: datetime | None, batch_size: int) -> int:
+    """Chain the messages into `schema`'s audit trail; how many were applied."""
+    settings = load()
+    if not settings.database_url:
+        raise SystemExit("DOINGOAI_DATABASE_URL is not set")
+    nc = await connect(settings.nats_servers, user=settings.nats_user, password=settings.nats_password,
+                       name="doingoai-replay-audit")
+    engine = make_engine(settings.database_url, schema, pool_size=2)
+    try:
+        count, _ = await replay_stream(
+            nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, AuditOnly(), AUDIT_CHECKPOINT,
+            from_seq=from_seq, as_of=as_of, batch_size=batch_size, last_seq=last_seq,
+        )
+    finally:
+        await engine.dispose()
+        await nc.close()
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m projections.replay_audit")
+    parser.add_argument("schema")
+    parser.add_argument("--last-seq", type=int, required=True)
+    parser.add_argument("--from-seq", type=int, default=1)
+    parser.add_argument("--as-of", type=datetime.fromisoformat, default=None)
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    logs.configure()  # on stderr: stdout carries the result
+    tune_gc()
+    count = asyncio.run(rebuild(args.schema, from_seq=args.from_seq, last_seq=args.last_seq, as_of=args.as_of,
+                                batch_size=args.batch))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"events": count, "peak_rss_mb": round(peak_mb)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
