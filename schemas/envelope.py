@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -52,38 +51,32 @@ class CloudEvent(BaseModel):
                 raise ValueError(f"extension attribute {name!r} must be a string, integer or boolean")
         return self
 
+    # The parts of `source`, `type` and `subject` by position: each of them matched its pattern
+    # above when the model was validated, and no slug, name or id holds a '/' or a '.' that would
+    # shift them (see SOURCE_RE, TYPE_RE, SUBJECT_RE).
     @property
     def province(self) -> str:
-        return _match(SOURCE_RE, self.source)["province"]
+        return self.source.split("/")[2]
 
     @property
     def agency(self) -> str:
-        return _match(SOURCE_RE, self.source)["agency"]
+        return self.source.split("/")[4]
 
     @property
     def event_name(self) -> str:
-        return _match(TYPE_RE, self.type)["name"]
+        return self.type.split(".")[3]
 
     @property
     def type_version(self) -> int:
-        return int(_match(TYPE_RE, self.type)["version"])
+        return int(self.type.split(".")[4][1:])
 
     @property
     def aggregate_kind(self) -> str:
-        return _match(SUBJECT_RE, self.subject)["kind"]
+        return self.subject.partition("/")[0]
 
     @property
     def aggregate_id(self) -> str:
-        return _match(SUBJECT_RE, self.subject)["id"]
-
-
-@lru_cache(maxsize=8192)
-def _match(pattern: re.Pattern[str], value: str) -> dict[str, str]:
-    """The named groups of `value` (cached: sources and types repeat; callers only read the dict)."""
-    found = pattern.match(value)
-    if found is None:  # pragma: no cover - fields are validated against the same pattern
-        raise ValueError(f"{value!r} does not match {pattern.pattern}")
-    return found.groupdict()
+        return self.subject.partition("/")[2]
 
 
 def source_for(province: str, agency: str) -> str:

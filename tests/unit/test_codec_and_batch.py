@@ -6,9 +6,12 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from projections.batch import StreamMessage, classify
 from schemas.codec import InvalidEvent, decode, encode, from_binary
+from schemas.envelope import SOURCE_RE, SUBJECT_RE, TYPE_RE
 from tests.support import sample
 
 pytestmark = pytest.mark.unit
@@ -133,3 +136,19 @@ def test_strict_parsing_wants_plain_utf8(raw: bytes):
     with pytest.raises(InvalidEvent) as refused:
         parse_strict(raw)
     assert refused.value.kind == "bad_json"
+
+
+@given(
+    source=st.from_regex(SOURCE_RE, fullmatch=True),
+    ce_type=st.from_regex(TYPE_RE, fullmatch=True),
+    subject=st.from_regex(SUBJECT_RE, fullmatch=True),
+)
+def test_envelope_parts_are_the_groups_of_the_patterns(source: str, ce_type: str, subject: str):
+    """province, agency, event name and version, aggregate kind and id are read by position: the
+    same as the named groups of the patterns every envelope is validated against."""
+    envelope = sample("activity_held").model_copy(update={"source": source, "type": ce_type, "subject": subject})
+    src, typ, sub = SOURCE_RE.match(source), TYPE_RE.match(ce_type), SUBJECT_RE.match(subject)
+    assert src and typ and sub
+    assert (envelope.province, envelope.agency) == (src["province"], src["agency"])
+    assert (envelope.event_name, envelope.type_version) == (typ["name"], int(typ["version"]))
+    assert (envelope.aggregate_kind, envelope.aggregate_id) == (sub["kind"], sub["id"])
