@@ -1,6 +1,7 @@
 """The projections' pull reader (`projections.pull.Puller`) on a real nats-server: what a fetch
-returns and when, that a late status of an earlier request does not end a later one, and that
-messages a waiting request brings after its fetch returned are served next, in order."""
+returns and when, that a late status of an earlier request does not end a later one, that
+messages a waiting request brings after its fetch returned are served next, in order, and that
+the messages it takes from the client's dispatch keep their headers and are acknowledged."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from projections.pull import Puller, stream_message
+from projections.pull import Delivered, Puller, RawHeaders, stream_message
 
 pytestmark = pytest.mark.integration
 STREAM = "PULLTEST"
@@ -109,3 +110,34 @@ def test_stream_message_reads_both_forms_of_the_ack_subject() -> None:
     assert (stream_message(new).seq, stream_message(new).recorded_at) == (43, when)
     assert stream_message(old).recorded_at == old.metadata.timestamp  # as nats-py reads it
     assert stream_message(new).seq == new.metadata.sequence.stream
+
+
+async def test_delivered_messages_keep_their_headers_and_are_acknowledged(js: JetStreamContext) -> None:
+    await js.publish("pulltest.h", b"with", headers={"Nats-Msg-Id": "id-1", "X-Note": "a: b"}, stream=STREAM)
+    await js.publish("pulltest.h", b"without")  # no stream named: nats-py sends no header at all
+    puller = await Puller(js, STREAM, "reader").start()
+    got = await puller.fetch(10, 2.0)
+    assert [type(m) for m in got] == [Delivered, Delivered]  # taken before nats-py builds a Msg
+    first, second = (stream_message(m) for m in got)
+    assert (first.subject, first.data, dict(first.headers)) == (
+        "pulltest.h", b"with", {"Nats-Msg-Id": "id-1", "X-Note": "a: b", "Nats-Expected-Stream": STREAM})
+    assert first.headers["Nats-Msg-Id"] == "id-1" and "Missing" not in first.headers
+    assert (second.data, dict(second.headers)) == (b"without", {})
+    await got[-1].ack()  # AckPolicy.ALL: both
+    for _ in range(50):
+        if (await js.consumer_info(STREAM, "reader")).num_ack_pending == 0:
+            break
+        await asyncio.sleep(0.05)
+    info = await js.consumer_info(STREAM, "reader")
+    assert (info.num_ack_pending, info.ack_floor.stream_seq) == (0, 2)
+    await puller.stop()
+    other = await Puller(js, STREAM, "reader").start()  # a second puller on the same connection
+    assert await other.fetch(10, 0.3) == []  # nothing left to deliver
+    await other.stop()
+
+
+def test_raw_headers_read_as_a_mapping() -> None:
+    headers = RawHeaders(b"NATS/1.0\r\nNats-Msg-Id: x\r\nContent-Type: application/json\r\n\r\n")
+    assert dict(headers) == {"Nats-Msg-Id": "x", "Content-Type": "application/json"}
+    assert {**headers, "x-error": "e"} == {"Nats-Msg-Id": "x", "Content-Type": "application/json", "x-error": "e"}
+    assert len(RawHeaders(None)) == 0 and dict(RawHeaders(b"NATS/1.0\r\n\r\n")) == {}
