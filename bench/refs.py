@@ -47,6 +47,8 @@ class Corpus:
             event = sample(kind, aggregate_id=_AGG).model_copy(update={"id": _ID})
             raw = encode(event)
             self.shapes.append((f"doingoai.events.{event.province}.{event.agency}.{kind}", raw, event))
+        self.province = self.shapes[0][2].province
+        """The province of every event (one province, as a provincial system's stream holds)."""
 
     def event_id(self, i: int) -> str:
         return str(uuid.UUID(int=self.salt | i))

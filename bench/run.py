@@ -138,6 +138,10 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
             acks, latencies = await ours.steady(publisher, projector, corpus.take(rate * seconds), rate)
             await projector.stop()
             projector = None
+            info["two_events"] = await last_seq(js)
+            log(f"projection of the {info['two_events']:,}-event stream by two processes, as two partitioned "
+                "workers run it")
+            f["project_two"] = await ours.two_workers(rt, corpus.province, info["two_events"])
             for q in (50, 95, 99):
                 f[f"p{q}"] = percentile(latencies, q)
             f["pmax"] = max(latencies)
@@ -226,6 +230,9 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
             f"(batch {b})", f["project"],
             f"slower of raw pull+ack {rate(f['raw_pull'])} / COPY of the same rows {rate(f['copy_live_all'])}",
             live_limit, 0.5)
+    compare(f"projection as two workers run it (`DOINGOAI_PARTITIONS` > 1): the audit chain's unit and the "
+            f"province's unit, one process each, from scratch over the {info['two_events']:,}-event stream",
+            f["project_two"], "the same limit as above", live_limit, 0.5)
     p99_ok = "PASS" if f["p99"] <= 100 else "FAIL"
     rows.append((f"publish → visible at {info['rate']:,}/s for {info['seconds']} s (p50 / p95 / p99; max)",
                  f"{f['p50']:.0f} / {f['p95']:.0f} / {f['p99']:.0f} ms; {f['pmax']:.0f} ms",
