@@ -6,8 +6,10 @@ Starts the embedded stack (nats-server with fsync before every ack, PostgreSQL w
 a temporary data directory and measures, on the same servers: ingest over NATS with the publisher
 library (1 publisher; 8 publishers on 8 connections; 8 and 256 callers sharing one Publisher, its
 group commit; publish_many as pipelined publishes and as JetStream atomic batches) and over HTTP
-(single events and batches of 100), projection throughput, publish->visible latency at a steady
-1,000 events/s, and a replay of 1M events (x scale) in a child process with its peak RSS; then
+(single events and batches of 100), projection throughput (one runner with every projection, and
+the two units two partitioned workers hold, one process each), publish->visible latency at a
+steady 1,000 events/s, and a replay of 1M events (x scale) as `doingoai replay` runs it (a child
+process and its audit-chain process) with their peak RSS; then
 the references — raw nats-py publish/consume of the same bytes, PostgreSQL COPY of the same rows —
 and the peer, the `eventsourcing` library on the same PostgreSQL. `--profile DIR` also writes pyinstrument
 profiles of the ingest, HTTP, projection and replay paths into DIR.
