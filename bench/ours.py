@@ -130,7 +130,8 @@ async def serve(port: int) -> None:
     rt = attach()
     engine = make_engine(rt.database_url, pool_size=10)
     nc = await rt.connect_nats("bench-http")
-    server = Server(uvicorn.Config(create_app(engine, nc), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(engine, nc, dedup_window_s=rt.settings.dedup_window_s)
+    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
     with child_profile():
         await server.serve()

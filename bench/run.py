@@ -84,7 +84,7 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
         try:
             info["atomic"] = bool((await js.stream_info(EVENTS_STREAM)).config.allow_atomic)  # ensure_streams
             corpus = refs.Corpus()
-            lookup = CoalescingLookup(engine)
+            lookup = CoalescingLookup(engine, window_s=rt.settings.dedup_window_s)
             publisher = Publisher(nc, lookup=lookup)
             pipelined = Publisher(nc, lookup=lookup, atomic=False)  # publish_many as without atomic batches
 

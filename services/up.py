@@ -15,7 +15,7 @@ import uvicorn
 
 from services.db import make_engine
 from services.http.app import create_app
-from services.http.lookup import serve_lookup
+from services.http.lookup import CoalescingLookup, serve_lookup
 from services.runtime import Runtime
 from services.settings import Settings
 from services.supervisor import Supervised
@@ -72,7 +72,8 @@ async def up(settings: Settings) -> None:
     engine = make_engine(rt.database_url, pool_size=10)
     nc = await rt.connect_nats("doingoai-http")
     host, port = settings.http_host_port
-    server = _Server(uvicorn.Config(create_app(engine, nc), host=host, port=port, log_level="warning"))
+    app = create_app(engine, nc, dedup_window_s=settings.dedup_window_s)
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     write_runtime_file(rt)
     workers = [
         Supervised(
@@ -85,7 +86,7 @@ async def up(settings: Settings) -> None:
     ]
     tasks: list[asyncio.Task[None]] = []
     try:
-        await serve_lookup(nc, engine)
+        await serve_lookup(nc, engine, CoalescingLookup(engine, window_s=settings.dedup_window_s))
         tasks = [asyncio.create_task(server.serve()), *(asyncio.create_task(w.run(stop)) for w in workers)]
         while not server.started:
             if tasks[0].done():

@@ -74,8 +74,10 @@ class SecurityHeaders:
         return sending
 
 
-def create_app(engine: AsyncEngine, nc: Client) -> FastAPI:
-    lookup = CoalescingLookup(engine)
+def create_app(engine: AsyncEngine, nc: Client, *, dedup_window_s: float | None = None) -> FastAPI:
+    """The HTTP service; `dedup_window_s`, the event stream's duplicate window, lets the id lookup
+    answer ids never indexed without a query (see `services.http.lookup`)."""
+    lookup = CoalescingLookup(engine, window_s=dedup_window_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -3,13 +3,25 @@
 `CoalescingLookup` asks PostgreSQL on one connection of its own (asyncpg, outside the engine's
 pool, with the engine's address and search_path) with a prepared statement; callers arriving while
 a query runs share the next one. `serve_lookup` answers the publisher library's NATS requests with it.
+
+Given the stream's duplicate window, the lookup also keeps `SeenIds`, a Bloom filter of every id
+in the index, read in sequence order by a task of its own every `window / 8` seconds (1 s at
+most): an id the filter has never seen is answered at once, without a query. One projection
+runner fills the index in sequence order; with partitioned workers (units committing in their
+own orders) the filter is not used. That is sound for
+an id stored at least a window ago, the only ones the index must catch (JetStream itself drops a
+repeat inside the window), as long as the projection indexes an event within 3/4 of the window:
+the filter is used only while its last refresh began less than `window / 4` ago, so it holds every
+id indexed by then. Any id it may have seen is asked of PostgreSQL, as is every id while the filter
+is loading or stale.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -20,6 +32,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from projections.bulk import driver
 from projections.event_index import KNOWN_IDS
 from services.store import EVENTS_STREAM, LOOKUP_SUBJECT
 
@@ -41,19 +54,112 @@ def storable_id(event_id: str) -> bool:
     return True
 
 
+class SeenIds:
+    """A Bloom filter of event ids: `may_hold` is False only for an id never added. About 1% false
+    positives up to `capacity` ids (10 bits and 7 probes an id), more beyond."""
+
+    PROBES = 7
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.size = 1 << max(16, (10 * capacity - 1).bit_length())
+        self.bits = bytearray(self.size // 8)
+        self.count = 0
+
+    def _positions(self, event_id: str) -> Iterable[int]:
+        h = hash(event_id) & 0xFFFF_FFFF_FFFF_FFFF  # one process's hashes: the filter never leaves it
+        low, step, mask = h & 0xFFFF_FFFF, (h >> 32) | 1, self.size - 1
+        return ((low + k * step) & mask for k in range(self.PROBES))
+
+    def add(self, event_id: str) -> None:
+        for p in self._positions(event_id):
+            self.bits[p >> 3] |= 1 << (p & 7)
+        self.count += 1
+
+    def may_hold(self, event_id: str) -> bool:
+        bits = self.bits
+        return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(event_id))
+
+
+REFRESH_ROWS = 50_000
+"""Index rows read per query of a filter refresh."""
+PARTITIONED = (
+    "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE consumer = 'audit_v1' OR consumer LIKE 'projector\\_v1\\_%')"
+)
+"""Whether partitioned workers project the stream: each unit commits its rows in its own order, so
+the index is not filled in sequence order and the filter is not used."""
+
+
 class CoalescingLookup:
     """Concurrent lookups share one query on a connection of their own; a lost connection is
-    opened again (once per query) before the error reaches the callers."""
+    opened again (once per query) before the error reaches the callers. With `window_s`, the
+    stream's duplicate window, ids the `SeenIds` filter has never seen are answered without one."""
 
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, *, window_s: float | None = None):
         self.engine = engine
         self.conn: asyncpg.Connection | None = None
         self.statement: Any = None
         self.waiting: list[tuple[list[str], asyncio.Future[dict[str, int]]]] = []
         self.running = False
         self.task: asyncio.Task[None] | None = None
+        self.window_s = window_s
+        self.seen: SeenIds | None = None
+        self.seen_through = 0
+        """The filter holds the ids of the index rows up to this sequence."""
+        self.refresh_began = float("-inf")
+        """time.monotonic() when the last complete refresh began (it saw every row committed by then)."""
+        self.refresher: asyncio.Task[None] | None = None
+
+    def _filter(self) -> SeenIds | None:
+        """The filter if it may answer now (started on first use)."""
+        if self.window_s is None or self.window_s <= 0:
+            return None
+        if self.refresher is None:
+            self.refresher = asyncio.create_task(self._refresh_forever())
+        if self.seen is None or time.monotonic() - self.refresh_began > self.window_s / 4:
+            return None
+        return self.seen
+
+    async def _refresh_forever(self) -> None:
+        assert self.window_s is not None
+        pause = min(1.0, self.window_s / 8)
+        while True:
+            try:
+                await self.refresh()
+            except Exception:  # e.g. the database restarting: the filter goes stale, queries answer
+                await asyncio.sleep(pause)
+            await asyncio.sleep(pause)
+
+    async def refresh(self) -> None:
+        """Add the ids of the index rows after `seen_through`; a new filter, twice as large, once
+        this one holds more ids than its capacity."""
+        began = time.monotonic()
+        async with self.engine.connect() as conn:
+            adb = await driver(conn)
+            if await adb.fetchval(PARTITIONED):
+                self.seen = None  # units commit out of sequence order: a row read late could be missed
+                return
+            seen, through = self.seen, self.seen_through
+            if seen is None or seen.count > seen.capacity:
+                total = int(await adb.fetchval("SELECT count(*) FROM events"))
+                seen, through = SeenIds(max(1 << 20, 2 * total)), 0
+            while True:
+                rows = await adb.fetch(
+                    "SELECT seq, id FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", through, REFRESH_ROWS)
+                for row in rows:
+                    seen.add(row["id"])
+                if rows:
+                    through = rows[-1]["seq"]
+                if len(rows) < REFRESH_ROWS:
+                    break
+        self.seen, self.seen_through, self.refresh_began = seen, through, began
 
     async def __call__(self, ids: Sequence[str]) -> dict[str, int]:
+        seen = self._filter()
+        if seen is not None:
+            ids = [i for i in ids if seen.may_hold(i)]
+            if not ids:
+                return {}
         if self.running:  # join the next query
             future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
             self.waiting.append((list(ids), future))
@@ -109,6 +215,10 @@ class CoalescingLookup:
         self.statement = await self.conn.prepare(KNOWN_IDS)
 
     async def close(self) -> None:
+        if self.refresher is not None:
+            self.refresher.cancel()
+            await asyncio.gather(self.refresher, return_exceptions=True)
+            self.refresher = None
         conn, self.conn, self.statement = self.conn, None, None
         if conn is not None and not conn.is_closed():
             try:

@@ -167,3 +167,73 @@ async def test_concurrent_single_posts_and_their_repeats_are_each_stored_once(sy
         assert (await js.stream_info(EVENTS_STREAM)).state.last_seq == before + 64
     finally:
         await nc.close()
+
+
+def counting(lookup: CoalescingLookup) -> list[list[str]]:
+    """The ids of every query `lookup` sends from now on."""
+    asked: list[list[str]] = []
+    query = lookup.query
+
+    async def counted(ids: list[str]) -> dict[str, int]:
+        asked.append(ids)
+        return await query(ids)
+
+    lookup.query = counted  # type: ignore[method-assign]
+    return asked
+
+
+async def test_with_the_window_ids_never_indexed_are_answered_without_a_query(system: System):
+    """The filter, once loaded and while fresh, answers ids it never saw without a query; ids it may
+    hold are asked of PostgreSQL; a stale filter is not used."""
+    engine = make_engine(system.runtime()["database_url"], pool_size=2)
+    lookup = CoalescingLookup(engine, window_s=60)
+    try:
+        known = await stored_events(system, 5)
+        asked = counting(lookup)
+        assert await lookup([i for i, _ in known]) == dict(known)  # starts the filter; asked meanwhile
+        for _ in range(200):
+            if lookup.seen is not None and lookup.seen_through >= max(s for _, s in known):
+                break
+            await asyncio.sleep(0.05)
+        assert lookup.seen is not None and lookup.seen_through >= max(s for _, s in known)
+        assert all(lookup.seen.may_hold(i) for i, _ in known)
+        asked.clear()
+        unseen = [i for i in (f"never-{k}" for k in range(100)) if not lookup.seen.may_hold(i)][:20]
+        assert len(unseen) == 20
+        assert await lookup(unseen) == {}
+        assert asked == []  # no query
+        assert await lookup([*unseen, known[0][0]]) == {known[0][0]: known[0][1]}
+        assert asked == [[known[0][0]]]  # only the id the filter may hold
+        if lookup.refresher is not None:
+            lookup.refresher.cancel()  # no refresh from now on: the filter goes stale
+        lookup.refresh_began -= 60
+        asked.clear()
+        assert await lookup(unseen[:1]) == {}
+        assert asked == [unseen[:1]]  # stale: asked
+    finally:
+        await lookup.close()
+        await engine.dispose()
+
+
+async def test_the_filter_is_not_used_while_partitioned_workers_fill_the_index(system: System):
+    """Partition units commit their index rows in their own orders: a refresh reading by sequence
+    could miss a row committed late, so the filter stays off while any unit has a checkpoint."""
+    from services.db.migrate import migrate
+
+    url = system.runtime()["database_url"]
+    schema = "lookup_partitioned"
+    await migrate(url, schema)
+    engine = make_engine(url, schema, pool_size=2)
+    admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    lookup = CoalescingLookup(engine, window_s=60)
+    try:
+        await admin.execute(f"INSERT INTO {schema}.checkpoints VALUES ('projector_v1_ha-tinh', 1, now())")
+        await lookup.refresh()
+        assert lookup.seen is None and lookup._filter() is None
+        await admin.execute(f"DELETE FROM {schema}.checkpoints")
+        await lookup.refresh()
+        assert lookup.seen is not None and lookup._filter() is lookup.seen
+    finally:
+        await admin.close()
+        await lookup.close()
+        await engine.dispose()
