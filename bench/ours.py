@@ -121,6 +121,7 @@ async def serve(port: int) -> None:
 
     from services.db import make_engine
     from services.http.app import create_app
+    from services.http.lookup import CoalescingLookup
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
@@ -130,7 +131,7 @@ async def serve(port: int) -> None:
     rt = attach()
     engine = make_engine(rt.database_url, pool_size=10)
     nc = await rt.connect_nats("bench-http")
-    app = create_app(engine, nc, dedup_window_s=rt.settings.dedup_window_s)
+    app = create_app(engine, nc, lookup=CoalescingLookup(engine, window_s=rt.settings.dedup_window_s))
     server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
     with child_profile():

@@ -72,7 +72,8 @@ async def up(settings: Settings) -> None:
     engine = make_engine(rt.database_url, pool_size=10)
     nc = await rt.connect_nats("doingoai-http")
     host, port = settings.http_host_port
-    app = create_app(engine, nc, dedup_window_s=settings.dedup_window_s)
+    lookup = CoalescingLookup(engine, window_s=settings.dedup_window_s)  # the HTTP service's and the NATS one
+    app = create_app(engine, nc, lookup=lookup)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     write_runtime_file(rt)
     workers = [
@@ -86,7 +87,7 @@ async def up(settings: Settings) -> None:
     ]
     tasks: list[asyncio.Task[None]] = []
     try:
-        await serve_lookup(nc, engine, CoalescingLookup(engine, window_s=settings.dedup_window_s))
+        await serve_lookup(nc, engine, lookup)
         tasks = [asyncio.create_task(server.serve()), *(asyncio.create_task(w.run(stop)) for w in workers)]
         while not server.started:
             if tasks[0].done():

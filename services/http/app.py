@@ -74,10 +74,9 @@ class SecurityHeaders:
         return sending
 
 
-def create_app(engine: AsyncEngine, nc: Client, *, dedup_window_s: float | None = None) -> FastAPI:
-    """The HTTP service; `dedup_window_s`, the event stream's duplicate window, lets the id lookup
-    answer ids never indexed without a query (see `services.http.lookup`)."""
-    lookup = CoalescingLookup(engine, window_s=dedup_window_s)
+def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None) -> FastAPI:
+    """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher."""
+    lookup = lookup or CoalescingLookup(engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

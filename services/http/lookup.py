@@ -6,14 +6,13 @@ a query runs share the next one. `serve_lookup` answers the publisher library's 
 
 Given the stream's duplicate window, the lookup also keeps `SeenIds`, a Bloom filter of every id
 in the index, read in sequence order by a task of its own every `window / 8` seconds (1 s at
-most): an id the filter has never seen is answered at once, without a query. One projection
-runner fills the index in sequence order; with partitioned workers (units committing in their
-own orders) the filter is not used. That is sound for
-an id stored at least a window ago, the only ones the index must catch (JetStream itself drops a
+most): an id the filter has never seen is answered at once, without a query. That is sound for an
+id stored at least a window ago, the only ones the index must catch (JetStream itself drops a
 repeat inside the window), as long as the projection indexes an event within 3/4 of the window:
-the filter is used only while its last refresh began less than `window / 4` ago, so it holds every
-id indexed by then. Any id it may have seen is asked of PostgreSQL, as is every id while the filter
-is loading or stale.
+the filter is used only while its last refresh began less than `window / 4` ago, and one runner
+fills the index in sequence order, so the filter holds every id indexed by then. Partitioned
+workers' units commit in their own orders: the filter is then not used. Any id the filter may
+hold is asked of PostgreSQL, as is every id while the filter is loading or stale.
 """
 
 from __future__ import annotations
@@ -109,10 +108,11 @@ class CoalescingLookup:
         self.refresh_began = float("-inf")
         """time.monotonic() when the last complete refresh began (it saw every row committed by then)."""
         self.refresher: asyncio.Task[None] | None = None
+        self.closed = False
 
     def _filter(self) -> SeenIds | None:
-        """The filter if it may answer now (started on first use)."""
-        if self.window_s is None or self.window_s <= 0:
+        """The filter if it may answer now (started on first use, not after `close`)."""
+        if self.window_s is None or self.window_s <= 0 or self.closed:
             return None
         if self.refresher is None:
             self.refresher = asyncio.create_task(self._refresh_forever())
@@ -215,6 +215,7 @@ class CoalescingLookup:
         self.statement = await self.conn.prepare(KNOWN_IDS)
 
     async def close(self) -> None:
+        self.closed = True
         if self.refresher is not None:
             self.refresher.cancel()
             await asyncio.gather(self.refresher, return_exceptions=True)
