@@ -19,10 +19,9 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import asyncpg
 import httpx
 
-from bench.refs import Item, _dsn
+from bench.refs import Item
 from projections.batch import classify, decode_messages
 from projections.catalogue import all_projections
 from projections.handlers import events_handler
@@ -259,75 +258,6 @@ class Projector:
             await self.child.wait()
 
 
-# --- the projection as two workers run it (DOINGOAI_PARTITIONS > 1) ---------------------------
-# Two processes, each one unit of `projections.worker.Units`, as two partitioned workers hold them
-# for a stream of one province: `global` (the audit chain, and the rare message with no province)
-# and the province's unit (every other projection). Both start together once both are ready.
-
-async def unit_child(unit: str, schema: str) -> None:
-    """(child) Run `unit` on `schema` from the first line on stdin until stdin closes."""
-    from projections.worker import Units
-    from services.db import make_engine
-
-    rt = attach()
-    nc = await rt.connect_nats(f"bench-unit-{unit}")
-    engine = make_engine(rt.database_url, schema, pool_size=3)
-    stop = asyncio.Event()
-    units = Units(rt, engine, nc.jetstream(), nc, stop)
-    reader = asyncio.StreamReader()
-    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    emit({"ready": unit})
-    await reader.readline()
-    with child_profile():
-        task = asyncio.create_task(units.run(unit))
-        await reader.readline()  # end of input: stop
-        stop.set()
-        await task
-    await nc.close()
-    await engine.dispose()
-
-
-async def two_workers(rt: Runtime, province: str, last: int) -> float:
-    """events/s of the `global` unit and `province`'s unit in two processes, from their start
-    together until both checkpoints reach `last` (the stream holds that province's events only)."""
-    from projections.partitions import province_unit
-    from services.db.migrate import migrate
-
-    schema = "bench_units"
-    await migrate(rt.database_url, schema)
-    env = {**child_env(rt, "units"), "DOINGOAI_PARTITIONS": "2", "DOINGOAI_ESCALATIONS": "false"}
-    log = (rt.settings.data_dir / "units.log").open("ab")
-    children = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.ours", "unit", unit, schema, env=env,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log) for unit in ("global", province_unit(province))]
-    conn = await asyncpg.connect(_dsn(rt.database_url))
-    try:
-        for child in children:
-            assert child.stdout is not None
-            while b'"ready"' not in (line := await child.stdout.readline()):
-                if not line:
-                    raise RuntimeError(f"a unit child exited ({await child.wait()})")
-        started = time.perf_counter()
-        for child in children:
-            assert child.stdin is not None
-            child.stdin.write(b"go\n")
-        while True:
-            marks = await conn.fetch(f"SELECT last_seq FROM {schema}.checkpoints")
-            if len(marks) >= 2 and all(m["last_seq"] >= last for m in marks):
-                break
-            if any(child.returncode is not None for child in children):
-                raise RuntimeError("a unit child exited before the end")
-            await asyncio.sleep(0.02)
-        seconds = time.perf_counter() - started
-    finally:
-        await conn.close()
-        for child in children:
-            if child.stdin is not None:
-                child.stdin.close()
-        await asyncio.gather(*(child.wait() for child in children))
-    return last / seconds
-
-
 async def steady(publisher: Publisher, projector: Projector, items: Sequence[Item], rate: int
                  ) -> tuple[list[float], list[float]]:
     """Publish at `rate` events/s (each publish its own task, started on schedule);
@@ -408,7 +338,5 @@ if __name__ == "__main__":
         asyncio.run(serve(int(sys.argv[2])))
     elif sys.argv[1] == "project":
         asyncio.run(project_child(int(sys.argv[2]), int(sys.argv[3])))
-    elif sys.argv[1] == "unit":
-        asyncio.run(unit_child(sys.argv[2], sys.argv[3]))
     elif sys.argv[1] == "replay":
         emit(asyncio.run(replay_child(sys.argv[2])))

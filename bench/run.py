@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench import ours, refs
+from bench import ours, refs, units
 from bench.peer import peer
 from services.credentials import issue
 from services.db import DEFAULT_SCHEMA, make_engine
@@ -143,7 +143,7 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
             info["two_events"] = await last_seq(js)
             log(f"projection of the {info['two_events']:,}-event stream by two processes, as two partitioned "
                 "workers run it")
-            f["project_two"] = await ours.two_workers(rt, corpus.province, info["two_events"])
+            f["project_two"] = await units.two_workers(rt, corpus.province, info["two_events"])
             for q in (50, 95, 99):
                 f[f"p{q}"] = percentile(latencies, q)
             f["pmax"] = max(latencies)
