@@ -57,6 +57,11 @@ LEASES_BUCKET = "DOINGOAI_LEASES"
 GLOBAL = "global"
 PROVINCE_UNIT = "province."
 """Prefix of a province's unit name (`province.ha-tinh`): no province can take a single unit's name."""
+PROJECTION_VERSION = "v1"
+AUDIT_CONSUMER = f"audit_{PROJECTION_VERSION}"
+"""Checkpoint (and durable consumer) of the `global` unit, and of a replay's audit chain rebuilt apart."""
+PROVINCE_CONSUMER = f"projector_{PROJECTION_VERSION}_"
+"""Prefix of a province unit's checkpoint (and durable consumer): `projector_v1_ha-tinh`."""
 GLOBAL_WEIGHT = 0.5
 """The `global` unit's work against all the province units' together: it reads every message, as
 they do together, but only chains it (one hash, one row) where they decode it and update every read

@@ -24,7 +24,10 @@ from projections.batch import StreamMessage
 from projections.catalogue import all_projections, partitioned_projections
 from projections.handlers import audit_only, events_handler, park_poison, record_poison, rejected_handler
 from projections.partitions import (
+    AUDIT_CONSUMER,
     GLOBAL,
+    PROJECTION_VERSION,
+    PROVINCE_CONSUMER,
     Coordinator,
     WholeStream,
     leases,
@@ -43,7 +46,6 @@ from services.runtime import Runtime
 from services.store import EVENTS_STREAM, REJECTED_STREAM
 
 log = structlog.get_logger(__name__)
-PROJECTION_VERSION = "v1"
 SINGLE_UNITS = ("rejected", "delivery", "escalations")
 UNIT_FETCH_TIMEOUT_S = 2.0
 """With partitions: a fetch returns as soon as its first message arrives, so the timeout only bounds
@@ -113,11 +115,11 @@ class Units:
             return self.runner(f"projector_{v}", events_handler(all_projections()), isolate=park_poison).run(self.stop)
         province = unit_province(unit)
         if province is not None:  # the server sends this unit its province's messages only
-            return self.runner(f"projector_{v}_{province}", Unprepared(events_handler(partitioned_projections())),
+            return self.runner(PROVINCE_CONSUMER + province, Unprepared(events_handler(partitioned_projections())),
                                isolate=record_poison, filter_subject=province_filter(province),
                                engine=self.province_engine).run(self.stop)
         if unit == GLOBAL:
-            return self.runner(f"audit_{v}", WholeStream(audit_only, events_handler(partitioned_projections())),
+            return self.runner(AUDIT_CONSUMER, WholeStream(audit_only, events_handler(partitioned_projections())),
                                isolate=WholeStream(audit_only, record_poison)).run(self.stop)
         if unit == "rejected":
             return self.runner(f"rejected_{v}", rejected_handler, stream=REJECTED_STREAM).run(self.stop)

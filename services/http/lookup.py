@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.bulk import driver
 from projections.event_index import KNOWN_IDS
+from projections.partitions import AUDIT_CONSUMER, PROVINCE_CONSUMER
 from services.store import EVENTS_STREAM, LOOKUP_SUBJECT
 
 MAX_IDS = 10_000
@@ -93,9 +94,7 @@ class SeenIds:
 
 REFRESH_ROWS = 50_000
 """Index rows read per query of a filter refresh."""
-PARTITIONED = (
-    "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE consumer = 'audit_v1' OR consumer LIKE 'projector\\_v1\\_%')"
-)
+PARTITIONED = "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE consumer = $1 OR starts_with(consumer, $2))"
 """Whether partitioned workers project the stream: each unit commits its rows in its own order, so
 the index is not filled in sequence order and the filter is not used."""
 
@@ -147,7 +146,7 @@ class CoalescingLookup:
         began = time.monotonic()
         async with self.engine.connect() as conn:
             adb = await driver(conn)
-            if await adb.fetchval(PARTITIONED):
+            if await adb.fetchval(PARTITIONED, AUDIT_CONSUMER, PROVINCE_CONSUMER):
                 self.seen = None  # units commit out of sequence order: a row read late could be missed
                 return
             seen, through = self.seen, self.seen_through
