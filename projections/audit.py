@@ -26,9 +26,11 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from typing_extensions import TypedDict
 
 from projections.audit_tables import audit_heads, audit_trail
 from projections.batch import Batch, StreamMessage
@@ -55,7 +57,9 @@ def _text(value: Any) -> str | None:
     """A JSON string as PostgreSQL text can hold it (no NUL, no lone surrogate); None otherwise."""
     if not isinstance(value, str):
         return None
-    return value.encode("utf-8", "replace").decode().replace("\x00", "\ufffd")
+    if not value.isascii():  # only a non-ASCII string can hold a lone surrogate
+        value = value.encode("utf-8", "replace").decode()
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 def _moment(value: Any) -> datetime | None:
@@ -80,11 +84,36 @@ def payload_json(data: bytes) -> Any:
         return None
 
 
+class _Described(TypedDict, total=False):
+    """The members of a payload `describe` reads; any other member is parsed over, not built."""
+
+    actor: Any
+    id: Any
+    type: Any
+    subject: Any
+    time: Any
+
+
+_DESCRIBED = TypeAdapter(_Described)
+
+
+def described_members(data: bytes) -> Any:
+    """What `describe` reads of a payload: its `actor`, `id`, `type`, `subject` and `time` members
+    if it is a JSON object, else whatever `payload_json` makes of it. The members come from a parser
+    that builds nothing else (a third of the time of parsing it all); it is stricter than
+    `json.loads` (no BOM, no lone surrogate, nesting bounded), and whatever it refuses is parsed
+    whole by `payload_json` instead, so the members are the same either way."""
+    try:
+        return _DESCRIBED.validate_json(data)
+    except ValidationError:
+        return payload_json(data)
+
+
 def describe(subject: str, data: bytes, parsed: Any = _UNPARSED) -> dict[str, Any]:
     """Who, what and when of a stored message, read from its subject and payload (any payload);
-    `parsed` is the payload's JSON if the caller has parsed it already."""
+    `parsed` is the payload's JSON (or `described_members`) if the caller has parsed it already."""
     parts = subject.split(".")
-    obj = payload_json(data) if parsed is _UNPARSED else parsed
+    obj = described_members(data) if parsed is _UNPARSED else parsed
     if not isinstance(obj, dict):
         obj = {}
     return {

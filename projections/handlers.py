@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.audit import AuditTrail, payload_json
+from projections.audit import AuditTrail, described_members
 from projections.base import Projection
 from projections.batch import (
     Decoded,
@@ -88,7 +88,8 @@ async def park_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) 
 
 class AuditOnly:
     """The whole-stream unit of partitioned workers: the audit chain needs every message in order.
-    `prepare` parses a batch's payloads ahead of its turn; the chain is derived from the stream."""
+    `prepare` reads what the chain describes of a batch's payloads ahead of its turn; the chain is
+    derived from the stream."""
 
     rebuildable = True
 
@@ -97,7 +98,7 @@ class AuditOnly:
         self.prepared: ReadAhead[Any] = ReadAhead()
 
     def prepare(self, messages: Sequence[StreamMessage]) -> None:
-        self.prepared.add(messages, [payload_json(m.data) for m in messages])
+        self.prepared.add(messages, [described_members(m.data) for m in messages])
 
     async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
         parsed = {m.seq: obj for m in messages if (obj := self.prepared.get(m)) is not None}

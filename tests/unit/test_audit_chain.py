@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from projections.audit import GENESIS, audit_row, chain_hash, chain_rows, describe
+from projections.audit import GENESIS, audit_row, chain_hash, chain_rows, describe, described_members, payload_json
 from projections.audit_verify import ChainCheck, compare
 from projections.batch import StreamMessage
 from schemas.codec import encode
@@ -75,6 +77,45 @@ def test_describe_reads_who_what_when_from_any_payload():
     assert junk["province"] == "gia-lai" and junk["event_id"] is None and junk["occurred_at"] is None
     odd = describe(SUBJECT, b'{"id": "a\\u0000b\\ud800", "time": "yesterday", "actor": 5}')
     assert odd["event_id"] == "a\ufffdb?" and odd["occurred_at"] is None and odd["actor"] is None
+
+
+_TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from(["\x00", "\ud800", "é", "\n"]), max_size=12)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+_MEMBERS = st.dictionaries(
+    st.sampled_from(["actor", "id", "type", "subject", "time", "data", "x"]) | _TEXT,
+    _VALUES | st.sampled_from(["2021-05-20T08:00:00+07:00", "2021-05-20T08:00:00", "đối ngoại"]),
+    max_size=7,
+)
+
+
+@st.composite
+def _payloads(draw: st.DrawFn) -> bytes:
+    """JSON objects as agencies may send them (NaN, huge numbers, escapes, raw surrogates),
+    other JSON values, and bytes cut or spliced anywhere."""
+    value = draw(_MEMBERS | _VALUES)
+    raw = json.dumps(value, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+    cut = draw(st.integers(0, len(raw)))
+    return draw(st.sampled_from([raw, raw[:cut], raw[:cut] + draw(st.binary(max_size=4)) + raw[cut:],
+                                 b"\xef\xbb\xbf" + raw, raw + b" \n"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_payloads())
+def test_describing_from_the_members_alone_reads_what_parsing_everything_reads(raw):
+    """`describe` reads its members without building the rest of the payload: the same columns
+    as from the whole payload parsed, whatever the bytes."""
+    assert describe(SUBJECT, raw, described_members(raw)) == describe(SUBJECT, raw, payload_json(raw))
+    assert describe(SUBJECT, raw) == describe(SUBJECT, raw, payload_json(raw))
+
+
+def test_describing_a_payload_builds_only_the_members_it_reads():
+    raw = encode(sample("activity_held"))
+    members = described_members(raw)
+    assert set(members) == {"id", "type", "subject", "time"} and members["id"] == json.loads(raw)["id"]
 
 
 async def test_an_untouched_trail_matches_the_stream():
