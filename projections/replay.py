@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from projections.batch import StreamMessage
 from projections.catalogue import all_projections, partitioned_projections
 from projections.handlers import events_handler, rejected_handler
-from projections.partitions import AUDIT_CONSUMER
 from projections.runner import RELAXED_COMMIT, Handler, write_checkpoint
 from projections.stream_reader import read_batches
 from projections.tables import READ_MODEL_TABLES
@@ -36,8 +35,6 @@ from services.db import make_engine
 from services.db.migrate import migrate
 from services.store import EVENTS_STREAM, EVENTS_SUBJECTS, REJECTED_STREAM, REJECTED_SUBJECTS
 
-AUDIT_CHECKPOINT = AUDIT_CONSUMER
-"""Checkpoint of the audit chain rebuilt apart (the one partitioned workers give their `global` unit)."""
 PARALLEL_FROM = 20_000
 """Messages to replay from which the audit chain is rebuilt apart: below, the process start costs
 about what it saves."""

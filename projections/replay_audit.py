@@ -6,7 +6,8 @@ applies every other projection (see `projections.replay`).
 It attaches with the environment it is given (DOINGOAI_NATS_URL, DOINGOAI_NATS_USER/_PASSWORD,
 DOINGOAI_DATABASE_URL, and the settings that name the audit signing key), chains the events
 stream's messages `--from-seq`..`--last-seq` (recorded up to `--as-of`) into SCHEMA's audit trail
-under the checkpoint `AUDIT_CHECKPOINT`, and prints one JSON line: {"events", "peak_rss_mb"}.
+under the checkpoint `AUDIT_CONSUMER` (the one partitioned workers give their `global` unit), and
+prints one JSON line: {"events", "peak_rss_mb"}.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import resource
 from datetime import datetime
 
 from projections.handlers import AuditOnly
-from projections.replay import AUDIT_CHECKPOINT, replay_stream
+from projections.partitions import AUDIT_CONSUMER
+from projections.replay import replay_stream
 from services import logs
 from services.db import make_engine
 from services.gc_tuning import tune_gc
@@ -37,7 +39,7 @@ async def rebuild(schema: str, *, from_seq: int, last_seq: int, as_of: datetime 
     engine = make_engine(settings.database_url, schema, pool_size=2)
     try:
         count, _ = await replay_stream(
-            nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, AuditOnly(), AUDIT_CHECKPOINT,
+            nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, AuditOnly(), AUDIT_CONSUMER,
             from_seq=from_seq, as_of=as_of, batch_size=batch_size, last_seq=last_seq,
         )
     finally:

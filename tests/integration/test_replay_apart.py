@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from projections.audit_verify import verify
-from projections.replay import AUDIT_CHECKPOINT, replay
+from projections.partitions import AUDIT_CONSUMER
+from projections.replay import replay
 from schemas.codec import encode
 from services.db import make_engine
 from services.runtime import Runtime
@@ -71,7 +72,7 @@ async def test_audit_chain_apart_builds_the_same_tables_as_one_process(system: S
                 assert result.audit_apart["events"] == result.events == last_seq
                 assert result.audit_apart["peak_rss_mb"] > 0
                 marks = await checkpoints(rt.database_url, schema)
-                assert marks[AUDIT_CHECKPOINT] == marks["projector_v1"] == last_seq
+                assert marks[AUDIT_CONSUMER] == marks["projector_v1"] == last_seq
                 engine = make_engine(rt.database_url, schema, pool_size=1)
                 try:
                     checked = await verify(nc, engine, wait=0)
