@@ -184,8 +184,8 @@ class TimedRunner(Runner):
 
     visible: dict[int, float]
 
-    async def _commit(self, todo, handler):  # type: ignore[no-untyped-def]
-        await super()._commit(todo, handler)
+    def _committed(self, todo):  # type: ignore[no-untyped-def]
+        super()._committed(todo)
         now = time.perf_counter()
         for m in todo:
             self.visible[m.seq] = now

@@ -202,23 +202,31 @@ class AuditTrail:
                 self._signer = None
         return self._signer if isinstance(self._signer, Signer) else None
 
-    async def apply(self, conn: AsyncConnection, batch: Batch) -> None:
-        await self.append(conn, batch.messages, batch.parsed)
+    async def read(self, conn: AsyncConnection, batch: Batch) -> tuple[int, str]:
+        return await chain_head(conn) if batch.messages else (0, GENESIS)
 
-    async def append(
-        self, conn: AsyncConnection, messages: Sequence[StreamMessage], parsed: Mapping[int, Any] | None = None
-    ) -> None:
-        """Chain `messages` after the current head, in the caller's transaction."""
-        if not messages:
-            return
-        head_seq, head_hash = await chain_head(conn)
-        rows = chain_rows(messages, head_seq, head_hash, parsed)
+    def after(self, found: tuple[int, str], before: list[dict[str, Any]]) -> tuple[int, str]:
+        """The chain's head once `before` (rows after the head read) is appended."""
+        return (before[-1]["seq"], before[-1]["hash"]) if before else found
+
+    def changes(self, batch: Batch, found: tuple[int, str]) -> list[dict[str, Any]]:
+        return chain_rows(batch.messages, *found, batch.parsed) if batch.messages else []
+
+    async def write(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """Append the chained `rows` (all after the head read in this transaction), signing heads."""
         if not rows:
             return
-        await copy_rows(conn, audit_trail, rows)  # all after the head read in this transaction
+        await copy_rows(conn, audit_trail, rows)
         signer = self.signer()
         every = self.sign_every or 1000
         if signer is not None:
             for row in rows:
                 if row["seq"] % every == 0:
                     await store_signed_head(conn, signer, row["seq"], row["hash"])
+
+    async def append(
+        self, conn: AsyncConnection, messages: Sequence[StreamMessage], parsed: Mapping[int, Any] | None = None
+    ) -> None:
+        """Chain `messages` after the current head, in the caller's transaction."""
+        if messages:
+            await self.write(conn, chain_rows(messages, *await chain_head(conn), parsed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
@@ -48,37 +49,49 @@ def index_row(s: Stored) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class IndexChanges:
+    indexed: list[dict[str, Any]]
+    duplicates: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+
+
 class EventIndex:
     name = "event_index"
 
-    async def apply(self, conn: AsyncConnection, batch: Batch) -> None:
-        if batch.fresh:  # first of their ids (the index was asked in this transaction), sequences after the checkpoint
-            await copy_rows(conn, events, [index_row(s) for s in batch.fresh])
-        if batch.duplicates:
-            await insert_rows(
-                conn,
-                event_duplicates,
-                [
-                    {"seq": d.seq, "id": d.id, "original_seq": d.original_seq, "recorded_at": d.recorded_at}
-                    for d in batch.duplicates
-                ],
-            )
-        if batch.rejections:
-            await conn.execute(
-                insert(rejected).on_conflict_do_nothing(),
-                [
-                    {
-                        "key": f"events:{r.seq}",
-                        "stream_seq": r.seq,
-                        "path": "nats",
-                        "kind": r.error.kind,
-                        "problems": [p.as_dict() for p in r.error.problems],
-                        "publisher": r.publisher,
-                        "nats_subject": r.nats_subject,
-                        "event_id": r.event_id,
-                        "raw": r.raw,
-                        "recorded_at": r.recorded_at,
-                    }
-                    for r in batch.rejections
-                ],
-            )
+    async def read(self, conn: AsyncConnection, batch: Batch) -> None:
+        """Nothing: the handler asked the index for the batch's ids before it classified the batch."""
+
+    def after(self, found: None, before: IndexChanges) -> None:
+        """Nothing: the ids `before` indexes are laid over the index's answer by the handler."""
+
+    def changes(self, batch: Batch, found: None) -> IndexChanges:
+        return IndexChanges(
+            [index_row(s) for s in batch.fresh],
+            [
+                {"seq": d.seq, "id": d.id, "original_seq": d.original_seq, "recorded_at": d.recorded_at}
+                for d in batch.duplicates
+            ],
+            [
+                {
+                    "key": f"events:{r.seq}",
+                    "stream_seq": r.seq,
+                    "path": "nats",
+                    "kind": r.error.kind,
+                    "problems": [p.as_dict() for p in r.error.problems],
+                    "publisher": r.publisher,
+                    "nats_subject": r.nats_subject,
+                    "event_id": r.event_id,
+                    "raw": r.raw,
+                    "recorded_at": r.recorded_at,
+                }
+                for r in batch.rejections
+            ],
+        )
+
+    async def write(self, conn: AsyncConnection, changes: IndexChanges) -> None:
+        # the first of their ids (the index was asked in this transaction), sequences after the checkpoint
+        await copy_rows(conn, events, changes.indexed)
+        await insert_rows(conn, event_duplicates, changes.duplicates)
+        if changes.rejected:
+            await conn.execute(insert(rejected).on_conflict_do_nothing(), changes.rejected)

@@ -9,6 +9,7 @@ import binascii
 import json
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from projections.audit import AuditTrail, described_members
 from projections.base import Projection
 from projections.batch import (
+    Batch,
     Decoded,
     StreamMessage,
     candidate_ids,
@@ -53,9 +55,19 @@ class ReadAhead(Generic[T]):
         return None
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A batch classified, with every projection's changes of it, ready to be written."""
+
+    batch: Batch
+    changes: list[Any]
+
+
 class EventsHandler:
-    """The events stream through every projection. `prepare` decodes a batch ahead of its turn.
-    Everything it writes is derived from the stream (see `projections.runner.RELAXED_COMMIT`)."""
+    """The events stream through every projection. `prepare` decodes a batch ahead of its turn;
+    `plan` computes its changes, given the changes of the batch before it if that one is not
+    committed yet, and `store` writes them. Everything it writes is derived from the stream (see
+    `projections.runner.RELAXED_COMMIT`)."""
 
     rebuildable = True
 
@@ -69,11 +81,27 @@ class EventsHandler:
     def decoded(self, messages: Sequence[StreamMessage]) -> list[Decoded]:
         return [self.prepared.get(m) or decode_message(m) for m in messages]
 
-    async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+    async def plan(
+        self, conn: AsyncConnection, messages: Sequence[StreamMessage], before: Planned | None = None
+    ) -> Planned:
+        """Read and compute (nothing is written) what `messages` change, as if `before` were
+        committed already."""
         decoded = self.decoded(messages)
-        batch = classify(messages, await known_ids(conn, candidate_ids(decoded)), decoded)
-        for projection in self.projections:
-            await projection.apply(conn, batch)
+        known = await known_ids(conn, candidate_ids(decoded))
+        if before is not None:  # the ids it indexes are known once it commits
+            known = {**{s.event.id: s.seq for s in before.batch.fresh}, **known}
+        batch = classify(messages, known, decoded)
+        found = [await p.read(conn, batch) for p in self.projections]
+        if before is not None:
+            found = [p.after(f, b) for p, f, b in zip(self.projections, found, before.changes, strict=True)]
+        return Planned(batch, [p.changes(batch, f) for p, f in zip(self.projections, found, strict=True)])
+
+    async def store(self, conn: AsyncConnection, planned: Planned) -> None:
+        for projection, changes in zip(self.projections, planned.changes, strict=True):
+            await projection.write(conn, changes)
+
+    async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+        await self.store(conn, await self.plan(conn, messages))
 
 
 def events_handler(projections: Sequence[Projection]) -> EventsHandler:

@@ -9,6 +9,7 @@ rejected table with the reason) and the events behind it go on.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -36,6 +37,21 @@ def aggregate_id(stored: Stored) -> str:
     return stored.event.envelope.aggregate_id
 
 
+@dataclass(frozen=True)
+class Found:
+    todo: list[Stored]
+    """The fresh events of the batch with a reducer here, in stream order."""
+    rows: dict[str, Row]
+    """The current rows of their aggregates, by key (those the table has)."""
+
+
+@dataclass
+class RowChanges:
+    new: list[Row] = field(default_factory=list)
+    updated: list[Row] = field(default_factory=list)
+    refusals: list[tuple[Stored, Refused]] = field(default_factory=list)
+
+
 class RowProjection:
     """One table keyed by aggregate id; `reducers` maps event names to pure reducers."""
 
@@ -47,27 +63,45 @@ class RowProjection:
     def key_of(self, stored: Stored) -> str:
         return aggregate_id(stored)
 
-    async def apply(self, conn: AsyncConnection, batch: Batch) -> None:
+    async def read(self, conn: AsyncConnection, batch: Batch) -> Found:
+        """The events of `batch` this projection folds, and the current rows of their aggregates."""
         todo = [s for s in batch.fresh if s.event.name in self.reducers]
         if not todo:
-            return
-        current: dict[str, Row] = await select_rows(conn, self.table, self.key, {self.key_of(s) for s in todo})
-        existing = set(current)
+            return Found(todo, {})
+        return Found(todo, await select_rows(conn, self.table, self.key, {self.key_of(s) for s in todo}))
+
+    def after(self, found: Found, before: RowChanges) -> Found:
+        """The rows as they will be once `before` is written: its rows of the same aggregates, with
+        every column (as a read returns them), over those read."""
+        keys = {self.key_of(s) for s in found.todo}
+        rows = dict(found.rows)
+        for row in (*before.new, *before.updated):
+            key = row[self.key]
+            if key in keys:
+                rows[key] = {name: row.get(name) for name in self.table.columns.keys()}
+        return Found(found.todo, rows)
+
+    def changes(self, batch: Batch, found: Found) -> RowChanges:
+        current = dict(found.rows)
         changed: dict[str, Row] = {}
-        refusals: list[tuple[Stored, Refused]] = []
-        for stored in todo:
+        out = RowChanges()
+        for stored in found.todo:
             key = self.key_of(stored)
             try:
                 row = self.reducers[stored.event.name](current.get(key), stored)
             except Refused as refusal:
-                refusals.append((stored, refusal))
+                out.refusals.append((stored, refusal))
                 continue
             current[key] = changed[key] = {**row, self.key: key, "last_seq": stored.seq}
-        if changed:  # rows new to the table are appended: this transaction just found none with their keys
-            await copy_rows(conn, self.table, [row for key, row in changed.items() if key not in existing])
-            await upsert(conn, self.table, self.key, [row for key, row in changed.items() if key in existing])
-        if refusals:
-            await record_refusals(conn, self.name, refusals)
+        for key, row in changed.items():  # rows new to the table are appended: the batch's transaction found none
+            (out.updated if key in found.rows else out.new).append(row)
+        return out
+
+    async def write(self, conn: AsyncConnection, changes: RowChanges) -> None:
+        await copy_rows(conn, self.table, changes.new)
+        await upsert(conn, self.table, self.key, changes.updated)
+        if changes.refusals:
+            await record_refusals(conn, self.name, changes.refusals)
 
 
 async def upsert(conn: AsyncConnection, table: Table, key: str, rows: list[Row]) -> None:

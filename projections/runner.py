@@ -8,6 +8,11 @@ is written (`max_ack_pending` is two batches); batches are applied in the order 
 is ever nak'd: a failed commit is retried in place (transient errors, e.g. PostgreSQL down) or,
 for an error of one event, that event is parked as rejected, so no batch is overtaken by a later
 one (a redelivery after `ack_wait` arrives behind what was already applied, and is skipped).
+
+A handler that can plan a batch apart from storing it (`Planner`) has each batch planned (read
+and computed) on a connection of its own while the batch before it is being written, as if that
+one had committed; the batch is written once it has, in stream order. If the batch before does
+not commit as planned, the plan is dropped and the batch applied as above.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 from nats.errors import Error as NatsError
@@ -52,6 +58,24 @@ the lost batches again. Nothing else is relaxed (fsync stays on; PostgreSQL stay
 APPLIED = Counter("doingoai_projection_messages_total", "Stream messages applied", ["consumer"])
 CHECKPOINT = Gauge("doingoai_projection_checkpoint", "Last applied stream sequence", ["consumer"])
 RETRIES = Counter("doingoai_projection_retries_total", "Batch commits retried", ["consumer"])
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """A handler that can plan a batch (read and compute, nothing written) given the plan of the
+    batch before it, not committed yet, and store a plan (e.g. `projections.handlers.EventsHandler`)."""
+
+    async def plan(self, conn: AsyncConnection, messages: Sequence[StreamMessage], before: Any = None) -> Any: ...
+
+    async def store(self, conn: AsyncConnection, planned: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Writing:
+    task: asyncio.Task[bool]
+    planned: Any
+    last: int
+    """Its last sequence."""
 
 
 class Fenced(Exception):
@@ -108,6 +132,8 @@ class Runner:
         self.consumer = durable
         """The name of this run's NATS consumer (the checkpoint is kept under `durable`)."""
         self.caught_up = asyncio.Event()
+        self.writing: Writing | None = None
+        """The batch being written in the background, if any (a `Planner` handler's)."""
 
     async def _subscribe(self) -> Puller:
         """A consumer of this run's own, from the checkpoint on. Its name is new on every run
@@ -130,7 +156,7 @@ class Runner:
             opt_start_seq=self.checkpoint + 1 if self.checkpoint else None,
             ack_policy=AckPolicy.ALL,
             ack_wait=self.ack_wait,
-            max_ack_pending=2 * self.batch_size,  # this batch and the one read ahead
+            max_ack_pending=3 * self.batch_size,  # the batch written, the one planned, the one read ahead
             filter_subject=self.filter_subject,
             filter_subjects=self.filter_subjects,
             inactive_threshold=ABANDONED_AFTER_S,
@@ -164,7 +190,11 @@ class Runner:
                     # the next batch is read (and prepared) while this one is written
                     ahead = asyncio.create_task(self._fetch(sub))
                     await self._process(msgs, batch, stop)
+            await self._settle()
         finally:
+            if self.writing is not None and not self.writing.task.done():
+                self.writing.task.cancel()
+                await asyncio.gather(self.writing.task, return_exceptions=True)
             if ahead is not None:
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)
@@ -193,24 +223,101 @@ class Runner:
         return list(msgs), batch
 
     async def _process(self, msgs: list[Any], batch: list[StreamMessage], stop: asyncio.Event) -> None:
-        todo = [m for m in batch if m.seq > self.checkpoint]
+        floor = self.writing.last if self.writing is not None else self.checkpoint
+        todo = [m for m in batch if m.seq > floor]
+        if todo and isinstance(self.handler, Planner):
+            await self._pipelined(self.handler, todo, msgs, stop)
+            return
+        await self._settle()
         if todo:
             await self._commit_with_retry(todo, msgs, stop)
         await msgs[-1].ack()
 
+    async def _settle(self) -> bool:
+        """Wait for the batch being written, if any: whether it committed as planned."""
+        writing, self.writing = self.writing, None
+        return await writing.task if writing is not None else True
+
+    async def _pipelined(
+        self, handler: Planner, todo: list[StreamMessage], msgs: list[Any], stop: asyncio.Event
+    ) -> None:
+        """Plan `todo` on a connection of its own while the batch before it is written, as if that
+        one had committed; once it has, write `todo` in the background (the next batch is planned
+        meanwhile). If the batch before did not commit as planned, `todo` is planned again."""
+        before = self.writing
+        conn = await self.engine.connect()
+        try:
+            await conn.begin()
+            planned = await handler.plan(conn, todo, before.planned if before is not None else None)
+        except Exception:
+            await conn.close()  # rolls back; the batch goes the way every batch went before
+            await self._settle()
+            await self._commit_with_retry(todo, msgs, stop)
+            await msgs[-1].ack()
+            return
+        try:
+            as_planned = await self._settle()
+        except BaseException:
+            await conn.close()
+            raise
+        if not as_planned:  # the plan assumed what the batch before was to write
+            await conn.close()
+            await self._commit_with_retry(todo, msgs, stop)
+            await msgs[-1].ack()
+            return
+        task = asyncio.create_task(self._write_planned(handler, conn, planned, todo, msgs, stop))
+        self.writing = Writing(task, planned, todo[-1].seq)
+
+    async def _write_planned(
+        self, handler: Planner, conn: AsyncConnection, planned: Any, todo: list[StreamMessage], msgs: list[Any],
+        stop: asyncio.Event,
+    ) -> bool:
+        """(background) Write a planned batch with its checkpoint and commit, then ack; whether it
+        committed as planned (else it was applied again from scratch, one way or another)."""
+        try:
+            try:
+                await self._lock_checkpoint(conn, handler)
+                await handler.store(conn, planned)
+                await write_checkpoint(conn, self.durable, todo[-1].seq)
+                await conn.commit()
+            finally:
+                await conn.close()  # rolls back what did not commit
+            as_planned = True
+            self._committed(todo)
+        except Fenced:
+            raise
+        except Exception as exc:
+            log.warning("projection.planned_batch_failed", consumer=self.durable, error=repr(exc), first=todo[0].seq)
+            await self._commit_with_retry(todo, msgs, stop)
+            as_planned = False
+        else:
+            self._applied(todo)
+        await msgs[-1].ack()
+        return as_planned
+
+    async def _lock_checkpoint(self, conn: AsyncConnection, handler: object) -> None:
+        """Lock this consumer's checkpoint row for the transaction; Fenced if it moved under us."""
+        columns: list[ColumnElement[Any]] = [checkpoints.c.last_seq]
+        if getattr(handler, "rebuildable", False):  # relaxed with the same round trip (from the 2nd batch)
+            columns.append(func.set_config("synchronous_commit", "off", True))
+        stored = await conn.scalar(select(*columns).where(checkpoints.c.consumer == self.durable).with_for_update())
+        if int(stored or 0) != self.checkpoint:
+            raise Fenced(f"{self.durable}: checkpoint moved to {stored} under us (at {self.checkpoint})")
+
+    def _committed(self, todo: Sequence[StreamMessage]) -> None:
+        """`todo` is committed (a hook: the benchmarks note when each sequence became visible)."""
+        self.checkpoint = todo[-1].seq
+
+    def _applied(self, todo: Sequence[StreamMessage]) -> None:
+        APPLIED.labels(self.durable).inc(len(todo))
+        CHECKPOINT.labels(self.durable).set(self.checkpoint)
+
     async def _commit(self, todo: Sequence[StreamMessage], handler: Handler) -> None:
         async with self.engine.begin() as conn:
-            columns: list[ColumnElement[Any]] = [checkpoints.c.last_seq]
-            if getattr(handler, "rebuildable", False):  # relaxed with the same round trip (from the 2nd batch)
-                columns.append(func.set_config("synchronous_commit", "off", True))
-            stored = await conn.scalar(
-                select(*columns).where(checkpoints.c.consumer == self.durable).with_for_update()
-            )
-            if int(stored or 0) != self.checkpoint:
-                raise Fenced(f"{self.durable}: checkpoint moved to {stored} under us (at {self.checkpoint})")
+            await self._lock_checkpoint(conn, handler)
             await handler(conn, todo)
             await write_checkpoint(conn, self.durable, todo[-1].seq)
-        self.checkpoint = todo[-1].seq
+        self._committed(todo)
 
     async def _commit_with_retry(self, todo: list[StreamMessage], msgs: list, stop: asyncio.Event) -> None:
         delay = 0.2
@@ -235,8 +342,7 @@ class Runner:
                 await self._one_by_one(todo)
                 break
         self.checkpoint = todo[-1].seq
-        APPLIED.labels(self.durable).inc(len(todo))
-        CHECKPOINT.labels(self.durable).set(self.checkpoint)
+        self._applied(todo)
 
     async def _one_by_one(self, todo: list[StreamMessage]) -> None:
         """Isolate the message that fails: apply the others, park it with its reason."""

@@ -248,14 +248,23 @@ async def test_a_binary_mode_event_refused_whole_is_kept_with_its_attributes(sys
 
 
 class RefusesMarked:
-    """A test-only projection: refuses (raises out of apply) the event whose title is 'impossible'."""
+    """A test-only projection: refuses (raises out of its changes) the event whose title is 'impossible'."""
 
     name = "refuses_marked"
 
-    async def apply(self, conn: AsyncConnection, batch: Batch) -> None:
+    async def read(self, conn: AsyncConnection, batch: Batch) -> None:
+        return None
+
+    def after(self, found: None, before: None) -> None:
+        return None
+
+    def changes(self, batch: Batch, found: None) -> None:
         for stored in batch.fresh:
             if getattr(stored.event.data, "title", None) == "impossible":
                 raise Refused("impossible_transition", "data.title", "this cannot happen")
+
+    async def write(self, conn: AsyncConnection, changes: None) -> None:
+        return None
 
 
 async def test_a_poison_event_is_parked_with_its_kind_and_never_blocks_the_events_behind_it(system: System):
