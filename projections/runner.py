@@ -229,6 +229,10 @@ class Runner:
             await self._pipelined(self.handler, todo, msgs, stop)
             return
         await self._settle()
+        await self._in_turn(todo, msgs, stop)
+
+    async def _in_turn(self, todo: list[StreamMessage], msgs: list[Any], stop: asyncio.Event) -> None:
+        """Apply `todo` in one go (read, computed, written), retried as it must be, then ack."""
         if todo:
             await self._commit_with_retry(todo, msgs, stop)
         await msgs[-1].ack()
@@ -252,8 +256,7 @@ class Runner:
         except Exception:
             await conn.close()  # rolls back; the batch goes the way every batch went before
             await self._settle()
-            await self._commit_with_retry(todo, msgs, stop)
-            await msgs[-1].ack()
+            await self._in_turn(todo, msgs, stop)
             return
         try:
             as_planned = await self._settle()
@@ -262,8 +265,7 @@ class Runner:
             raise
         if not as_planned:  # the plan assumed what the batch before was to write
             await conn.close()
-            await self._commit_with_retry(todo, msgs, stop)
-            await msgs[-1].ack()
+            await self._in_turn(todo, msgs, stop)
             return
         task = asyncio.create_task(self._write_planned(handler, conn, planned, todo, msgs, stop))
         self.writing = Writing(task, planned, todo[-1].seq)
