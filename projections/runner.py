@@ -4,10 +4,11 @@ Per batch: skip what the checkpoint already covers, apply the rest and store the
 sequence in the same transaction, commit, then ack (AckPolicy.ALL: one ack covers the batch).
 On start the consumer is recreated from the stored checkpoint, so a worker killed mid-batch
 resumes at checkpoint + 1 at once and nothing is applied twice. The next batch is read while one
-is written (`max_ack_pending` is two batches); batches are applied in the order read, and nothing
-is ever nak'd: a failed commit is retried in place (transient errors, e.g. PostgreSQL down) or,
-for an error of one event, that event is parked as rejected, so no batch is overtaken by a later
-one (a redelivery after `ack_wait` arrives behind what was already applied, and is skipped).
+is written (`max_ack_pending` is three batches: with the pipelining below, one is planned as
+well); batches are applied in the order read, and nothing is ever nak'd: a failed commit is
+retried in place (transient errors, e.g. PostgreSQL down) or, for an error of one event, that
+event is parked as rejected, so no batch is overtaken by a later one (a redelivery after
+`ack_wait` arrives behind what was already applied, and is skipped).
 
 A handler that can plan a batch apart from storing it (`Planner`) has each batch planned (read
 and computed) on a connection of its own while the batch before it is being written, as if that
@@ -278,9 +279,7 @@ class Runner:
         committed as planned (else it was applied again from scratch, one way or another)."""
         try:
             try:
-                await self._lock_checkpoint(conn, handler)
-                await handler.store(conn, planned)
-                await write_checkpoint(conn, self.durable, todo[-1].seq)
+                await self._checkpointed(conn, handler, todo, lambda: handler.store(conn, planned))
                 await conn.commit()
             finally:
                 await conn.close()  # rolls back what did not commit
@@ -296,6 +295,16 @@ class Runner:
             self._applied(todo)
         await msgs[-1].ack()
         return as_planned
+
+    async def _checkpointed(
+        self, conn: AsyncConnection, handler: object, todo: Sequence[StreamMessage],
+        write: Callable[[], Awaitable[None]],
+    ) -> None:
+        """In `conn`'s transaction: lock this consumer's checkpoint row (Fenced if it moved under
+        us), `write` the batch `todo`, and move the checkpoint to its end."""
+        await self._lock_checkpoint(conn, handler)
+        await write()
+        await write_checkpoint(conn, self.durable, todo[-1].seq)
 
     async def _lock_checkpoint(self, conn: AsyncConnection, handler: object) -> None:
         """Lock this consumer's checkpoint row for the transaction; Fenced if it moved under us."""
@@ -316,9 +325,7 @@ class Runner:
 
     async def _commit(self, todo: Sequence[StreamMessage], handler: Handler) -> None:
         async with self.engine.begin() as conn:
-            await self._lock_checkpoint(conn, handler)
-            await handler(conn, todo)
-            await write_checkpoint(conn, self.durable, todo[-1].seq)
+            await self._checkpointed(conn, handler, todo, lambda: handler(conn, todo))
         self._committed(todo)
 
     async def _commit_with_retry(self, todo: list[StreamMessage], msgs: list, stop: asyncio.Event) -> None:
