@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from nats.aio.client import Client
 from sqlalchemy import text
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from projections.batch import StreamMessage
 from projections.catalogue import all_projections, partitioned_projections
 from projections.handlers import events_handler, rejected_handler
-from projections.runner import RELAXED_COMMIT, Handler, write_checkpoint
+from projections.runner import RELAXED_COMMIT, Handler, Planner, write_checkpoint
 from projections.stream_reader import read_batches
 from projections.tables import READ_MODEL_TABLES
 from services.db import make_engine
@@ -145,6 +146,10 @@ class AuditProcess:
         await asyncio.gather(self.output, return_exceptions=True)
 
 
+Batches = asyncio.Queue[list[StreamMessage] | None]
+"""Batches read ahead, in stream order; None after the last."""
+
+
 async def replay_stream(
     nc: Client,
     engine: AsyncEngine,
@@ -165,9 +170,8 @@ async def replay_stream(
         last_seq = (await js.stream_info(stream)).state.last_seq
     if last_seq < from_seq:
         return 0, last_seq
-    count = 0
     prepare = getattr(handle, "prepare", None)
-    ahead: asyncio.Queue[list[StreamMessage] | None] = asyncio.Queue(maxsize=1)
+    ahead: Batches = asyncio.Queue(maxsize=1)
 
     async def read() -> None:
         """Read (and prepare) the next batch while the one before it is written."""
@@ -184,15 +188,64 @@ async def replay_stream(
             await ahead.put(None)  # the end, or a failure that `await reader` raises
 
     reader = asyncio.create_task(read())
+    apply = _pipelined if isinstance(handle, Planner) else _in_turn
     try:
-        while (batch := await ahead.get()) is not None:
-            async with engine.begin() as conn:
-                await conn.exec_driver_sql(RELAXED_COMMIT)  # a replay that dies is run again
-                await handle(conn, batch)
-                await write_checkpoint(conn, consumer, batch[-1].seq)
-            count += len(batch)
+        count = await apply(engine, handle, consumer, ahead)
         await reader  # its errors surface here
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
     return count, last_seq
+
+
+async def _in_turn(engine: AsyncEngine, handle: Handler, consumer: str, ahead: Batches) -> int:
+    """Apply each batch in a transaction of its own, one after the other."""
+    count = 0
+    while (batch := await ahead.get()) is not None:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(RELAXED_COMMIT)  # a replay that dies is run again
+            await handle(conn, batch)
+            await write_checkpoint(conn, consumer, batch[-1].seq)
+        count += len(batch)
+    return count
+
+
+async def _pipelined(engine: AsyncEngine, handle: Planner, consumer: str, ahead: Batches) -> int:
+    """Plan each batch on a connection of its own while the batch before it is written, as if that
+    one had committed (as the live runner does); write it once that one has. Nothing else writes
+    the fresh schema, so a plan holds unless its batch before fails, and then the replay fails."""
+    count = 0
+    writing: asyncio.Task[None] | None = None
+    before: Any = None
+    try:
+        while (batch := await ahead.get()) is not None:
+            conn = await engine.connect()
+            try:
+                await conn.begin()
+                await conn.exec_driver_sql(RELAXED_COMMIT)  # a replay that dies is run again
+                planned = await handle.plan(conn, batch, before)
+                if writing is not None:
+                    await writing
+            except BaseException:
+                await conn.close()
+                raise
+            writing = asyncio.create_task(_write_planned(conn, handle, planned, consumer, batch[-1].seq))
+            before = planned
+            count += len(batch)
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            await asyncio.gather(writing, return_exceptions=True)
+    return count
+
+
+async def _write_planned(conn: AsyncConnection, handle: Planner, planned: Any, consumer: str, last: int) -> None:
+    """(background) Store a plan and the checkpoint, commit, and give the connection back."""
+    try:
+        await handle.store(conn, planned)
+        await write_checkpoint(conn, consumer, last)
+        await conn.commit()
+    finally:
+        await conn.close()

@@ -73,6 +73,13 @@ def event(name: str, *, version: int, aggregate: str, title_vi: str, title_en: s
 _LATEST: dict[int, dict[str, EventType]] = {}
 
 
+def registry_size() -> int:
+    """How many event type versions are registered (`len(registry())`, without building the view)."""
+    if "schemas.events" not in sys.modules:
+        registry()
+    return len(_REGISTRY)
+
+
 def registry() -> Mapping[tuple[str, int], EventType]:
     """Every registered event type version (importing `schemas.events` fills it); read-only."""
     if "schemas.events" not in sys.modules:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from schemas.base import TYPE_PREFIX, EventData, EventType, latest_versions, registry
+from schemas.base import TYPE_PREFIX, EventData, EventType, latest_versions, registry, registry_size
 from schemas.envelope import CONTEXT_ATTRIBUTES, CloudEvent, source_for
 from schemas.fastjson import loads
 
@@ -50,15 +51,15 @@ class InvalidEvent(ValueError):
         return {"error": self.kind, "problems": [p.as_dict() for p in self.problems]}
 
 
-@dataclass(frozen=True)
-class Event:
-    """A decoded event: the envelope and its typed payload (upcast to the newest version)."""
+class Event(NamedTuple):
+    """A decoded event: the envelope and its typed payload (upcast to the newest version). A
+    tuple: built once per event read, in half the time of a frozen dataclass."""
 
     envelope: CloudEvent
     data: EventData
     event_type: EventType
     original_version: int
-    extensions: dict[str, Any] = field(default_factory=dict)
+    extensions: Mapping[str, Any] = MappingProxyType({})
 
     @property
     def id(self) -> str:
@@ -87,15 +88,21 @@ _RESOLVED_FOR = [0]
 
 def resolve(ce_type: str) -> EventType:
     """The registered event type for a CloudEvents `type`, or InvalidEvent."""
+    return _resolved(ce_type)[0]
+
+
+def _resolved(ce_type: str) -> tuple[EventType, EventType]:
+    """(the event type of `ce_type`, the newest version of it), or InvalidEvent."""
+    size = registry_size()
     found = _RESOLVED.get(ce_type)
-    if found is not None and len(registry()) == _RESOLVED_FOR[0]:
-        return found[0]
-    if len(registry()) != _RESOLVED_FOR[0]:  # a type was registered since: resolve afresh
+    if found is not None and size == _RESOLVED_FOR[0]:
+        return found
+    if size != _RESOLVED_FOR[0]:  # a type was registered since: resolve afresh
         _RESOLVED.clear()
-        _RESOLVED_FOR[0] = len(registry())
+        _RESOLVED_FOR[0] = size
     et = _resolve(ce_type)
-    _RESOLVED[ce_type] = (et, latest_versions()[et.name])
-    return et
+    found = _RESOLVED[ce_type] = (et, latest_versions()[et.name])
+    return found
 
 
 def _resolve(ce_type: str) -> EventType:
@@ -140,8 +147,7 @@ def decode_obj(obj: Any) -> Event:
         envelope = CloudEvent.model_validate(obj)
     except ValidationError as exc:
         raise InvalidEvent("bad_envelope", _problems(exc)) from None
-    et = resolve(envelope.type)
-    newest = _RESOLVED[envelope.type][1]
+    et, newest = _resolved(envelope.type)
     if et is newest:  # the common case: nothing to upcast
         try:
             payload = et.model.model_validate(envelope.data)

@@ -7,7 +7,6 @@ import itertools
 import json
 import stat
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -150,7 +149,7 @@ async def test_a_forged_row_with_a_recomputed_chain_is_named():
     """Insert a row and re-hash everything after it: the table's own chain is perfect, the stream is not."""
     msgs = messages(6)
     forged = [*msgs[:2], StreamMessage(3, SUBJECT, encode(sample("activity_held")), T0)]
-    forged += [replace(m, seq=m.seq + 1) for m in msgs[2:]]
+    forged += [m._replace(seq=m.seq + 1) for m in msgs[2:]]
     assert await first_bad(msgs, rows_of(forged)) == 3
     appended = rows_of([*msgs, StreamMessage(7, SUBJECT, b"{}", T0)])
     assert await first_bad(msgs, appended) == 7
