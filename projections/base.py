@@ -10,12 +10,11 @@ is laid over what the read found (`after`), and the batch's writes wait for that
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import Batch, Stored
+from projections.batch import Batch
 
 
 class Projection(Protocol):
@@ -33,7 +32,3 @@ class Projection(Protocol):
 
     async def write(self, conn: AsyncConnection, changes: Any) -> None:
         """Store `changes` in the caller's transaction."""
-
-
-def fresh_of(batch: Batch, *names: str) -> Sequence[Stored]:
-    return [s for s in batch.fresh if s.event.name in names]

@@ -6,9 +6,11 @@ import json
 import math
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -74,6 +76,20 @@ class Batch:
     """Every message of the batch, as read (the audit trail chains them all)."""
     parsed: dict[int, Any] = field(default_factory=dict)
     """The JSON of each message that parsed (strictly), by sequence: parsed once, read by all."""
+
+    def add(self, stored: Stored) -> None:
+        self.fresh.append(stored)
+        self._named.setdefault(stored.event.name, []).append(stored)
+
+    def named(self, names: Collection[str]) -> list[Stored]:
+        """The fresh events whose name is one of `names`, in stream order."""
+        found = [self._named[name] for name in names if name in self._named]
+        if len(found) <= 1:
+            return list(found[0]) if found else []
+        return sorted(chain.from_iterable(found), key=attrgetter("seq"))
+
+    _named: dict[str, list[Stored]] = field(default_factory=dict, repr=False)
+    """The fresh events by name, in stream order (filled by `add`)."""
 
 
 _ROUTES: dict[tuple[str, str], str] = {}
@@ -273,7 +289,7 @@ def classify(
             batch.duplicates.append(Duplicate(msg.seq, event.id, seen[event.id], msg.recorded_at))
             continue
         seen[event.id] = msg.seq
-        batch.fresh.append(Stored(msg.seq, msg.recorded_at, msg.subject, event, msg.data))
+        batch.add(Stored(msg.seq, msg.recorded_at, msg.subject, event, msg.data))
     return batch
 
 

@@ -65,7 +65,7 @@ class RowProjection:
 
     async def read(self, conn: AsyncConnection, batch: Batch) -> Found:
         """The events of `batch` this projection folds, and the current rows of their aggregates."""
-        todo = [s for s in batch.fresh if s.event.name in self.reducers]
+        todo = batch.named(self.reducers)
         if not todo:
             return Found(todo, {})
         return Found(todo, await select_rows(conn, self.table, self.key, {self.key_of(s) for s in todo}))
