@@ -247,6 +247,7 @@ class Decoded(NamedTuple):
     event: Event | None
     error: InvalidEvent | None
     event_id: str | None
+    """The event's id if it is valid; else the id read from the message, if any."""
 
 
 def decode_message(msg: StreamMessage) -> Decoded:
@@ -284,15 +285,16 @@ def classify(
                 Rejection(msg.seq, msg.subject, msg.data, safe_error(d.error), msg.recorded_at, d.event_id)
             )
             continue
-        event = d.event
-        if event.id in seen:
-            batch.duplicates.append(Duplicate(msg.seq, event.id, seen[event.id], msg.recorded_at))
+        event_id = d.event_id  # the event's id, for a valid one
+        assert event_id is not None
+        if event_id in seen:
+            batch.duplicates.append(Duplicate(msg.seq, event_id, seen[event_id], msg.recorded_at))
             continue
-        seen[event.id] = msg.seq
-        batch.add(Stored(msg.seq, msg.recorded_at, msg.subject, event, msg.data))
+        seen[event_id] = msg.seq
+        batch.add(Stored(msg.seq, msg.recorded_at, msg.subject, d.event, msg.data))
     return batch
 
 
 def candidate_ids(decoded: Sequence[Decoded]) -> list[str]:
     """Ids of the valid events: the ones that may repeat an event stored earlier."""
-    return [d.event.id for d in decoded if d.event is not None]
+    return [d.event_id for d in decoded if d.event is not None and d.event_id is not None]

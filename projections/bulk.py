@@ -11,8 +11,9 @@ can have written (a conflict is an error there, not skipped).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -86,6 +87,14 @@ def _layout(table: Table) -> tuple[list[str], list[int]]:
     return [c.name for c in table.columns], [k for k, c in enumerate(table.columns) if isinstance(c.type, JSONB)]
 
 
+@cache
+def _getter(table: Table) -> Callable[[Row], tuple[Any, ...]]:
+    """A row's values in column order (KeyError if it leaves a column out)."""
+    names, _ = _layout(table)
+    get = itemgetter(*names)
+    return get if len(names) > 1 else lambda row: (get(row),)
+
+
 def _column_arrays(table: Table, rows: Sequence[Row]) -> list[list[Any]]:
     names, jsonb = _layout(table)
     out = [[row.get(name) for row in rows] for name in names]
@@ -94,13 +103,22 @@ def _column_arrays(table: Table, rows: Sequence[Row]) -> list[list[Any]]:
     return out
 
 
-def _records(names: list[str], jsonb: list[int], rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+def _records(table: Table, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    """`rows` as tuples in column order, missing columns None, JSONB values as JSON text."""
+    names, jsonb = _layout(table)
+    get = _getter(table)
     out = []
     for row in rows:
-        values = list(map(row.get, names))
-        for k in jsonb:
-            values[k] = _json(values[k])
-        out.append(tuple(values))
+        try:
+            values = get(row)
+        except KeyError:  # a row that leaves columns out (NULL)
+            values = tuple(map(row.get, names))
+        if jsonb:
+            listed = list(values)
+            for k in jsonb:
+                listed[k] = _json(listed[k])
+            values = tuple(listed)
+        out.append(values)
     return out
 
 
@@ -109,9 +127,8 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row]) ->
     transaction can add (e.g. stream sequences after the checkpoint it holds locked): a row whose
     key exists already fails the whole statement."""
     if rows:
-        names, jsonb = _layout(table)
         adb = await driver(conn)
-        await adb.copy_records_to_table(table.name, records=_records(names, jsonb, rows), columns=names)
+        await adb.copy_records_to_table(table.name, records=_records(table, rows), columns=_layout(table)[0])
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], *, conflict: str | None = None,
