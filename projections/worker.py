@@ -52,6 +52,11 @@ UNIT_FETCH_TIMEOUT_S = 2.0
 how often an idle unit asks the server (dozens of province units may be idle)."""
 PROVINCE_TURNS = 3
 PARTITIONED_POOL = 5
+AHEAD_PROVINCES = 3
+"""Province units of one process that read ahead and pipeline their batches (as the single unit
+does): the first ones it runs, e.g. the one province of a provincial system's stream. The others
+decode and apply each batch in its turn (`Unprepared`), so that the heap stays bounded however many
+provinces a process holds."""
 
 
 class TakingTurns:
@@ -93,6 +98,8 @@ class Units:
         self.rt, self.engine, self.js, self.nc, self.stop = rt, engine, js, nc, stop
         self.partitions = rt.settings.partitions
         self.province_engine = cast(AsyncEngine, TakingTurns(engine, PROVINCE_TURNS))
+        self.ahead: set[str] = set()
+        """The provinces whose units read ahead and pipeline here (`AHEAD_PROVINCES` at most)."""
 
     async def names(self) -> list[str]:
         """The units; with partitions, one more per province the `global` unit has seen."""
@@ -109,13 +116,22 @@ class Units:
         return Runner(self.js, kw.pop("engine", self.engine), stream=kw.pop("stream", EVENTS_STREAM),
                       durable=durable, handler=handler, batch_size=s.projection_batch, ack_wait=s.ack_wait_s, **kw)
 
+    def province_handler(self, province: str) -> Handler:
+        """The handler of `province`'s unit: read ahead and pipelined for the first
+        `AHEAD_PROVINCES` provinces this process runs, each batch in its turn for the others."""
+        handler = events_handler(partitioned_projections())
+        if province in self.ahead or len(self.ahead) < AHEAD_PROVINCES:
+            self.ahead.add(province)
+            return handler
+        return Unprepared(handler)
+
     def run(self, unit: str) -> Coroutine[None, None, None]:
         v = PROJECTION_VERSION
         if unit == "all":
             return self.runner(f"projector_{v}", events_handler(all_projections()), isolate=park_poison).run(self.stop)
         province = unit_province(unit)
         if province is not None:  # the server sends this unit its province's messages only
-            return self.runner(PROVINCE_CONSUMER + province, Unprepared(events_handler(partitioned_projections())),
+            return self.runner(PROVINCE_CONSUMER + province, self.province_handler(province),
                                isolate=record_poison, filter_subject=province_filter(province),
                                engine=self.province_engine).run(self.stop)
         if unit == GLOBAL:

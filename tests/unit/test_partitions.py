@@ -249,3 +249,24 @@ async def test_a_running_coordinator_claims_and_gives_everything_back_when_stopp
     stop.set()
     await asyncio.wait_for(task, 5)
     assert not running and not coordinator.held and not kv.entries
+
+
+def test_the_first_province_units_of_a_process_read_ahead_and_pipeline_and_later_ones_take_turns():
+    """A process holding one province (or a few) plans each batch while the one before it is
+    written; beyond `AHEAD_PROVINCES` its units decode and apply each batch in its turn, so the
+    heap stays bounded however many provinces it holds."""
+    from types import SimpleNamespace
+
+    from projections.runner import Planner
+    from projections.worker import AHEAD_PROVINCES, Units, Unprepared
+
+    units = Units(SimpleNamespace(settings=SimpleNamespace(partitions=4)), None, None, None, asyncio.Event())  # type: ignore[arg-type]
+    provinces = [f"p{k}" for k in range(AHEAD_PROVINCES + 2)]
+    handlers = {p: units.province_handler(p) for p in provinces}
+    for p in provinces[:AHEAD_PROVINCES]:
+        assert isinstance(handlers[p], Planner) and hasattr(handlers[p], "prepare")
+    for p in provinces[AHEAD_PROVINCES:]:
+        assert isinstance(handlers[p], Unprepared) and not isinstance(handlers[p], Planner)
+    # a unit run again (e.g. claimed back) keeps the way it had
+    assert isinstance(units.province_handler(provinces[0]), Planner)
+    assert isinstance(units.province_handler(provinces[-1]), Unprepared)
