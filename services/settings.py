@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     nats_password: str | None = Field(None, description="NATS password of the services (external NATS)")
     dedup_window_s: float = Field(3600.0, description="JetStream duplicate window (seconds)")
     stream_replicas: int = Field(1, ge=1, le=5, description="Replicas of the event stream (R3 on a cluster)")
-    projection_batch: int = Field(1000, ge=1, le=10_000, description="Events applied per transaction")
+    projection_batch: int = Field(2000, ge=1, le=10_000, description="Events applied per transaction")
     ack_wait_s: float = Field(30.0, description="JetStream ack wait of projection consumers (seconds)")
     escalations: bool = Field(True, description="Run the escalation service in the worker")
     partitions: int = Field(1, ge=1, le=64, description="> 1: one projection unit per province, shared by workers")
