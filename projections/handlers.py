@@ -4,6 +4,7 @@ that corrected it) into the rejected table."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -42,17 +43,22 @@ class ReadAhead(Generic[T]):
     read again (a redelivery) is another object and is not served from here."""
 
     def __init__(self) -> None:
-        self.batches: deque[dict[int, tuple[StreamMessage, T]]] = deque(maxlen=3)
+        self.found: dict[int, tuple[StreamMessage, T]] = {}
+        self.batches: deque[Sequence[StreamMessage]] = deque()
 
     def add(self, messages: Sequence[StreamMessage], made: Sequence[T]) -> None:
-        self.batches.append({m.seq: (m, value) for m, value in zip(messages, made, strict=True)})
+        for message, value in zip(messages, made, strict=True):
+            self.found[message.seq] = (message, value)
+        self.batches.append(messages)
+        while len(self.batches) > 3:
+            for old in self.batches.popleft():
+                hit = self.found.get(old.seq)
+                if hit is not None and hit[0] is old:
+                    del self.found[old.seq]
 
     def get(self, message: StreamMessage) -> T | None:
-        for batch in self.batches:
-            hit = batch.get(message.seq)
-            if hit is not None and hit[0] is message:
-                return hit[1]
-        return None
+        hit = self.found.get(message.seq)
+        return hit[1] if hit is not None and hit[0] is message else None
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,11 @@ class EventsHandler:
         found = [await p.read(conn, batch) for p in self.projections]
         if before is not None:
             found = [p.after(f, b) for p, f, b in zip(self.projections, found, before.changes, strict=True)]
-        return Planned(batch, [p.changes(batch, f) for p, f in zip(self.projections, found, strict=True)])
+        changes = []
+        for p, f in zip(self.projections, found, strict=True):
+            changes.append(p.changes(batch, f))
+            await asyncio.sleep(0)  # the batch before, being written, goes on between projections
+        return Planned(batch, changes)
 
     async def store(self, conn: AsyncConnection, planned: Planned) -> None:
         for projection, changes in zip(self.projections, planned.changes, strict=True):

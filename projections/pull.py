@@ -112,12 +112,12 @@ def stream_message(msg: Msg | Delivered) -> StreamMessage:
     tokens = msg.reply.split(".")
     if len(tokens) > 9:  # the form with a domain and an account hash
         tokens = tokens[:2] + tokens[4:]
-    return StreamMessage(
-        seq=int(tokens[5]),
-        subject=msg.subject,
-        data=msg.data,
-        recorded_at=datetime.fromtimestamp(int(tokens[7]) / 1_000_000_000.0, UTC),
-        headers=msg.headers if isinstance(msg, Delivered) else dict(msg.headers or {}),
+    return StreamMessage(  # seq, subject, data, recorded_at, headers
+        int(tokens[5]),
+        msg.subject,
+        msg.data,
+        datetime.fromtimestamp(int(tokens[7]) / 1_000_000_000.0, UTC),
+        msg.headers if isinstance(msg, Delivered) else dict(msg.headers or {}),
     )
 
 

@@ -114,6 +114,24 @@ def test_a_batch_prepared_ahead_is_decoded_once_and_a_new_reading_is_decoded_afr
     assert ahead.event is not None and again.event.id == ahead.event.id
 
 
+def test_the_last_three_batches_prepared_are_kept_and_a_redelivery_outlives_its_first_reading():
+    from projections.handlers import EventsHandler
+
+    handler = EventsHandler([])
+    raw = encode(sample("activity_held"))
+    batches = [[msg(k * 5 + i + 1, raw) for i in range(5)] for k in range(4)]
+    for batch in batches:
+        handler.prepare(batch)
+    assert all(handler.prepared.get(m) is None for m in batches[0])  # the oldest batch is let go
+    for batch in batches[1:]:
+        assert all(handler.prepared.get(m) is not None for m in batch)
+    redelivered = msg(batches[1][0].seq, raw)  # read again before its first reading is let go
+    handler.prepare([redelivered])  # batches[1] is let go now
+    assert handler.prepared.get(batches[1][0]) is None
+    assert handler.prepared.get(redelivered) is not None  # the newer reading of that sequence is kept
+    assert set(handler.prepared.found) == {m.seq for b in batches[2:] for m in b} | {redelivered.seq}
+
+
 def test_batch_keeps_each_parsed_payload_for_the_audit_trail():
     a = sample("activity_held")
     batch = classify([msg(1, encode(a)), msg(2, b"not json"), msg(3, b'{"id": "x"}')], known={})
