@@ -76,6 +76,8 @@ class Batch:
     """Every message of the batch, as read (the audit trail chains them all)."""
     parsed: dict[int, Any] = field(default_factory=dict)
     """The JSON of each message that parsed (strictly), by sequence: parsed once, read by all."""
+    _named: dict[str, list[Stored]] = field(default_factory=dict, repr=False)
+    """The fresh events by name, in stream order (filled by `add`)."""
 
     def add(self, stored: Stored) -> None:
         self.fresh.append(stored)
@@ -87,9 +89,6 @@ class Batch:
         if len(found) <= 1:
             return list(found[0]) if found else []
         return sorted(chain.from_iterable(found), key=attrgetter("seq"))
-
-    _named: dict[str, list[Stored]] = field(default_factory=dict, repr=False)
-    """The fresh events by name, in stream order (filled by `add`)."""
 
 
 _ROUTES: dict[tuple[str, str], str] = {}

@@ -170,3 +170,15 @@ def test_envelope_parts_are_the_groups_of_the_patterns(source: str, ce_type: str
     assert (envelope.province, envelope.agency) == (src["province"], src["agency"])
     assert (envelope.event_name, envelope.type_version) == (typ["name"], int(typ["version"]))
     assert (envelope.aggregate_kind, envelope.aggregate_id) == (sub["kind"], sub["id"])
+
+
+def test_a_batch_gives_the_fresh_events_of_several_names_in_stream_order():
+    kinds = ["activity_held", "delegation_received", "report_submitted", "activity_held", "delegation_received"]
+    messages = [msg(k + 1, encode(sample(kind)), f"doingoai.events.ha-tinh.so-ngoai-vu.{kind}")
+                for k, kind in enumerate(kinds)]
+    batch = classify(messages, known={})
+    assert not batch.rejections
+    assert [s.seq for s in batch.named({"delegation_received", "activity_held"})] == [1, 2, 4, 5]
+    assert [s.seq for s in batch.named(["report_submitted"])] == [3]
+    assert batch.named({"plan_issued"}) == []
+    assert batch.named({"activity_held"}) is not batch.named({"activity_held"})  # a list of the caller's own
