@@ -112,33 +112,32 @@ def described_members(data: bytes) -> Any:
 def describe(subject: str, data: bytes, parsed: Any = _UNPARSED) -> dict[str, Any]:
     """Who, what and when of a stored message, read from its subject and payload (any payload);
     `parsed` is the payload's JSON (or `described_members`) if the caller has parsed it already."""
-    row: dict[str, Any] = {}
-    _describe_into(row, subject, data, parsed)
-    return row
-
-
-def _describe_into(row: dict[str, Any], subject: str, data: bytes, parsed: Any) -> None:
     parts = subject.split(".")
     obj = described_members(data) if parsed is _UNPARSED else parsed
     if not isinstance(obj, dict):
         obj = {}
-    row["province"] = parts[2] if len(parts) > 3 else None
-    row["agency"] = parts[3] if len(parts) > 3 else None
-    row["actor"] = _text(obj.get("actor"))
-    row["event_id"] = _text(obj.get("id"))
-    row["event_type"] = _text(obj.get("type"))
-    row["aggregate"] = _text(obj.get("subject"))
-    row["occurred_at"] = _moment(obj.get("time"))
+    return {
+        "province": parts[2] if len(parts) > 3 else None,
+        "agency": parts[3] if len(parts) > 3 else None,
+        "actor": _text(obj.get("actor")),
+        "event_id": _text(obj.get("id")),
+        "event_type": _text(obj.get("type")),
+        "aggregate": _text(obj.get("subject")),
+        "occurred_at": _moment(obj.get("time")),
+    }
 
 
 def audit_row(message: StreamMessage, prev_hash: str, parsed: Any = _UNPARSED) -> dict[str, Any]:
     """The audit-trail row of one stream message, chained to `prev_hash` (pure)."""
-    seq, subject, data = message.seq, message.subject, message.data
-    row = {"seq": seq, "nats_subject": subject, "data": data, "recorded_at": message.recorded_at}
-    _describe_into(row, subject, data, parsed)
-    row["prev_hash"] = prev_hash
-    row["hash"] = chain_hash(prev_hash, seq, subject, data)
-    return row
+    return {
+        "seq": message.seq,
+        "nats_subject": message.subject,
+        "data": message.data,
+        "recorded_at": message.recorded_at,
+        **describe(message.subject, message.data, parsed),
+        "prev_hash": prev_hash,
+        "hash": chain_hash(prev_hash, message.seq, message.subject, message.data),
+    }
 
 
 def chain_rows(
