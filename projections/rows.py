@@ -124,7 +124,7 @@ async def record_refusals(conn: AsyncConnection, projection: str, refusals: list
                 "publisher": f"{s.event.envelope.province}.{s.event.envelope.agency}",
                 "nats_subject": s.nats_subject,
                 "event_id": s.event.id,
-                "raw": encode(s.event.envelope),
+                "raw": s.raw or encode(s.event.envelope),
                 "recorded_at": s.recorded_at or datetime.now(UTC),
             }
             for s, r in refusals

@@ -132,12 +132,14 @@ def test_the_last_three_batches_prepared_are_kept_and_a_redelivery_outlives_its_
     assert set(handler.prepared.found) == {m.seq for b in batches[2:] for m in b} | {redelivered.seq}
 
 
-def test_batch_keeps_each_parsed_payload_for_the_audit_trail():
-    a = sample("activity_held")
-    batch = classify([msg(1, encode(a)), msg(2, b"not json"), msg(3, b'{"id": "x"}')], known={})
-    assert set(batch.parsed) == {1, 3}  # what parsed strictly, valid event or not
-    assert batch.parsed[1]["id"] == a.id
-    assert batch.fresh[0].raw == encode(a)
+def test_batch_keeps_the_json_it_parsed_on_the_way_for_the_audit_trail():
+    a, aid = sample("activity_held"), sample("aid_committed")  # aid: a decimal amount, decoded in two steps
+    aid_subject = "doingoai.events.ha-tinh.so-ngoai-vu.aid_committed"
+    batch = classify([msg(1, encode(a)), msg(2, b"not json"), msg(3, b'{"id": "x"}'), msg(4, encode(aid), aid_subject)],
+                     known={})
+    assert set(batch.parsed) == {3, 4}  # what parsed strictly on the way, valid event or not (1: one pass)
+    assert batch.parsed[4]["id"] == aid.id
+    assert [s.raw for s in batch.fresh] == [encode(a), encode(aid)]
 
 
 @pytest.mark.parametrize(
