@@ -37,10 +37,6 @@ _TYPES: tuple[tuple[type, str], ...] = (
 )
 
 
-class JsonText(str):
-    """A JSON document already serialised: written to a JSONB column as it is."""
-
-
 def pg_type(column: Column[Any]) -> str:
     for kind, name in _TYPES:
         if isinstance(column.type, kind):
@@ -76,9 +72,10 @@ def _insert_sql(table: Table, conflict: str | None, update: bool) -> str:
     return sql + f" ON CONFLICT ({_quote(conflict)}) DO UPDATE SET {assignments}"
 
 
-def _json(value: Any) -> str:
-    """A JSONB value as text; None as JSON null, as SQLAlchemy's JSONB writes it."""
-    return value if isinstance(value, JsonText) else dumps(value)
+def _json(value: Any) -> str | bytes:
+    """A JSONB value as text, or as the bytes of a document already encoded (sent as they are, see
+    `services.db.make_engine`); None as JSON null, as SQLAlchemy's JSONB writes it."""
+    return value if isinstance(value, bytes) else dumps(value)
 
 
 @cache
@@ -104,7 +101,7 @@ def _column_arrays(table: Table, rows: Sequence[Row]) -> list[list[Any]]:
 
 
 def _records(table: Table, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
-    """`rows` as tuples in column order, missing columns None, JSONB values as JSON text."""
+    """`rows` as tuples in column order, missing columns None, JSONB values as JSON (text or bytes)."""
     names, jsonb = _layout(table)
     get = _getter(table)
     out = []

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.batch import Batch, Stored
-from projections.bulk import JsonText, copy_rows, driver, insert_rows
+from projections.bulk import copy_rows, driver, insert_rows
 from projections.tables import event_duplicates, events, rejected
 from schemas.codec import to_obj
 
@@ -45,7 +45,7 @@ def index_row(s: Stored) -> dict[str, Any]:
         "causationid": env.causationid,
         "actor": env.actor,
         "nats_subject": s.nats_subject,
-        "envelope": JsonText(s.raw.decode()) if s.raw else to_obj(env),
+        "envelope": s.raw or to_obj(env),  # the stored bytes: valid UTF-8 JSON (it decoded)
     }
 
 

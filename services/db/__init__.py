@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from schemas.fastjson import loads
 
 DEFAULT_SCHEMA = "doingoai"
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -27,10 +32,29 @@ def async_url(url: str) -> str:
 def make_engine(url: str, schema: str = DEFAULT_SCHEMA, pool_size: int = 5) -> AsyncEngine:
     """An engine whose connections see the read-model tables of `schema` unqualified."""
     check_schema(schema)
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=5,
         pool_pre_ping=True,
         connect_args={"server_settings": {"search_path": schema, "application_name": "doingoai"}},
     )
+    event.listen(engine.sync_engine, "connect", _jsonb_takes_bytes)
+    return engine
+
+
+def _jsonb_encoder(value: str | bytes) -> bytes:
+    """JSONB in binary: a version byte, then the document (text from SQLAlchemy's serialiser, or
+    bytes of a document already encoded, such as a stored event: sent as they are)."""
+    return b"\x01" + (value if isinstance(value, bytes) else value.encode())
+
+
+def _jsonb_decoder(value: bytes) -> Any:
+    return loads(value[1:], json.loads)
+
+
+def _jsonb_takes_bytes(dbapi_connection: Any, _record: Any) -> None:
+    """(on connect, after SQLAlchemy's own codec) JSONB as SQLAlchemy's asyncpg dialect codes it,
+    and encoded JSON bytes written as they are."""
+    dbapi_connection.run_async(lambda driver: driver.set_type_codec(
+        "jsonb", encoder=_jsonb_encoder, decoder=_jsonb_decoder, schema="pg_catalog", format="binary"))
