@@ -261,6 +261,11 @@ def decode_message(msg: StreamMessage) -> Decoded:
                 pass  # the two steps below refuse it alike, with its JSON kept
             else:
                 return Decoded(msg, None, event, None, event.id)
+    return decode_in_two_steps(msg)
+
+
+def decode_in_two_steps(msg: StreamMessage) -> Decoded:
+    """Parsed strictly, then decoded (or why not); its JSON kept."""
     try:
         obj = parse_strict(msg.data)
     except InvalidEvent as error:

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections.batch import Decoded, StreamMessage, check_route, decode_message, guess_id, id_in, parse_strict
+from projections.batch import StreamMessage, decode_in_two_steps, decode_message
 from schemas.base import latest_versions
-from schemas.codec import Event, InvalidEvent, decode, decode_obj, decode_one_pass, encode
+from schemas.codec import Event, decode, decode_one_pass, encode
 from tests.support import sample
 
 pytestmark = pytest.mark.unit
@@ -26,20 +26,6 @@ TOKENS = [
     '"low"', '"semiannual"', '"LA"', '"365/KH-UBND"', '["x"]', '[{"name": "A"}]', '{"name": "A", "x": 1}',
 ]
 """Raw JSON put in place of a member: what one pass and the two steps might read apart."""
-
-
-def two_steps(message: StreamMessage) -> Decoded:
-    """`decode_message` as it is without one pass."""
-    try:
-        obj = parse_strict(message.data)
-    except InvalidEvent as error:
-        return Decoded(message, None, None, error, guess_id(message.data))
-    try:
-        event = decode_obj(obj)
-        check_route(message.subject, event)
-    except InvalidEvent as error:
-        return Decoded(message, obj, None, error, id_in(obj))
-    return Decoded(message, obj, event, None, event.id)
 
 
 def assert_same_event(one: Event, two: Event) -> None:
@@ -108,7 +94,7 @@ def test_a_changed_event_is_decoded_alike_or_left_to_the_two_steps(name: str, da
     while '"@@TOKEN@@"' in text:
         text = text.replace('"@@TOKEN@@"', data.draw(st.sampled_from(TOKENS)), 1)
     message = StreamMessage(1, f"doingoai.events.ha-tinh.so-ngoai-vu.{name}", text.encode(), NOW)
-    got, want = decode_message(message), two_steps(message)
+    got, want = decode_message(message), decode_in_two_steps(message)
     assert (got.event is None, got.event_id) == (want.event is None, want.event_id)
     if want.event is None:
         assert got.error is not None and want.error is not None
