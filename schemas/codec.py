@@ -207,10 +207,11 @@ def decode_one_pass(raw: bytes) -> Event | None:
         return None
     try:
         envelope = model.model_validate_json(raw)
-    except ValidationError:
+        _check_aggregate(envelope, et)
+    except (ValidationError, InvalidEvent):
         return None
-    if envelope.type != ce_type or envelope.aggregate_kind != et.aggregate:
-        return None  # the member found was not the envelope's, or `decode` refuses the subject
+    if envelope.type != ce_type:
+        return None  # the member found was not the envelope's
     payload: EventData = envelope.data  # type: ignore[assignment]  # the typed payload, see Event
     return Event(envelope, payload, et, et.version, envelope.model_extra or {})
 
