@@ -203,7 +203,7 @@ async def project_child(backlog: int, batch: int) -> None:
 
     rt = attach()
     nc = await rt.connect_nats("bench-projector")
-    engine = make_engine(rt.database_url, pool_size=3)
+    engine = make_engine(rt.database_url, pool_size=3, pre_ping=False)  # as the worker's
     runner = TimedRunner(nc.jetstream(), engine, stream=EVENTS_STREAM, durable="bench_live_v1",
                          handler=events_handler(all_projections()), batch_size=batch)
     runner.visible = {}

@@ -27,7 +27,7 @@ async def unit_child(unit: str, schema: str) -> None:
 
     rt = attach()
     nc = await rt.connect_nats(f"bench-unit-{unit}")
-    engine = make_engine(rt.database_url, schema, pool_size=3)
+    engine = make_engine(rt.database_url, schema, pool_size=3, pre_ping=False)  # as the worker's
     stop = asyncio.Event()
     units = Units(rt, engine, nc.jetstream(), nc, stop)
     reader = asyncio.StreamReader()

@@ -50,10 +50,11 @@ def _quote(name: str) -> str:
 
 async def driver(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under `conn`, with `conn`'s transaction begun (SQLAlchemy sends
-    BEGIN lazily, with the first statement)."""
+    BEGIN lazily, before the first statement it runs: here it is sent at once, as it would be)."""
     raw = await conn.get_raw_connection()
-    if conn.in_transaction() and getattr(raw.dbapi_connection, "_transaction", None) is None:
-        await conn.exec_driver_sql("SELECT 1")
+    adapted: Any = raw.dbapi_connection
+    if conn.in_transaction() and adapted._transaction is None:
+        await adapted._start_transaction()
     driver_connection: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
     return driver_connection
 

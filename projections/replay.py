@@ -81,7 +81,7 @@ async def replay(
     environment of a process attached to the same servers, e.g. `Runtime.child_env()`) and at
     least `parallel_from` messages to replay, the audit chain is rebuilt in a process of its own."""
     await migrate(database_url, schema)
-    engine = make_engine(database_url, schema, pool_size=2)
+    engine = make_engine(database_url, schema, pool_size=2, pre_ping=False)
     started = time.perf_counter()
     try:
         last_seq = (await nc.jetstream().stream_info(EVENTS_STREAM)).state.last_seq

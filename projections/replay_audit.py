@@ -36,7 +36,7 @@ async def rebuild(schema: str, *, from_seq: int, last_seq: int, as_of: datetime 
         raise SystemExit("DOINGOAI_DATABASE_URL is not set")
     nc = await connect(settings.nats_servers, user=settings.nats_user, password=settings.nats_password,
                        name="doingoai-replay-audit")
-    engine = make_engine(settings.database_url, schema, pool_size=2)
+    engine = make_engine(settings.database_url, schema, pool_size=2, pre_ping=False)
     try:
         count, _ = await replay_stream(
             nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, AuditOnly(), AUDIT_CONSUMER,

@@ -32,12 +32,13 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.batch import StreamMessage
+from projections.bulk import driver
 from projections.pull import Puller, stream_message
 from projections.tables import checkpoints
 
@@ -96,6 +97,15 @@ def is_transient(exc: BaseException) -> bool:
 async def read_checkpoint(conn: AsyncConnection, consumer: str) -> int:
     value = await conn.scalar(select(checkpoints.c.last_seq).where(checkpoints.c.consumer == consumer))
     return int(value or 0)
+
+
+ADVANCE_CHECKPOINT = (
+    "UPDATE checkpoints SET last_seq = $2, updated_at = now() WHERE consumer = $1 AND last_seq = $3"
+    " RETURNING set_config('synchronous_commit', coalesce($4, current_setting('synchronous_commit')), true)"
+)
+"""(asyncpg) Move consumer $1's checkpoint from $3 to $2 and set synchronous_commit for the
+transaction to $4 (NULL: as it is); no row if the checkpoint is not at $3. A concurrent update of the row waits for the
+transaction that holds it, then finds it moved (READ COMMITTED re-checks the condition)."""
 
 
 async def write_checkpoint(conn: AsyncConnection, consumer: str, seq: int) -> None:
@@ -300,20 +310,17 @@ class Runner:
         self, conn: AsyncConnection, handler: object, todo: Sequence[StreamMessage],
         write: Callable[[], Awaitable[None]],
     ) -> None:
-        """In `conn`'s transaction: lock this consumer's checkpoint row (Fenced if it moved under
-        us), `write` the batch `todo`, and move the checkpoint to its end."""
-        await self._lock_checkpoint(conn, handler)
-        await write()
-        await write_checkpoint(conn, self.durable, todo[-1].seq)
-
-    async def _lock_checkpoint(self, conn: AsyncConnection, handler: object) -> None:
-        """Lock this consumer's checkpoint row for the transaction; Fenced if it moved under us."""
-        columns: list[ColumnElement[Any]] = [checkpoints.c.last_seq]
-        if getattr(handler, "rebuildable", False):  # relaxed with the same round trip (from the 2nd batch)
-            columns.append(func.set_config("synchronous_commit", "off", True))
-        stored = await conn.scalar(select(*columns).where(checkpoints.c.consumer == self.durable).with_for_update())
-        if int(stored or 0) != self.checkpoint:
+        """In `conn`'s transaction: move this consumer's checkpoint to the end of `todo` if it is
+        where this run left it (Fenced if it moved under us), then `write` the batch. The row
+        stays locked until the transaction ends, so a runner that lost its unit waits there,
+        before writing anything, and is fenced once this one commits."""
+        adb = await driver(conn)
+        relaxed = "off" if getattr(handler, "rebuildable", False) else None  # with the same round trip
+        moved = await adb.fetchval(ADVANCE_CHECKPOINT, self.durable, todo[-1].seq, self.checkpoint, relaxed)
+        if moved is None:
+            stored = await adb.fetchval("SELECT last_seq FROM checkpoints WHERE consumer = $1", self.durable)
             raise Fenced(f"{self.durable}: checkpoint moved to {stored} under us (at {self.checkpoint})")
+        await write()
 
     def _committed(self, todo: Sequence[StreamMessage]) -> None:
         """`todo` is committed (a hook: the benchmarks note when each sequence became visible)."""

@@ -161,7 +161,7 @@ async def run_worker(rt: Runtime) -> None:
         loop.add_signal_handler(sig, stop.set)
     nc = await rt.connect_nats("projector")
     partitioned = rt.settings.partitions > 1
-    engine = make_engine(rt.database_url, pool_size=PARTITIONED_POOL if partitioned else 4)
+    engine = make_engine(rt.database_url, pool_size=PARTITIONED_POOL if partitioned else 4, pre_ping=False)
     js: JetStreamContext = nc.jetstream()
     units = Units(rt, engine, js, nc, stop)
     try:

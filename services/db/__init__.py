@@ -29,14 +29,19 @@ def async_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL: {url}")
 
 
-def make_engine(url: str, schema: str = DEFAULT_SCHEMA, pool_size: int = 5) -> AsyncEngine:
-    """An engine whose connections see the read-model tables of `schema` unqualified."""
+def make_engine(url: str, schema: str = DEFAULT_SCHEMA, pool_size: int = 5, *, pre_ping: bool = True) -> AsyncEngine:
+    """An engine whose connections see the read-model tables of `schema` unqualified.
+
+    With `pre_ping` every checkout first tests the connection: three round trips (BEGIN, a
+    query, ROLLBACK), more than a small projection batch's writes take. Engines of projection
+    runners go without: a batch whose connection turns out dead fails, is retried, and the pool
+    then replaces every connection opened before the failure."""
     check_schema(schema)
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=5,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={"server_settings": {"search_path": schema, "application_name": "doingoai"}},
     )
     event.listen(engine.sync_engine, "connect", _jsonb_takes_bytes)
