@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import ours, refs, units
 from bench.peer import peer
@@ -60,6 +62,20 @@ def percentile(values: list[float], p: float) -> float:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+WARM_UP_S = 2
+"""Seconds at the steady rate before publish->visible is measured (not counted)."""
+
+
+async def checkpoint(engine: AsyncEngine) -> None:
+    """A PostgreSQL checkpoint, so that the pages the measurements before left dirty are written
+    now rather than under the next one (skipped where the role may not run CHECKPOINT)."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CHECKPOINT"))
+    except DBAPIError as exc:
+        log(f"no checkpoint: {exc.orig!r}")
 
 
 async def last_seq(js) -> int:  # type: ignore[no-untyped-def]
@@ -136,7 +152,9 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
             f["copy_live_all"], info["rows_live"] = await refs.copy_same_rows(
                 rt.database_url, DEFAULT_SCHEMA, backlog, Path(tmp))
 
-            log(f"publish->visible at {rate}/s for {seconds} s")
+            log(f"publish->visible at {rate}/s for {seconds} s (after a checkpoint and {WARM_UP_S} s at that rate)")
+            await checkpoint(engine)
+            await ours.steady(publisher, projector, corpus.take(rate * WARM_UP_S), rate)
             acks, latencies = await ours.steady(publisher, projector, corpus.take(rate * seconds), rate)
             await projector.stop()
             projector = None

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.batch import StreamMessage
@@ -103,14 +104,15 @@ async def publish_lifecycles(system: System, label: str) -> int:
     return last
 
 
-async def project(system: System, handler: object, last: int) -> tuple[str, dict[str, str]]:
+async def run_until(system: System, handler: object, last: int, batch_size: int = 7) -> str:
+    """Run `handler` over the stream into a fresh schema until it has applied `last`; the schema."""
     url, schema = system.runtime()["database_url"], f"t_pipe_{uuid.uuid4().hex[:8]}"
     await migrate(url, schema)
     engine = make_engine(url, schema, pool_size=3)
     nc = await system.service_nats()
     stop = asyncio.Event()
     runner = Runner(nc.jetstream(), engine, stream=EVENTS_STREAM, durable=f"pipe_{schema}",
-                    handler=handler, isolate=park_poison, batch_size=7)  # type: ignore[arg-type]
+                    handler=handler, isolate=park_poison, batch_size=batch_size)  # type: ignore[arg-type]
     task = asyncio.create_task(runner.run(stop))
     try:
         deadline = time.monotonic() + 60
@@ -122,7 +124,12 @@ async def project(system: System, handler: object, last: int) -> tuple[str, dict
         await asyncio.wait_for(task, 30)
         await nc.close()
         await engine.dispose()
-    return schema, await checksums(url, schema)
+    return schema
+
+
+async def project(system: System, handler: object, last: int) -> tuple[str, dict[str, str]]:
+    schema = await run_until(system, handler, last)
+    return schema, await checksums(system.runtime()["database_url"], schema)
 
 
 async def test_batches_planned_over_uncommitted_ones_build_the_same_tables(system: System):
@@ -147,3 +154,31 @@ async def test_a_batch_planned_over_one_that_failed_is_planned_again(system: Sys
     assert failing.fail_at is None  # it did fail
     assert failing.in_turn >= 2  # it and the batch planned over it were applied again
     assert found == expected
+
+
+class SeesDurability:
+    """A handler that notes, for every batch, the synchronous_commit its transaction commits with."""
+
+    def __init__(self, rebuildable: bool) -> None:
+        self.rebuildable = rebuildable
+        self.seen: set[str] = set()
+
+    async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+        self.seen.add(str(await conn.scalar(text("SELECT current_setting('synchronous_commit')"))))
+
+
+@pytest.mark.parametrize("rebuildable", [True, False])
+async def test_only_handlers_derived_from_the_stream_commit_without_waiting_for_the_wal(
+    system: System, rebuildable: bool
+):
+    last = await publish_lifecycles(system, uuid.uuid4().hex[:6])
+    handler = SeesDurability(rebuildable)
+    schema = await run_until(system, handler, last, batch_size=500)
+    assert handler.seen == ({"off"} if rebuildable else {"on"})  # the server's setting is "on"
+    url = system.runtime()["database_url"]
+    engine = make_engine(url, schema, pool_size=1)
+    try:
+        async with engine.connect() as conn:  # the checkpoint moved with the batches
+            assert await conn.scalar(text("SELECT last_seq FROM checkpoints")) == last
+    finally:
+        await engine.dispose()
