@@ -104,8 +104,9 @@ ADVANCE_CHECKPOINT = (
     " RETURNING set_config('synchronous_commit', coalesce($4, current_setting('synchronous_commit')), true)"
 )
 """(asyncpg) Move consumer $1's checkpoint from $3 to $2 and set synchronous_commit for the
-transaction to $4 (NULL: as it is); no row if the checkpoint is not at $3. A concurrent update of the row waits for the
-transaction that holds it, then finds it moved (READ COMMITTED re-checks the condition)."""
+transaction to $4 (NULL: leave it as it is); no row if the checkpoint is not at $3. An update of
+the row by another transaction waits until this one ends, then finds the checkpoint moved (READ
+COMMITTED checks the condition again on the row that transaction left)."""
 
 
 async def write_checkpoint(conn: AsyncConnection, consumer: str, seq: int) -> None:
@@ -316,8 +317,7 @@ class Runner:
         before writing anything, and is fenced once this one commits."""
         adb = await driver(conn)
         relaxed = "off" if getattr(handler, "rebuildable", False) else None  # with the same round trip
-        moved = await adb.fetchval(ADVANCE_CHECKPOINT, self.durable, todo[-1].seq, self.checkpoint, relaxed)
-        if moved is None:
+        if await adb.fetchrow(ADVANCE_CHECKPOINT, self.durable, todo[-1].seq, self.checkpoint, relaxed) is None:
             stored = await adb.fetchval("SELECT last_seq FROM checkpoints WHERE consumer = $1", self.durable)
             raise Fenced(f"{self.durable}: checkpoint moved to {stored} under us (at {self.checkpoint})")
         await write()
