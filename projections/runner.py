@@ -47,7 +47,7 @@ Handler = Callable[[AsyncConnection, Sequence[StreamMessage]], Awaitable[None]]
 """Applies messages in the caller's transaction. A handler with a `prepare(messages)` method gets
 each batch there first, as soon as it is read (while the batch before it is being written)."""
 Fetched = tuple[list[Any], list[StreamMessage]]
-TOP_UP_S = 0.0
+TOP_UP_S = 0.003
 """How long a batch read ahead waits for more when nothing more is there (it takes what is)."""
 ABANDONED_AFTER_S = 600.0
 """The server removes a consumer nobody pulled from for this long (one left by a killed worker)."""
@@ -214,12 +214,12 @@ class Runner:
             with contextlib.suppress(NatsError, NotFoundError, asyncio.TimeoutError):
                 await self.js.delete_consumer(self.stream, self.consumer)
 
-    async def _fetch(self, sub: Puller, size: int = 0, wait_s: float | None = None) -> Fetched:
+    async def _fetch(self, sub: Puller, size: int = 0, wait_s: float = 0.0) -> Fetched:
         """The next batch (`size` at most, the batch size by default), as read and as stream
-        messages (both empty when there is none within `wait_s`, by default `fetch_timeout`),
-        with the handler's preparation done."""
+        messages (both empty when there is none within `wait_s`), with the handler's
+        preparation done."""
         try:
-            msgs = await sub.fetch(size or self.batch_size, self.fetch_timeout if wait_s is None else wait_s)
+            msgs = await sub.fetch(size or self.batch_size, wait_s or self.fetch_timeout)
         except NatsError as exc:  # e.g. a cluster node failing over
             log.warning("projection.fetch_unavailable", consumer=self.durable, error=repr(exc))
             await asyncio.sleep(0.5)
