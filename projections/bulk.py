@@ -125,8 +125,15 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row]) ->
     transaction can add (e.g. stream sequences after the checkpoint it holds locked): a row whose
     key exists already fails the whole statement."""
     if rows:
+        await copy_records(conn, table, _records(table, rows))
+
+
+async def copy_records(conn: AsyncConnection, table: Table, records: Sequence[tuple[Any, ...]]) -> None:
+    """`copy_rows` of records: the values of `table`'s columns in their order, JSONB values as JSON
+    (text or bytes)."""
+    if records:
         adb = await driver(conn)
-        await adb.copy_records_to_table(table.name, records=_records(table, rows), columns=_layout(table)[0])
+        await adb.copy_records_to_table(table.name, records=records, columns=_layout(table)[0])
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], *, conflict: str | None = None,

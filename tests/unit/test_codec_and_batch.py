@@ -184,3 +184,22 @@ def test_a_batch_gives_the_fresh_events_of_several_names_in_stream_order():
     assert [s.seq for s in batch.named(["report_submitted"])] == [3]
     assert batch.named({"plan_issued"}) == []
     assert batch.named({"activity_held"}) is not batch.named({"activity_held"})  # a list of the caller's own
+
+
+@pytest.mark.parametrize("name", ["activity_held", "aid_committed"])
+def test_an_index_record_holds_the_events_columns_in_their_order(name: str):
+    from projections.bulk import _layout
+    from projections.event_index import index_record
+    from projections.tables import events
+
+    event = sample(name)
+    raw = encode(event)
+    stored = classify([msg(7, raw, f"doingoai.events.ha-tinh.so-ngoai-vu.{name}")], known={}).fresh[0]
+    record = dict(zip(_layout(events)[0], index_record(stored), strict=True))
+    assert record == {
+        "seq": 7, "id": event.id, "type": event.type, "name": name, "version": int(event.type.rsplit(".v", 1)[1]),
+        "source": event.source,
+        "province": "ha-tinh", "agency": "so-ngoai-vu", "subject": event.subject, "time": event.time,
+        "recorded_at": NOW, "correlationid": event.correlationid, "causationid": event.causationid,
+        "actor": event.actor, "nats_subject": f"doingoai.events.ha-tinh.so-ngoai-vu.{name}", "envelope": raw,
+    }
