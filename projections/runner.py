@@ -318,7 +318,7 @@ class Runner:
         adb = await driver(conn)
         relaxed = "off" if getattr(handler, "rebuildable", False) else None  # with the same round trip
         if await adb.fetchrow(ADVANCE_CHECKPOINT, self.durable, todo[-1].seq, self.checkpoint, relaxed) is None:
-            stored = await adb.fetchval("SELECT last_seq FROM checkpoints WHERE consumer = $1", self.durable)
+            stored = await read_checkpoint(conn, self.durable)
             raise Fenced(f"{self.durable}: checkpoint moved to {stored} under us (at {self.checkpoint})")
         await write()
 
