@@ -11,9 +11,11 @@ their own request, so a late status of an earlier request never ends the current
 A waiting request that returned at its first message stays open at the server: what it brings
 later is kept, in order, and served by the next fetch before anything is asked for again.
 
-Stream messages are taken from nats-py's protocol parser as they arrive (`Delivered`), before the
+Stream messages are taken from the protocol parser as they arrive (`Delivered`), before the
 client parses their headers, builds a `Msg` and queues it to the subscription's task: per message
-that cost more CPU than decoding the event. Status messages (no ack subject) go the usual way.
+that cost more CPU than decoding the event. The connection's parser becomes a
+`projections.nats_parser.FastParser`, which hands them over without nats-py's per-message regular
+expressions and coroutine. Status messages (no ack subject) go the usual way.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import json
 from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -33,6 +34,7 @@ from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 
 from projections.batch import StreamMessage
+from projections.nats_parser import install
 
 ANSWER_S = 5.0
 """How long a `no_wait` request may go unanswered before the fetch gives up (returns nothing)."""
@@ -87,22 +89,12 @@ class Delivered:
 
 
 def _routes(nc: Client) -> dict[int, Puller]:
-    """The Pullers of `nc` by subscription id; on first use, nats-py's message dispatch of `nc` is
-    wrapped to hand them their stream messages directly."""
+    """The Pullers of `nc` by subscription id; on first use, the parser of `nc` becomes a FastParser
+    that hands them their stream messages directly."""
     routes: dict[int, Puller] | None = getattr(nc, "_doingoai_pullers", None)
     if routes is None:
-        found: dict[int, Puller] = {}
-        original: Any = nc._process_msg
-
-        async def process_msg(sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
-            puller = found.get(sid)
-            if puller is not None and reply:
-                puller._arrived(Delivered(nc, subject.decode(), reply.decode(), data, RawHeaders(headers)))
-            else:
-                await original(sid, subject, reply, data, headers)
-
-        nc._process_msg = process_msg  # type: ignore[method-assign]
-        nc._doingoai_pullers = routes = found  # type: ignore[attr-defined]
+        nc._doingoai_pullers = routes = {}  # type: ignore[attr-defined]
+        install(nc, routes)
     return routes
 
 
@@ -147,6 +139,11 @@ class Puller:
             _routes(self.nc).pop(self.sub._id, None)
             await self.sub.unsubscribe()
             self.sub = None
+
+    def deliver(self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+        """(from the parser) A stream message of this Puller's subscription."""
+        self.buffer.append(Delivered(self.nc, subject.decode(), reply.decode(), data, RawHeaders(headers)))
+        self.wake.set()
 
     def _arrived(self, msg: Delivered) -> None:
         self.buffer.append(msg)
