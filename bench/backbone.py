@@ -19,6 +19,7 @@ from bench.ours import TimedRunner
 from projections.catalogue import all_projections
 from projections.handlers import events_handler
 from schemas.codec import encode
+from services import event_loop
 from services.db import make_engine
 from services.http.lookup import CoalescingLookup
 from services.runtime import Runtime
@@ -95,4 +96,4 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.rate, args.seconds))
+    event_loop.run(main(args.events, args.rate, args.seconds))

@@ -27,6 +27,7 @@ from projections.catalogue import all_projections
 from projections.handlers import events_handler
 from projections.runner import Runner
 from projections.stream_reader import read_batches
+from services import event_loop
 from services.runtime import Runtime
 from services.settings import Settings
 from services.store import EVENTS_STREAM, EVENTS_SUBJECTS
@@ -335,8 +336,8 @@ if __name__ == "__main__":
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     tune_gc()  # as the `doingoai` processes run
     if sys.argv[1] == "serve":
-        asyncio.run(serve(int(sys.argv[2])))
+        event_loop.run(serve(int(sys.argv[2])))
     elif sys.argv[1] == "project":
-        asyncio.run(project_child(int(sys.argv[2]), int(sys.argv[3])))
+        event_loop.run(project_child(int(sys.argv[2]), int(sys.argv[3])))
     elif sys.argv[1] == "replay":
-        emit(asyncio.run(replay_child(sys.argv[2])))
+        emit(event_loop.run(replay_child(sys.argv[2])))

@@ -24,6 +24,7 @@ from pathlib import Path
 import asyncpg
 
 from schemas.codec import encode
+from services import event_loop
 from services.db.migrate import migrate
 from services.store.publisher import Publisher
 from tests.support import System, new_system, province_ends, sample
@@ -117,4 +118,4 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--logs", type=Path, help="write each worker's log to this directory")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.logs))
+    event_loop.run(main(args.events, args.logs))

@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.refs import cpu_ticks
 from schemas.codec import encode
+from services import event_loop
 from services.runtime import Runtime
 from services.settings import Settings
 from services.store import EVENTS_STREAM
@@ -168,8 +169,8 @@ if __name__ == "__main__":
         from services.gc_tuning import tune_gc
 
         tune_gc()  # as `doingoai replay` runs
-        print(json.dumps(asyncio.run(replay_child(args.child, args.verify))))
+        print(json.dumps(event_loop.run(replay_child(args.child, args.verify))))
     else:
         if not args.fsync_each:
             lazy_fsync()
-        asyncio.run(main(args.events, args.window, args.verify))
+        event_loop.run(main(args.events, args.window, args.verify))

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import ours, refs, units
 from bench.peer import peer
+from services import event_loop
 from services.credentials import issue
 from services.db import DEFAULT_SCHEMA, make_engine
 from services.embedded.ports import free_port
@@ -302,7 +303,8 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
     out.append("HTTP: create_app under uvicorn in its own process; the projection runner (and the replay) in their "
                "own processes, as the worker runs. Raw publishes carry the same subjects, bytes and "
                "Nats-Msg-Id/Content-Type headers as ours. Every process, the raw references' one included, "
-               "runs with the garbage-collector settings of `services.gc_tuning`, as the `doingoai` processes do.")
+               "runs with the garbage-collector settings of `services.gc_tuning` and on the event loop of "
+               "`services.event_loop` (uvloop), as the `doingoai` processes do.")
     return "\n".join(out)
 
 
@@ -317,7 +319,7 @@ def main() -> None:
         PROFILE = ours.PROFILE_DIR = args.profile.resolve()
     started, ticks = time.perf_counter(), refs.cpu_ticks()
     tune_gc()  # as the `doingoai` processes run (the children do the same)
-    figures, info = asyncio.run(measure(args.scale))
+    figures, info = event_loop.run(measure(args.scale))
     load, stolen = os.getloadavg(), refs.stolen_share(ticks, refs.cpu_ticks())
     print()
     print(f"scale {args.scale:g}; {os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "

@@ -17,6 +17,7 @@ import asyncpg
 
 from bench.ours import attach, child_env, child_profile, emit
 from bench.refs import _dsn
+from services import event_loop
 from services.runtime import Runtime
 
 
@@ -91,4 +92,4 @@ if __name__ == "__main__":
 
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     tune_gc()  # as the `doingoai` processes run
-    asyncio.run(unit_child(sys.argv[1], sys.argv[2]))
+    event_loop.run(unit_child(sys.argv[1], sys.argv[2]))

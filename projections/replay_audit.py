@@ -13,7 +13,6 @@ prints one JSON line: {"events", "peak_rss_mb"}.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import resource
 from datetime import datetime
@@ -21,7 +20,7 @@ from datetime import datetime
 from projections.handlers import AuditOnly
 from projections.partitions import AUDIT_CONSUMER
 from projections.replay import replay_stream
-from services import logs
+from services import event_loop, logs
 from services.db import make_engine
 from services.gc_tuning import tune_gc
 from services.settings import load
@@ -58,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     logs.configure()  # on stderr: stdout carries the result
     tune_gc()
-    count = asyncio.run(rebuild(args.schema, from_seq=args.from_seq, last_seq=args.last_seq, as_of=args.as_of,
+    count = event_loop.run(rebuild(args.schema, from_seq=args.from_seq, last_seq=args.last_seq, as_of=args.as_of,
                                 batch_size=args.batch))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"events": count, "peak_rss_mb": round(peak_mb)}), flush=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,7 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from services import logs
+from services import event_loop, logs
 from services.cli.audit import audit_app
 from services.gc_tuning import tune_gc
 from services.settings import load
@@ -27,7 +26,7 @@ T = TypeVar("T")
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     logs.configure()
     tune_gc()
-    return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    return event_loop.run(coro_fn())  # type: ignore[arg-type]
 
 
 @asynccontextmanager
