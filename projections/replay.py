@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from projections.batch import StreamMessage
 from projections.catalogue import all_projections, partitioned_projections
 from projections.handlers import events_handler, rejected_handler
-from projections.runner import RELAXED_COMMIT, Handler, Planner, write_checkpoint
+from projections.runner import Handler, Planner, write_checkpoint
 from projections.stream_reader import read_batches
 from projections.tables import READ_MODEL_TABLES
 from services.db import make_engine
@@ -73,7 +73,7 @@ async def replay(
     *,
     from_seq: int = 1,
     as_of: datetime | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 2000,
     child_env: Mapping[str, str] | None = None,
     parallel_from: int = PARALLEL_FROM,
 ) -> ReplayResult:
@@ -203,7 +203,6 @@ async def _in_turn(engine: AsyncEngine, handle: Handler, consumer: str, ahead: B
     count = 0
     while (batch := await ahead.get()) is not None:
         async with engine.begin() as conn:
-            await conn.exec_driver_sql(RELAXED_COMMIT)  # a replay that dies is run again
             await handle(conn, batch)
             await write_checkpoint(conn, consumer, batch[-1].seq)
         count += len(batch)
@@ -222,7 +221,6 @@ async def _pipelined(engine: AsyncEngine, handle: Planner, consumer: str, ahead:
             conn = await engine.connect()
             try:
                 await conn.begin()
-                await conn.exec_driver_sql(RELAXED_COMMIT)  # a replay that dies is run again
                 planned = await handle.plan(conn, batch, before)
                 if writing is not None:
                     await writing

@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--last-seq", type=int, required=True)
     parser.add_argument("--from-seq", type=int, default=1)
     parser.add_argument("--as-of", type=datetime.fromisoformat, default=None)
-    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=2000)
     args = parser.parse_args()
     logs.configure()  # on stderr: stdout carries the result
     tune_gc()

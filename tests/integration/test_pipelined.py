@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from projections.batch import StreamMessage
 from projections.catalogue import all_projections
 from projections.handlers import EventsHandler, Planned, park_poison
-from projections.runner import Runner
+from projections.runner import Runner, read_checkpoint, write_checkpoint
 from schemas.codec import encode
 from services.db import make_engine
 from services.db.migrate import migrate
@@ -180,5 +180,24 @@ async def test_only_handlers_derived_from_the_stream_commit_without_waiting_for_
     try:
         async with engine.connect() as conn:  # the checkpoint moved with the batches
             assert await conn.scalar(text("SELECT last_seq FROM checkpoints")) == last
+    finally:
+        await engine.dispose()
+
+
+async def test_the_replays_checkpoint_write_moves_it_and_relaxes_only_its_own_transaction(system: System):
+    url = system.runtime()["database_url"]
+    schema = f"cp_{uuid.uuid4().hex[:8]}"
+    await migrate(url, schema)
+    engine = make_engine(url, schema, pool_size=1)
+    setting = text("SELECT current_setting('synchronous_commit')")
+    try:
+        for seq in (5, 9):  # the row is made, then moved
+            async with engine.begin() as conn:
+                assert await conn.scalar(setting) == "on"
+                await write_checkpoint(conn, "replayed_v1", seq)
+                assert await conn.scalar(setting) == "off"  # read when this transaction commits
+            async with engine.connect() as conn:
+                assert await read_checkpoint(conn, "replayed_v1") == seq
+                assert await conn.scalar(setting) == "on"
     finally:
         await engine.dispose()
