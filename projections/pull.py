@@ -151,7 +151,7 @@ class Puller:
 
     async def _received(self, msg: Msg) -> None:
         """Status messages (and nothing else: stream messages come to `_arrived`)."""
-        if msg.reply:  # pragma: no cover - only if the dispatch was not wrapped
+        if msg.reply:  # pragma: no cover - only if the connection's parser was not replaced
             self._arrived(Delivered(self.nc, msg.subject, msg.reply, msg.data, dict(msg.headers or {})))
             return
         status = (msg.headers or {}).get("Status", "")

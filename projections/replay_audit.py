@@ -58,7 +58,7 @@ def main() -> None:
     logs.configure()  # on stderr: stdout carries the result
     tune_gc()
     count = event_loop.run(rebuild(args.schema, from_seq=args.from_seq, last_seq=args.last_seq, as_of=args.as_of,
-                                batch_size=args.batch))
+                                   batch_size=args.batch))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"events": count, "peak_rss_mb": round(peak_mb)}), flush=True)
 
