@@ -50,8 +50,9 @@ class FastParser(Parser):
             data, arg, size, split = bytes(self.buf), self.msg_arg, self.needed, self.header_needed
             self.buf.clear()
             self.state, self.header_needed = AWAITING_CONTROL_LINE, 0
-            await self._dispatch(arg["sid"], arg["subject"], arg["reply"], data[split:size],
-                                 data[:split] if split else None)
+            payload, headers = data[split:size], data[:split] if split else None
+            if not self._routed(arg["sid"], arg["subject"], arg["reply"], payload, headers):
+                await self.nc._process_msg(arg["sid"], arg["subject"], arg["reply"], payload, headers)  # type: ignore[arg-type]
             data = data[size + 2:]
         elif self.buf:
             self.buf.extend(data)
@@ -61,7 +62,7 @@ class FastParser(Parser):
             self.buf.clear()
         self.want = 0
         pos, end = 0, len(data)
-        nc, routes = self.nc, self.routes
+        nc = self.nc
         while pos < end:
             eol = data.find(b"\r\n", pos)
             if eol < 0:
@@ -89,10 +90,7 @@ class FastParser(Parser):
                 headers = data[body:body + header_size] if header_size else None
                 payload = data[body + header_size:body + total]
                 pos = stop
-                route = routes.get(sid)
-                if route is not None and reply:
-                    route.deliver(subject, reply, payload, headers)
-                else:
+                if not self._routed(sid, subject, reply, payload, headers):
                     await nc._process_msg(sid, subject, reply, payload, headers)  # type: ignore[arg-type]
                 continue
             line = data[pos:eol + 2]
@@ -101,12 +99,14 @@ class FastParser(Parser):
         if pos < end:
             self.buf.extend(data[pos:] if pos else data)
 
-    async def _dispatch(self, sid: int, subject: bytes, reply: bytes, payload: bytes, headers: bytes | None) -> None:
+    def _routed(self, sid: int, subject: bytes, reply: bytes, payload: bytes, headers: bytes | None) -> bool:
+        """Whether the message went to its route (a stream message of a Puller); if not, it goes to
+        the client, as nats-py's parser sends it."""
         route = self.routes.get(sid)
-        if route is not None and reply:
-            route.deliver(subject, reply, payload, headers)
-        else:
-            await self.nc._process_msg(sid, subject, reply, payload, headers)  # type: ignore[arg-type]
+        if route is None or not reply:
+            return False
+        route.deliver(subject, reply, payload, headers)
+        return True
 
     async def _control(self, line: bytes) -> None:
         """An operation other than MSG and HMSG, as nats-py's parser handles it."""
