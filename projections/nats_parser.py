@@ -135,4 +135,3 @@ def install(nc: Client, routes: Mapping[int, Route]) -> None:
     new.buf, new.state, new.needed, new.header_needed, new.msg_arg = (
         old.buf, old.state, old.needed, old.header_needed, old.msg_arg)
     nc._ps = new
-

@@ -142,8 +142,7 @@ class Puller:
 
     def deliver(self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
         """(from the parser) A stream message of this Puller's subscription."""
-        self.buffer.append(Delivered(self.nc, subject.decode(), reply.decode(), data, RawHeaders(headers)))
-        self.wake.set()
+        self._arrived(Delivered(self.nc, subject.decode(), reply.decode(), data, RawHeaders(headers)))
 
     def _arrived(self, msg: Delivered) -> None:
         self.buffer.append(msg)
