@@ -33,7 +33,7 @@ from projections.runner import Handler, Planner, write_checkpoint
 from projections.stream_reader import read_batches
 from projections.tables import READ_MODEL_TABLES
 from services.db import make_engine
-from services.db.migrate import migrate
+from services.db.migrate import autovacuum_paused, migrate
 from services.store import EVENTS_STREAM, EVENTS_SUBJECTS, REJECTED_STREAM, REJECTED_SUBJECTS
 
 PARALLEL_FROM = 20_000
@@ -84,30 +84,44 @@ async def replay(
     engine = make_engine(database_url, schema, pool_size=2, pre_ping=False)
     started = time.perf_counter()
     try:
-        last_seq = (await nc.jetstream().stream_info(EVENTS_STREAM)).state.last_seq
-        audit = None
-        if child_env is not None and last_seq - from_seq + 1 >= max(parallel_from, 1):
-            audit = await AuditProcess.start(
-                child_env, database_url, schema,
-                from_seq=from_seq, last_seq=last_seq, as_of=as_of, batch_size=batch_size,
+        async with autovacuum_paused(engine, schema):
+            count, last_seq, figures = await _replay_all(
+                nc, engine, database_url, schema,
+                from_seq=from_seq, as_of=as_of, batch_size=batch_size, child_env=child_env, parallel_from=parallel_from,
             )
-        try:
-            projections = partitioned_projections() if audit else all_projections()
-            count, _ = await replay_stream(
-                nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, events_handler(projections), "projector_v1",
-                from_seq=from_seq, as_of=as_of, batch_size=batch_size, last_seq=last_seq,
-            )
-            figures = await audit.result() if audit else None
-        finally:
-            if audit:
-                await audit.stop()
-        await replay_stream(
-            nc, engine, REJECTED_STREAM, REJECTED_SUBJECTS, rejected_handler, "rejected_v1",
-            from_seq=1, as_of=as_of, batch_size=batch_size,
-        )
     finally:
         await engine.dispose()
     return ReplayResult(schema, count, last_seq, time.perf_counter() - started, figures)
+
+
+async def _replay_all(
+    nc: Client, engine: AsyncEngine, database_url: str, schema: str, *,
+    from_seq: int, as_of: datetime | None, batch_size: int, child_env: Mapping[str, str] | None, parallel_from: int,
+) -> tuple[int, int, dict[str, int] | None]:
+    """Both streams into `schema`: (events applied, the events stream's last sequence, the audit
+    process's figures if it ran)."""
+    last_seq = (await nc.jetstream().stream_info(EVENTS_STREAM)).state.last_seq
+    audit = None
+    if child_env is not None and last_seq - from_seq + 1 >= max(parallel_from, 1):
+        audit = await AuditProcess.start(
+            child_env, database_url, schema,
+            from_seq=from_seq, last_seq=last_seq, as_of=as_of, batch_size=batch_size,
+        )
+    try:
+        projections = partitioned_projections() if audit else all_projections()
+        count, _ = await replay_stream(
+            nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, events_handler(projections), "projector_v1",
+            from_seq=from_seq, as_of=as_of, batch_size=batch_size, last_seq=last_seq,
+        )
+        figures = await audit.result() if audit else None
+    finally:
+        if audit:
+            await audit.stop()
+    await replay_stream(
+        nc, engine, REJECTED_STREAM, REJECTED_SUBJECTS, rejected_handler, "rejected_v1",
+        from_seq=1, as_of=as_of, batch_size=batch_size,
+    )
+    return count, last_seq, figures
 
 
 class AuditProcess:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.db import DEFAULT_SCHEMA, check_schema, make_engine
 
@@ -46,3 +49,37 @@ async def drop_schema(url: str, schema: str) -> None:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         await engine.dispose()
+
+
+_UNSET_AUTOVACUUM = text(
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')"
+    " AND NOT coalesce(c.reloptions::text LIKE '%autovacuum_enabled%', false) ORDER BY c.relname"
+)
+"""The tables of a schema with no autovacuum_enabled option of their own (set by an operator)."""
+
+
+async def _alter_tables(engine: AsyncEngine, schema: str, tables: list[str], clause: str) -> None:
+    async with engine.begin() as conn:
+        for table in tables:
+            await conn.execute(text(f'ALTER TABLE "{schema}"."{table}" {clause}'))
+
+
+@asynccontextmanager
+async def autovacuum_paused(engine: AsyncEngine, schema: str) -> AsyncIterator[None]:
+    """Autovacuum held off `schema`'s tables while they are bulk-loaded (a replay), then handed back.
+
+    On tables filling up, autovacuum runs again and again, each time a table has grown by a fifth
+    (a vacuum of the pages new since the last) or by a tenth (an ANALYZE): measured on a
+    1,000,000-event replay, 8 s of CPU, about 4% of the machine's. Handed back at the end, it
+    vacuums and analyzes each table once, within a minute (`autovacuum_naptime`). Tables with an
+    autovacuum_enabled option of their own are left as they are. A load killed midway leaves it
+    off on its unfinished tables; `ALTER TABLE ... RESET (autovacuum_enabled)` hands it back."""
+    check_schema(schema)
+    async with engine.connect() as conn:
+        tables = list((await conn.execute(_UNSET_AUTOVACUUM, {"schema": schema})).scalars())
+    await _alter_tables(engine, schema, tables, "SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)")
+    try:
+        yield
+    finally:
+        await _alter_tables(engine, schema, tables, "RESET (autovacuum_enabled, toast.autovacuum_enabled)")

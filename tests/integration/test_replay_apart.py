@@ -18,6 +18,7 @@ from services.runtime import Runtime
 from services.settings import load
 from services.store import EVENTS_STREAM
 from tests.integration.test_audit_replay import checksums
+from tests.integration.test_bulk_load import table_options
 from tests.support import System, sample
 
 pytestmark = pytest.mark.integration
@@ -67,6 +68,8 @@ async def test_audit_chain_apart_builds_the_same_tables_as_one_process(system: S
                                   parallel_from=1)
             whole[apart] = await checksums(rt.database_url, schema)
             assert result.last_seq == last_seq
+            options = await table_options(rt.database_url, schema)
+            assert options["audit_trail"] == options["events"] == []  # autovacuum handed back (paused while loading)
             if apart:
                 assert result.audit_apart is not None
                 assert result.audit_apart["events"] == result.events == last_seq
