@@ -69,14 +69,26 @@ WARM_UP_S = 2
 """Seconds at the steady rate before publish->visible is measured (not counted)."""
 
 
-async def checkpoint(engine: AsyncEngine) -> None:
-    """A PostgreSQL checkpoint, so that the pages the measurements before left dirty are written
-    now rather than under the next one (skipped where the role may not run CHECKPOINT)."""
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("CHECKPOINT"))
-    except DBAPIError as exc:
-        log(f"no checkpoint: {exc.orig!r}")
+SETTLE = ("VACUUM (ANALYZE)", "CHECKPOINT")
+"""What `settle` runs, in this order."""
+
+
+async def settle(engine: AsyncEngine) -> None:
+    """Pay now, not under the next measurement, what the phases before left to do: a VACUUM (ANALYZE)
+    of the tables they filled, which autovacuum would otherwise go over meanwhile, then a checkpoint,
+    so that the pages left dirty are written (each skipped where the role may not run it)."""
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        busy = await conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"))
+        log(f"autovacuum workers at work: {busy}")
+        for statement in SETTLE:
+            t0 = time.perf_counter()
+            try:
+                await conn.execute(text(statement))
+            except DBAPIError as exc:
+                log(f"no {statement}: {exc.orig!r}")
+            else:
+                log(f"{statement}: {time.perf_counter() - t0:.1f} s")
 
 
 async def last_seq(js) -> int:  # type: ignore[no-untyped-def]
@@ -153,8 +165,9 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
             f["copy_live_all"], info["rows_live"] = await refs.copy_same_rows(
                 rt.database_url, DEFAULT_SCHEMA, backlog, Path(tmp))
 
-            log(f"publish->visible at {rate}/s for {seconds} s (after a checkpoint and {WARM_UP_S} s at that rate)")
-            await checkpoint(engine)
+            log(f"publish->visible at {rate}/s for {seconds} s (after VACUUM (ANALYZE), a checkpoint and {WARM_UP_S} s "
+                "at that rate)")
+            await settle(engine)
             await ours.steady(publisher, projector, corpus.take(rate * WARM_UP_S), rate)
             acks, latencies = await ours.steady(publisher, projector, corpus.take(rate * seconds), rate)
             await projector.stop()
