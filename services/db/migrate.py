@@ -53,7 +53,7 @@ async def drop_schema(url: str, schema: str) -> None:
 
 _UNSET_AUTOVACUUM = text(
     "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')"
+    " WHERE n.nspname = :schema AND c.relkind = 'r'"
     " AND NOT coalesce(c.reloptions::text LIKE '%autovacuum_enabled%', false) ORDER BY c.relname"
 )
 """The tables of a schema with no autovacuum_enabled option of their own (set by an operator)."""
