@@ -56,7 +56,7 @@ _UNSET_AUTOVACUUM = text(
     " WHERE n.nspname = :schema AND c.relkind = 'r'"
     " AND NOT coalesce(c.reloptions::text LIKE '%autovacuum_enabled%', false) ORDER BY c.relname"
 )
-"""The tables of a schema with no autovacuum_enabled option of their own (set by an operator)."""
+"""The plain tables of a schema without an autovacuum_enabled option (which an operator may have set)."""
 
 
 async def _alter_tables(engine: AsyncEngine, schema: str, tables: list[str], clause: str) -> None:
