@@ -39,6 +39,14 @@ from services.store import EVENTS_STREAM, EVENTS_SUBJECTS, REJECTED_STREAM, REJE
 PARALLEL_FROM = 20_000
 """Messages to replay from which the audit chain is rebuilt apart: below, the process start costs
 about what it saves."""
+AUDIT_NICE = 19
+"""How much lower the audit process's CPU priority is than the replaying process's. The audit chain
+costs about a third of what the other projections cost per message, so the audit process ends well
+before the replaying one, which sets the pace: where the two (with PostgreSQL and nats-server)
+want more CPU than the machine has, the replaying one goes first, and the audit process takes
+what is left; it still ends first. Measured on two cores, 1,000,000 events, runs in turns: at 19,
+12.4 and 12.6k events/s against 11.6 and 10.9k/s at equal priority; at 10, 9.9 and 11.1k/s
+against 9.6 and 11.1k/s."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class ReplayResult:
     last_seq: int
     seconds: float
     audit_apart: dict[str, int] | None = None
-    """What the audit process reported ({"events", "peak_rss_mb"}), if the chain was rebuilt apart."""
+    """What the audit process reported ({"events", "peak_rss_mb", "nice"}), if the chain was rebuilt apart."""
 
     @property
     def rate(self) -> float:
@@ -136,7 +144,8 @@ class AuditProcess:
         cls, env: Mapping[str, str], database_url: str, schema: str, *,
         from_seq: int, last_seq: int, as_of: datetime | None, batch_size: int,
     ) -> AuditProcess:
-        args = [schema, "--from-seq", str(from_seq), "--last-seq", str(last_seq), "--batch", str(batch_size)]
+        args = [schema, "--from-seq", str(from_seq), "--last-seq", str(last_seq), "--batch", str(batch_size),
+                "--nice", str(AUDIT_NICE)]
         if as_of is not None:
             args += ["--as-of", as_of.isoformat()]
         process = await asyncio.create_subprocess_exec(

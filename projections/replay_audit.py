@@ -1,19 +1,21 @@
 """The audit chain of a replay, rebuilt in a process of its own while the replaying process
 applies every other projection (see `projections.replay`).
 
-    python -m projections.replay_audit SCHEMA --last-seq N [--from-seq N] [--as-of TIME] [--batch N]
+    python -m projections.replay_audit SCHEMA --last-seq N [--from-seq N] [--as-of TIME] [--batch N] [--nice N]
 
 It attaches with the environment it is given (DOINGOAI_NATS_URL, DOINGOAI_NATS_USER/_PASSWORD,
 DOINGOAI_DATABASE_URL, and the settings that name the audit signing key), chains the events
 stream's messages `--from-seq`..`--last-seq` (recorded up to `--as-of`) into SCHEMA's audit trail
 under the checkpoint `AUDIT_CONSUMER` (the one partitioned workers give their `global` unit), and
-prints one JSON line: {"events", "peak_rss_mb"}.
+prints one JSON line: {"events", "peak_rss_mb", "nice"}. With `--nice N` it first lowers its own
+CPU priority by N (where the system has priorities); "nice" is the niceness it ran at.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 from datetime import datetime
 
@@ -54,13 +56,15 @@ def main() -> None:
     parser.add_argument("--from-seq", type=int, default=1)
     parser.add_argument("--as-of", type=datetime.fromisoformat, default=None)
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--nice", type=int, default=0)
     args = parser.parse_args()
+    nice = os.nice(args.nice) if hasattr(os, "nice") else 0
     logs.configure()  # on stderr: stdout carries the result
     tune_gc()
     count = event_loop.run(rebuild(args.schema, from_seq=args.from_seq, last_seq=args.last_seq, as_of=args.as_of,
                                    batch_size=args.batch))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"events": count, "peak_rss_mb": round(peak_mb)}), flush=True)
+    print(json.dumps({"events": count, "peak_rss_mb": round(peak_mb), "nice": nice}), flush=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ in one process, the whole replay or up to a moment, and a failure of that proces
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ import pytest
 
 from projections.audit_verify import verify
 from projections.partitions import AUDIT_CONSUMER
-from projections.replay import replay
+from projections.replay import AUDIT_NICE, replay
 from schemas.codec import encode
 from services.db import make_engine
 from services.runtime import Runtime
@@ -74,6 +75,7 @@ async def test_audit_chain_apart_builds_the_same_tables_as_one_process(system: S
                 assert result.audit_apart is not None
                 assert result.audit_apart["events"] == result.events == last_seq
                 assert result.audit_apart["peak_rss_mb"] > 0
+                assert result.audit_apart["nice"] == min(os.nice(0) + AUDIT_NICE, 19)  # below the replaying process
                 marks = await checkpoints(rt.database_url, schema)
                 assert marks[AUDIT_CONSUMER] == marks["projector_v1"] == last_seq
                 engine = make_engine(rt.database_url, schema, pool_size=1)
