@@ -190,5 +190,5 @@ class Activities(RowProjection):
         "aid_committed": aid_committed,
     }
 
-    def key_of(self, stored: Stored) -> str:
+    def id_of(self, stored: Stored) -> str:
         return stored.event.envelope.subject

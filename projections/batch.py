@@ -14,6 +14,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from schemas.authority import check_time
 from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, decode_one_pass
 from schemas.fastjson import loads
 
@@ -82,6 +83,20 @@ class Batch:
     def add(self, stored: Stored) -> None:
         self.fresh.append(stored)
         self._named.setdefault(stored.event.name, []).append(stored)
+
+    def refuse(self, refused: Sequence[tuple[Stored, InvalidEvent]]) -> None:
+        """Take fresh events out of the batch as rejections, with their reasons."""
+        if not refused:
+            return
+        gone = {s.seq for s, _ in refused}
+        kept = [s for s in self.fresh if s.seq not in gone]
+        self.fresh, self._named = [], {}
+        for s in kept:
+            self.add(s)
+        self.rejections.extend(
+            Rejection(s.seq, s.nats_subject, s.raw, safe_error(e), s.recorded_at, s.event.id) for s, e in refused
+        )
+        self.rejections.sort(key=attrgetter("seq"))
 
     def named(self, names: Collection[str]) -> list[Stored]:
         """The fresh events whose name is one of `names`, in stream order."""
@@ -302,6 +317,11 @@ def classify(
             continue
         event_id = d.event_id  # the event's id, for a valid one
         assert event_id is not None
+        late = check_time(d.event.envelope.time, msg.recorded_at)
+        if late is not None:
+            error = InvalidEvent("bad_envelope", [Problem("time", late)])
+            batch.rejections.append(Rejection(msg.seq, msg.subject, msg.data, error, msg.recorded_at, event_id))
+            continue
         if event_id in seen:
             batch.duplicates.append(Duplicate(msg.seq, event_id, seen[event_id], msg.recorded_at))
             continue

@@ -59,18 +59,28 @@ async def driver(conn: AsyncConnection) -> asyncpg.Connection:
     return driver_connection
 
 
+Key = str | tuple[str, ...]
+"""A table's key: one column, or several (a composite key)."""
+
+
+def _columns(key: Key) -> tuple[str, ...]:
+    return (key,) if isinstance(key, str) else key
+
+
 @cache
-def _insert_sql(table: Table, conflict: str | None, update: bool) -> str:
+def _insert_sql(table: Table, conflict: Key | None, update: bool) -> str:
     columns = list(table.columns)
     names = ", ".join(_quote(c.name) for c in columns)
     arrays = ", ".join(f"${n}::{pg_type(c)}[]" for n, c in enumerate(columns, 1))
     sql = f"INSERT INTO {_quote(table.name)} ({names}) SELECT * FROM unnest({arrays})"
     if conflict is None:
         return sql + " ON CONFLICT DO NOTHING"
+    target = ", ".join(_quote(c) for c in _columns(conflict))
     if not update:
-        return sql + f" ON CONFLICT ({_quote(conflict)}) DO NOTHING"
-    assignments = ", ".join(f"{_quote(c.name)} = EXCLUDED.{_quote(c.name)}" for c in columns if c.name != conflict)
-    return sql + f" ON CONFLICT ({_quote(conflict)}) DO UPDATE SET {assignments}"
+        return sql + f" ON CONFLICT ({target}) DO NOTHING"
+    keys = set(_columns(conflict))
+    assignments = ", ".join(f"{_quote(c.name)} = EXCLUDED.{_quote(c.name)}" for c in columns if c.name not in keys)
+    return sql + f" ON CONFLICT ({target}) DO UPDATE SET {assignments}"
 
 
 def _json(value: Any) -> str | bytes:
@@ -136,7 +146,7 @@ async def copy_records(conn: AsyncConnection, table: Table, records: Sequence[tu
         await adb.copy_records_to_table(table.name, records=records, columns=_layout(table)[0])
 
 
-async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], *, conflict: str | None = None,
+async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], *, conflict: Key | None = None,
                       update: bool = False) -> None:
     """Insert `rows` (missing columns are NULL); on a conflict on `conflict` (any unique key if
     None) skip the row, or with `update` overwrite every other column. With `update` the keys of
@@ -148,15 +158,27 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], 
 
 
 @cache
-def _select_sql(table: Table, key: str) -> str:
+def _select_sql(table: Table, key: Key) -> str:
     names = ", ".join(_quote(c.name) for c in table.columns)
-    return f"SELECT {names} FROM {_quote(table.name)} WHERE {_quote(key)} = ANY($1::{pg_type(table.c[key])}[])"
+    columns = _columns(key)
+    if len(columns) == 1:
+        column = columns[0]
+        array = f"$1::{pg_type(table.c[column])}[]"
+        return f"SELECT {names} FROM {_quote(table.name)} WHERE {_quote(column)} = ANY({array})"
+    wanted = ", ".join(_quote(c) for c in columns)
+    arrays = ", ".join(f"${n}::{pg_type(table.c[c])}[]" for n, c in enumerate(columns, 1))
+    return f"SELECT {names} FROM {_quote(table.name)} WHERE ({wanted}) IN (SELECT * FROM unnest({arrays}))"
 
 
-async def select_rows(conn: AsyncConnection, table: Table, key: str, keys: Iterable[Any]) -> dict[Any, Row]:
-    """The rows of `table` whose `key` is one of `keys`, by key."""
+async def select_rows(conn: AsyncConnection, table: Table, key: Key, keys: Iterable[Any]) -> dict[Any, Row]:
+    """The rows of `table` whose `key` is one of `keys`, by key (for a composite key, tuples of its
+    columns' values)."""
     wanted = list(keys)
     if not wanted:
         return {}
     adb = await driver(conn)
-    return {record[key]: dict(record) for record in await adb.fetch(_select_sql(table, key), wanted)}
+    if isinstance(key, str):
+        return {record[key]: dict(record) for record in await adb.fetch(_select_sql(table, key), wanted)}
+    arrays = [list(values) for values in zip(*wanted, strict=True)]
+    get = itemgetter(*key)
+    return {get(record): dict(record) for record in await adb.fetch(_select_sql(table, key), *arrays)}

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.audit import AuditTrail, described_members
+from projections.authority import Authority, AuthorityChanges
 from projections.base import Projection
 from projections.batch import (
     Batch,
@@ -33,6 +34,7 @@ from projections.batch import (
 )
 from projections.event_index import known_ids
 from projections.tables import rejected
+from schemas.codec import InvalidEvent, Problem
 
 T = TypeVar("T")
 
@@ -63,10 +65,12 @@ class ReadAhead(Generic[T]):
 
 @dataclass(frozen=True)
 class Planned:
-    """A batch classified, with every projection's changes of it, ready to be written."""
+    """A batch classified and decided by the authority rules, with every projection's changes of
+    it, ready to be written."""
 
     batch: Batch
     changes: list[Any]
+    authority: AuthorityChanges
 
 
 class EventsHandler:
@@ -79,6 +83,7 @@ class EventsHandler:
 
     def __init__(self, projections: Sequence[Projection]):
         self.projections = projections
+        self.authority = Authority()
         self.prepared: ReadAhead[Decoded] = ReadAhead()
 
     def prepare(self, messages: Sequence[StreamMessage]) -> None:
@@ -97,6 +102,11 @@ class EventsHandler:
         if before is not None:  # the ids it indexes are known once it commits
             known = {**{s.event.id: s.seq for s in before.batch.fresh}, **known}
         batch = classify(messages, known, decoded)
+        held = await self.authority.read(conn, batch)
+        if before is not None:
+            held = self.authority.after(held, before.authority)
+        authority = self.authority.changes(batch, held)
+        batch.refuse([(s, InvalidEvent(r.kind, [Problem(r.path, r.message)])) for s, r in authority.refused])
         found = [await p.read(conn, batch) for p in self.projections]
         if before is not None:
             found = [p.after(f, b) for p, f, b in zip(self.projections, found, before.changes, strict=True)]
@@ -104,9 +114,10 @@ class EventsHandler:
         for p, f in zip(self.projections, found, strict=True):
             changes.append(p.changes(batch, f))
             await asyncio.sleep(0)  # the batch before, being written, goes on between projections
-        return Planned(batch, changes)
+        return Planned(batch, changes, authority)
 
     async def store(self, conn: AsyncConnection, planned: Planned) -> None:
+        await self.authority.write(conn, planned.authority)
         for projection, changes in zip(self.projections, planned.changes, strict=True):
             await projection.write(conn, changes)
 

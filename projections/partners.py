@@ -22,5 +22,5 @@ class Partners(RowProjection):
     key = "slug"
     reducers: ClassVar[Mapping[str, Reducer]] = {"partner_registered": registered}
 
-    def key_of(self, stored: Stored) -> str:
+    def id_of(self, stored: Stored) -> str:
         return str(stored.event.data.slug)  # type: ignore[attr-defined]

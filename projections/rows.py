@@ -37,11 +37,15 @@ def aggregate_id(stored: Stored) -> str:
     return stored.event.envelope.aggregate_id
 
 
+Key = tuple[str, str]
+"""A row's key: (province, id). Another province's event names another row, whatever its id."""
+
+
 @dataclass(frozen=True)
 class Found:
     todo: list[Stored]
     """The fresh events of the batch with a reducer here, in stream order."""
-    rows: dict[str, Row]
+    rows: dict[Key, Row]
     """The current rows of their aggregates, by key (those the table has)."""
 
 
@@ -53,22 +57,27 @@ class RowChanges:
 
 
 class RowProjection:
-    """One table keyed by aggregate id; `reducers` maps event names to pure reducers."""
+    """One table keyed by (province, aggregate id); `reducers` maps event names to pure reducers."""
 
     name: str
     table: Table
     key: str
+    """The id column; the table's key is (province, id)."""
     reducers: ClassVar[Mapping[str, Reducer]]
 
-    def key_of(self, stored: Stored) -> str:
+    def id_of(self, stored: Stored) -> str:
         return aggregate_id(stored)
+
+    def key_of(self, stored: Stored) -> Key:
+        return stored.event.envelope.province, self.id_of(stored)
 
     async def read(self, conn: AsyncConnection, batch: Batch) -> Found:
         """The events of `batch` this projection folds, and the current rows of their aggregates."""
         todo = batch.named(self.reducers)
         if not todo:
             return Found(todo, {})
-        return Found(todo, await select_rows(conn, self.table, self.key, {self.key_of(s) for s in todo}))
+        keys = {self.key_of(s) for s in todo}
+        return Found(todo, await select_rows(conn, self.table, ("province", self.key), keys))
 
     def after(self, found: Found, before: RowChanges) -> Found:
         """The rows as they will be once `before` is written: its rows of the same aggregates, with
@@ -76,14 +85,14 @@ class RowProjection:
         keys = {self.key_of(s) for s in found.todo}
         rows = dict(found.rows)
         for row in (*before.new, *before.updated):
-            key = row[self.key]
+            key = (row["province"], row[self.key])
             if key in keys:
                 rows[key] = {name: row.get(name) for name in self.table.columns.keys()}
         return Found(found.todo, rows)
 
     def changes(self, batch: Batch, found: Found) -> RowChanges:
         current = dict(found.rows)
-        changed: dict[str, Row] = {}
+        changed: dict[Key, Row] = {}
         out = RowChanges()
         for stored in found.todo:
             key = self.key_of(stored)
@@ -92,19 +101,19 @@ class RowProjection:
             except Refused as refusal:
                 out.refusals.append((stored, refusal))
                 continue
-            current[key] = changed[key] = {**row, self.key: key, "last_seq": stored.seq}
+            current[key] = changed[key] = {**row, "province": key[0], self.key: key[1], "last_seq": stored.seq}
         for key, row in changed.items():  # rows new to the table are appended: the batch's transaction found none
             (out.updated if key in found.rows else out.new).append(row)
         return out
 
     async def write(self, conn: AsyncConnection, changes: RowChanges) -> None:
         await copy_rows(conn, self.table, changes.new)
-        await upsert(conn, self.table, self.key, changes.updated)
+        await upsert(conn, self.table, ("province", self.key), changes.updated)
         if changes.refusals:
             await record_refusals(conn, self.name, changes.refusals)
 
 
-async def upsert(conn: AsyncConnection, table: Table, key: str, rows: list[Row]) -> None:
+async def upsert(conn: AsyncConnection, table: Table, key: str | tuple[str, ...], rows: list[Row]) -> None:
     """Write `rows` (distinct keys) whole: columns a row leaves out become NULL."""
     await insert_rows(conn, table, rows, conflict=key, update=True)
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     Table,
     Text,
     UniqueConstraint,
@@ -87,7 +88,7 @@ rejected = Table(
 activities = Table(
     "activities",
     metadata,
-    Column("subject", Text, primary_key=True),
+    Column("subject", Text, nullable=False),
     Column("kind", Text, nullable=False, index=True),
     Column("province", Text, nullable=False, index=True),
     Column("agency", Text, nullable=False),
@@ -106,12 +107,13 @@ activities = Table(
     Column("first_seq", BigInteger, nullable=False),
     Column("last_seq", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("province", "subject"),
 )
 
 plans = Table(
     "plans",
     metadata,
-    Column("plan_id", Text, primary_key=True),
+    Column("plan_id", Text, nullable=False),
     Column("province", Text, nullable=False, index=True),
     Column("agency", Text, nullable=False),
     Column("number", Text),
@@ -119,12 +121,13 @@ plans = Table(
     Column("title", Text, nullable=False),
     Column("task_count", Integer),
     Column("last_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("province", "plan_id"),
 )
 
 tasks = Table(
     "tasks",
     metadata,
-    Column("task_id", Text, primary_key=True),
+    Column("task_id", Text, nullable=False),
     Column("province", Text, nullable=False, index=True),
     Column("plan_id", Text, nullable=False, index=True),
     Column("plan_number", Text),
@@ -141,12 +144,13 @@ tasks = Table(
     Column("last_report_on", Date),
     Column("completed_on", Date),
     Column("last_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("province", "task_id"),
 )
 
 reports = Table(
     "reports",
     metadata,
-    Column("report_id", Text, primary_key=True),
+    Column("report_id", Text, nullable=False),
     Column("province", Text, nullable=False, index=True),
     Column("agency", Text, nullable=False),
     Column("report_kind", Text, nullable=False),
@@ -157,12 +161,13 @@ reports = Table(
     Column("returned_on", Date),
     Column("accepted_on", Date),
     Column("last_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("province", "report_id"),
 )
 
 report_requests = Table(
     "report_requests",
     metadata,
-    Column("request_id", Text, primary_key=True),
+    Column("request_id", Text, nullable=False),
     Column("province", Text, nullable=False, index=True),
     Column("report_kind", Text, nullable=False),
     Column("period", Text, nullable=False),
@@ -170,12 +175,13 @@ report_requests = Table(
     Column("deadline", Date, nullable=False),
     Column("requested_agencies", JSONB, nullable=False),
     Column("last_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("province", "request_id"),
 )
 
 partners = Table(
     "partners",
     metadata,
-    Column("slug", Text, primary_key=True),
+    Column("slug", Text, nullable=False),
     Column("province", Text, nullable=False),
     Column("name_vi", Text, nullable=False),
     Column("name_original", Text),
@@ -184,12 +190,13 @@ partners = Table(
     Column("relationship", Text),
     Column("since", Date),
     Column("last_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("province", "slug"),
 )
 
 information = Table(
     "information",
     metadata,
-    Column("info_id", Text, primary_key=True),
+    Column("info_id", Text, nullable=False),
     Column("province", Text, nullable=False, index=True),
     Column("agency", Text, nullable=False),
     Column("topic", Text, nullable=False),
@@ -199,12 +206,13 @@ information = Table(
     Column("shared_at", DateTime(timezone=True), nullable=False),
     Column("respond_by", Date),
     Column("last_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("province", "info_id"),
 )
 
 difficulties = Table(
     "difficulties",
     metadata,
-    Column("difficulty_id", Text, primary_key=True),
+    Column("difficulty_id", Text, nullable=False),
     Column("province", Text, nullable=False, index=True),
     Column("agency", Text, nullable=False),
     Column("topic", Text, nullable=False),
@@ -215,12 +223,13 @@ difficulties = Table(
     Column("raised_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("last_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("province", "difficulty_id"),
 )
 
 escalations = Table(
     "escalations",
     metadata,
-    Column("escalation_id", Text, primary_key=True),
+    Column("escalation_id", Text, nullable=False),
     Column("province", Text, nullable=False, index=True),
     Column("trigger", Text, nullable=False),
     Column("cause_subject", Text, nullable=False, index=True),
@@ -238,6 +247,19 @@ escalations = Table(
     Column("acknowledged_by", Text),
     Column("closed_at", DateTime(timezone=True)),
     Column("last_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("province", "escalation_id"),
+)
+
+aggregates = Table(
+    "aggregates",
+    metadata,
+    Column("province", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("owner", Text, nullable=False, comment="the agency of its first event"),
+    Column("parties", JSONB, nullable=False, comment="agencies it is addressed to (task, information, escalation)"),
+    Column("first_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("province", "subject"),
+    comment="Each aggregate of a province: who opened it and to whom it is addressed (the authority rules' state)",
 )
 
 credentials = Table(
@@ -267,6 +289,7 @@ READ_MODEL_TABLES = (
     "information",
     "difficulties",
     "escalations",
+    "aggregates",
     "audit_trail",
 )
 """Tables rebuilt by a replay and compared by checksum (credentials are not derived from events)."""

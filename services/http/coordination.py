@@ -124,32 +124,34 @@ async def get_reports(
 @router.get("/partners")
 async def get_partners(request: Request, province: str | None = None, country: str | None = None) -> Response:
     """Registered partners with how many activities involve them."""
-    q = select(partners).order_by(partners.c.country, partners.c.slug)
+    q = select(partners).order_by(partners.c.country, partners.c.slug, partners.c.province)
     if province:
         q = q.where(partners.c.province == province)
     if country:
         q = q.where(partners.c.country == country)
     rows = await rows_of(request, q)
     counted = (
-        select(activities.c.partner_id, func.count().label("n"))
+        select(activities.c.province, activities.c.partner_id, func.count().label("n"))
         .where(activities.c.partner_id.is_not(None))
-        .group_by(activities.c.partner_id)
+        .group_by(activities.c.province, activities.c.partner_id)
     )
-    counts = {r["partner_id"]: r["n"] for r in await rows_of(request, counted)}
+    counts = {(r["province"], r["partner_id"]): r["n"] for r in await rows_of(request, counted)}
     for row in rows:
-        row["activities"] = counts.get(row["slug"], 0)
+        row["activities"] = counts.get((row["province"], row["slug"]), 0)
     return table_response(request, rows, "partners")
 
 
 @router.get("/partners/{slug}")
-async def get_partner(request: Request, slug: str) -> JSONResponse:
-    """A partner and its relationship history: every activity, delegation, agreement and aid."""
-    found = await rows_of(request, select(partners).where(partners.c.slug == slug))
+async def get_partner(request: Request, slug: str, province: str | None = None) -> JSONResponse:
+    """A partner of a province's registry and its relationship history there: every activity,
+    delegation, agreement and aid (`province=`: which registry, where several hold the slug)."""
+    q = select(partners).where(partners.c.slug == slug).order_by(partners.c.province)
+    found = await rows_of(request, q.where(partners.c.province == province) if province else q)
     if not found:
         raise HTTPException(404, f"no partner {slug}")
-    history = await rows_of(
-        request, select(activities).where(activities.c.partner_id == slug).order_by(activities.c.start_date)
-    )
+    history = await rows_of(request, select(activities).where(
+        activities.c.partner_id == slug, activities.c.province == found[0]["province"]
+    ).order_by(activities.c.start_date))
     return JSONResponse({**found[0], "history": history})
 
 

@@ -46,7 +46,8 @@ async def acknowledge(
     """The target agency acknowledges an escalation (publishes `escalation_acknowledged`).
     Body (optional): {"by": {"name": ..., "title": ...}, "action": "..."}."""
     who = await identity(request)
-    found = await rows_of(request, select(escalations).where(escalations.c.escalation_id == escalation_id))
+    found = await rows_of(request, select(escalations).where(
+        escalations.c.escalation_id == escalation_id, escalations.c.province == who.province))
     if not found:
         raise HTTPException(404, f"no escalation {escalation_id}")
     row = found[0]

@@ -23,9 +23,11 @@ from sqlalchemy import select
 
 from projections.batch import check_route, check_storable, decode_strict, guess_id, parse_strict, safe_error
 from projections.tables import rejected
-from schemas.codec import MAX_EVENT_BYTES, InvalidEvent, Problem, decode_obj, encode, from_binary
+from schemas.authority import NOT_AUTHORIZED, check_time
+from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, encode, from_binary
 from services.credentials import Identity
 from services.http.deps import AuthError, identity, state
+from services.http.door import refusals
 from services.http.ingest_docs import EVENTS_DOC, RESUBMIT_DOC
 from services.store import EVENTS_STREAM
 from services.store.publisher import CONTENT_TYPE, ConcurrencyConflict, PublishResult, Valid
@@ -35,7 +37,7 @@ MAX_BATCH = 1000
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 DRAIN_BYTES = 16 * 1024 * 1024
 BATCH_TYPE = "application/cloudevents-batch+json"
-STATUS = {"bad_json": 400, "too_large": 413, "source_mismatch": 403}
+STATUS = {"bad_json": 400, "too_large": 413, "source_mismatch": 403, NOT_AUTHORIZED: 403}
 """HTTP status of each kind of refusal; any other kind (envelope, type, schema) is 422."""
 
 
@@ -136,12 +138,16 @@ def refused_raw(request: Request, body: bytes, is_batch: bool) -> bytes:
     return _dumps({**attrs, "data_base64": base64.b64encode(body[:MAX_EVENT_BYTES]).decode()})
 
 
-def decode_item(who: Identity, item: Item) -> Valid:
+def decode_item(who: Identity, item: Item) -> tuple[Valid, Event]:
     """A valid event of this publisher with the bytes to store (its encoded envelope), or
-    InvalidEvent (source_mismatch for another's source)."""
+    InvalidEvent (source_mismatch for another's source, bad_envelope for a `time` out of bounds)."""
     if not item.checked:
         check_storable(item.obj)
-    envelope = decode_obj(item.obj).envelope
+    event = decode_obj(item.obj)
+    envelope = event.envelope
+    late = check_time(envelope.time, datetime.now(UTC))
+    if late is not None:
+        raise InvalidEvent("bad_envelope", [Problem("time", late)])
     raw = encode(envelope)
     if len(raw) > MAX_EVENT_BYTES:
         raise InvalidEvent("too_large", [Problem("", f"event is {len(raw)} bytes encoded, limit {MAX_EVENT_BYTES}")])
@@ -149,7 +155,13 @@ def decode_item(who: Identity, item: Item) -> Valid:
         raise InvalidEvent(
             "source_mismatch", [Problem("source", f"this token publishes as {who.source}, not {envelope.source}")]
         )
-    return Valid.of(envelope, raw)
+    return Valid.of(envelope, raw), event
+
+
+async def authorized(request: Request, who: Identity, decoded: list[tuple[Valid, Event]]) -> list[InvalidEvent | None]:
+    """For each decoded event, its refusal by the authority rules at the door, or None."""
+    found = await refusals(state(request).engine, who, [event for _, event in decoded])
+    return [None if r is None else InvalidEvent(r.kind, [Problem(r.path, r.message)]) for r in found]
 
 
 async def keep_refused(request: Request, who: Identity, refused: list[tuple[bytes, InvalidEvent]]) -> None:
@@ -219,13 +231,17 @@ async def post_events(request: Request) -> JSONResponse:
     except InvalidEvent as error:
         await keep_refused(request, who, [(refused_raw(request, body, is_batch), error)])
         return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
-    decoded: list[Valid] = []
+    valid: list[tuple[int, Valid, Event]] = []
     refused: list[tuple[int, bytes, InvalidEvent]] = []
     for index, item in enumerate(items):
         try:
-            decoded.append(decode_item(who, item))
+            valid.append((index, *decode_item(who, item)))
         except InvalidEvent as error:
             refused.append((index, item.kept(), error))
+    denied = await authorized(request, who, [(v, e) for _, v, e in valid])
+    refused.extend((index, v.raw, error) for (index, v, _), error in zip(valid, denied, strict=True) if error)
+    refused.sort(key=lambda r: r[0])
+    decoded = [v for _, v, _ in valid]
     if refused:
         await keep_refused(request, who, [(raw, error) for _, raw, error in refused])
         status = max(status_for(error.kind) for _, _, error in refused)
@@ -266,7 +282,10 @@ async def resubmit(request: Request, key: str) -> JSONResponse:
     try:
         body = await read_body(request, MAX_EVENT_BYTES)
         item = items_of(request, body, is_batch=False)[0]
-        event = decode_item(who, item)
+        event, typed = decode_item(who, item)
+        denied = (await authorized(request, who, [(event, typed)]))[0]
+        if denied is not None:
+            raise denied
     except TooLarge as exc:
         await keep_refused(request, who, [(refused_raw(request, exc.head, False), exc.error())])
         return JSONResponse(exc.error().as_dict(), status_code=413)

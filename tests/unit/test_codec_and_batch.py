@@ -15,7 +15,7 @@ from schemas.envelope import SOURCE_RE, SUBJECT_RE, TYPE_RE
 from tests.support import sample
 
 pytestmark = pytest.mark.unit
-NOW = datetime(2021, 5, 20, tzinfo=UTC)
+NOW = datetime.now(UTC)  # events are stamped now; an event more than 24 h ahead of its recording is refused
 
 
 def msg(seq: int, raw: bytes, subject: str = "doingoai.events.ha-tinh.so-ngoai-vu.activity_held") -> StreamMessage:

@@ -9,7 +9,6 @@ import pytest
 
 from projections.batch import Stored
 from projections.difficulties import step
-from projections.information import acknowledged, shared
 from projections.plans import completed, task_assigned
 from projections.rows import Refused
 from schemas.codec import decode, encode
@@ -62,14 +61,6 @@ def test_a_recurring_task_stays_open_after_a_periodic_completion():
     assigned = task_assigned(None, stored("task_assigned", recurrence="annually", due_date=None))
     after = completed(assigned, stored("task_completed", seq=2))
     assert after["status"] == "in_progress" and after["completed_on"] is not None
-
-
-def test_only_a_recipient_can_acknowledge_shared_information():
-    row = shared(None, stored("information_shared", recipients=["so-y-te"]))
-    with pytest.raises(Refused) as refused:
-        acknowledged(row, stored("information_acknowledged", seq=2, agency="so-noi-vu"))
-    assert refused.value.kind == "not_a_recipient"
-    assert acknowledged(row, stored("information_acknowledged", seq=2, agency="so-y-te"))["acknowledged"] == ["so-y-te"]
 
 
 def test_an_impossible_difficulty_transition_is_refused_with_its_reason():

@@ -26,7 +26,7 @@ from services.natsauth import NatsUser, agency_permissions, auditor_permissions,
 from tests.support import sample
 
 pytestmark = pytest.mark.unit
-NOW = datetime(2021, 5, 20, tzinfo=UTC)
+NOW = datetime.now(UTC)  # events are stamped now; an event more than 24 h ahead of its recording is refused
 SUBJECT = "doingoai.events.ha-tinh.so-ngoai-vu.activity_held"
 
 

@@ -1,0 +1,77 @@
+"""The authority rules applied to the stream: each fresh event of a batch, in stream order, is
+decided against its aggregate as it stands in its province (`schemas.authority.decide`); what the
+rules refuse leaves the batch as a rejection of kind `not_authorized`, before any projection sees
+it. The state the rules read (who opened each aggregate, to whom it is addressed) is the table
+`aggregates`, written in the batch's transaction like every read model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.batch import Batch, Stored
+from projections.bulk import insert_rows, select_rows
+from projections.tables import aggregates
+from schemas.authority import Aggregate, Refusal, decide, opened
+
+Key = tuple[str, str]
+"""(province, subject)."""
+KEY = ("province", "subject")
+
+
+def key_of(s: Stored) -> Key:
+    env = s.event.envelope
+    return env.province, env.subject
+
+
+Row = dict[str, Any]
+
+
+@dataclass
+class AuthorityChanges:
+    rows: dict[Key, Row] = field(default_factory=dict)
+    """The rows of the aggregates the batch opened or re-addressed, by key."""
+    refused: list[tuple[Stored, Refusal]] = field(default_factory=list)
+
+
+def _aggregate(row: Row) -> Aggregate:
+    return Aggregate(row["province"], row["subject"], row["owner"], frozenset(row["parties"]))
+
+
+class Authority:
+    """read / after / changes / write, as a projection (`projections.base.Projection`); the
+    refusals `changes` finds are taken out of the batch by the handler."""
+
+    name = "authority"
+
+    async def read(self, conn: AsyncConnection, batch: Batch) -> dict[Key, Row]:
+        return await select_rows(conn, aggregates, KEY, {key_of(s) for s in batch.fresh})
+
+    def after(self, found: dict[Key, Row], before: AuthorityChanges) -> dict[Key, Row]:
+        return {**found, **before.rows}
+
+    def changes(self, batch: Batch, found: dict[Key, Row]) -> AuthorityChanges:
+        current = dict(found)
+        out = AuthorityChanges()
+        for s in batch.fresh:
+            env = s.event.envelope
+            key = (env.province, env.subject)
+            row = current.get(key)
+            aggregate = _aggregate(row) if row is not None else None
+            name = s.event.name
+            refusal = decide(env.province, env.agency, name, env.subject, s.event.data, aggregate)
+            if refusal is not None:
+                out.refused.append((s, refusal))
+                continue
+            new = opened(env.province, env.agency, name, env.subject, s.event.data, aggregate)
+            if new != aggregate:
+                current[key] = out.rows[key] = {
+                    "province": new.province, "subject": new.subject, "owner": new.owner,
+                    "parties": sorted(new.parties), "first_seq": row["first_seq"] if row is not None else s.seq,
+                }
+        return out
+
+    async def write(self, conn: AsyncConnection, changes: AuthorityChanges) -> None:
+        await insert_rows(conn, aggregates, list(changes.rows.values()), conflict=KEY, update=True)
