@@ -57,7 +57,7 @@ class Driver:
 async def driver(esc: System):
     nc = await esc.service_nats()
     engine = make_engine(esc.runtime()["database_url"], pool_size=2)
-    yield Driver(esc, MovableClock(vn("2027-01-01T00:00:00")), nc, engine)
+    yield Driver(esc, MovableClock(vn("2026-01-01T00:00:00")), nc, engine)
     await nc.close()
     await engine.dispose()
 
@@ -69,39 +69,40 @@ def post(system: System, creds: dict, event) -> int:
     return r.json()["sequence"]
 
 
-async def test_difficulty_raised_the_friday_before_tet_escalates_on_the_right_working_day_then_climbs(esc, driver):
-    """Hà Tĩnh acknowledges within 4 working days: raised Fri 29/01/2027, the days left are 1, 2, 3
-    and — after Tết (4–10/02) — 11/02, so it escalates on 12/02; unacknowledged, it climbs to the
-    SNgV director, then to the UBND tỉnh."""
+async def test_difficulty_raised_the_week_before_tet_escalates_on_the_right_working_day_then_climbs(esc, driver):
+    """Hà Tĩnh acknowledges within 4 working days: raised Tue 10/02/2026, the days left are 11, 12,
+    13/02 and — after Tết (14–22/02) — 23/02, so it escalates on 24/02; unacknowledged, it climbs to
+    the SNgV director, then to the UBND tỉnh."""
     creds = esc.credentials("ha-tinh", "so-noi-vu")
-    event = sample("difficulty_raised", agency="so-noi-vu", aggregate_id="tet-2027")
-    event = event.model_copy(update={"time": vn("2027-01-29T10:00:00")})
+    event = sample("difficulty_raised", agency="so-noi-vu", aggregate_id="tet-2026")
+    event = event.model_copy(update={"time": vn("2026-02-10T10:00:00")})
     esc.wait_projected(post(esc, creds, event))
 
-    assert await driver.at("2027-02-02T23:00:00") == []
-    # the reminder comes one working day before the deadline day 11/02: that is Wed 03/02, before Tết
-    assert [e.type for e in await driver.at("2027-02-03T08:00:00")] == ["vn.gov.doingoai.escalation_reminded.v1"]
-    assert await driver.at("2027-02-11T23:59:00") == []
-    raised = await driver.at("2027-02-12T08:00:00")
+    assert await driver.at("2026-02-12T23:00:00") == []
+    # the reminder comes one working day before the deadline day 23/02: that is Fri 13/02, before Tết
+    assert [e.type for e in await driver.at("2026-02-13T08:00:00")] == ["vn.gov.doingoai.escalation_reminded.v1"]
+    assert await driver.at("2026-02-23T23:59:00") == []
+    raised = await driver.at("2026-02-24T08:00:00")
     assert [(e.data["level"], e.data["target_agency"]) for e in raised] == [(1, "so-ngoai-vu")]
-    assert raised[0].data["cause_subject"] == "difficulty/tet-2027"
+    assert raised[0].data["cause_subject"] == "difficulty/tet-2026"
 
-    assert await driver.at("2027-02-15T17:00:00") == []  # level 1 has until the end of Mon 15/02
-    climbed = await driver.at("2027-02-16T08:00:00")
+    assert await driver.at("2026-02-25T17:00:00") == []  # level 1 has until the end of Wed 25/02
+    climbed = await driver.at("2026-02-26T08:00:00")
     assert [(e.data["level"], e.data["target_role"]) for e in climbed] == [(2, "Giám đốc Sở Ngoại vụ")]
-    top = await driver.at("2027-02-19T08:00:00")
+    assert await driver.at("2026-03-02T17:00:00") == []  # level 2 has until the end of Mon 02/03
+    top = await driver.at("2026-03-03T08:00:00")
     assert [(e.data["level"], e.data["target_agency"]) for e in top] == [(3, "ubnd-tinh")]
     rows = driver.escalations(target="ubnd-tinh", status="open")
-    assert [r["cause_subject"] for r in rows] == ["difficulty/tet-2027"]
+    assert [r["cause_subject"] for r in rows] == ["difficulty/tet-2026"]
 
 
 async def test_acknowledging_stops_the_climb_and_resolving_closes(esc, driver):
     creds = esc.credentials("ha-tinh", "so-tu-phap")
     sngv = esc.credentials("ha-tinh", "so-ngoai-vu")
-    event = sample("difficulty_raised", agency="so-tu-phap", aggregate_id="ack-2027")
-    esc.wait_projected(post(esc, creds, event.model_copy(update={"time": vn("2027-03-01T09:00:00")})))
-    raised = await driver.at("2027-03-08T08:00:00")
-    esc_id = next(e.subject.split("/")[1] for e in raised if e.data["cause_subject"] == "difficulty/ack-2027")
+    event = sample("difficulty_raised", agency="so-tu-phap", aggregate_id="ack-2026")
+    esc.wait_projected(post(esc, creds, event.model_copy(update={"time": vn("2026-03-02T09:00:00")})))
+    raised = await driver.at("2026-03-09T08:00:00")
+    esc_id = next(e.subject.split("/")[1] for e in raised if e.data["cause_subject"] == "difficulty/ack-2026")
     r = httpx.post(f"{esc.http}/api/escalations/{esc_id}/acknowledge",
                    json={"by": {"name": "Nguyễn Văn An"}, "action": "Đã liên hệ Sở Tư pháp"},
                    headers={"authorization": f"Bearer {sngv['token']}"})
@@ -110,13 +111,13 @@ async def test_acknowledging_stops_the_climb_and_resolving_closes(esc, driver):
                        headers={"authorization": f"Bearer {creds['token']}"})
     assert other.status_code == 403
     esc.wait_projected(r.json()["sequence"])
-    assert await driver.at("2027-03-20T08:00:00") == []  # acknowledged: no climb
+    assert await driver.at("2026-03-21T08:00:00") == []  # acknowledged: no climb
     assert driver.escalations(status="acknowledged")[0]["escalation_id"] == esc_id
 
-    ack = sample("difficulty_acknowledged", aggregate_id="ack-2027")
-    esc.wait_projected(post(esc, sngv, ack.model_copy(update={"time": vn("2027-03-21T09:00:00")})))
-    closed = await driver.at("2027-03-22T08:00:00")
-    assert [e.type for e in closed if e.data.get("cause_subject") == "difficulty/ack-2027"] == [
+    ack = sample("difficulty_acknowledged", aggregate_id="ack-2026")
+    esc.wait_projected(post(esc, sngv, ack.model_copy(update={"time": vn("2026-03-22T09:00:00")})))
+    closed = await driver.at("2026-03-23T08:00:00")
+    assert [e.type for e in closed if e.data.get("cause_subject") == "difficulty/ack-2026"] == [
         "vn.gov.doingoai.escalation_closed.v1"]
 
 
@@ -144,10 +145,10 @@ async def test_an_offline_subscriber_gets_every_escalation_once_in_order_and_a_r
         name="sngv-kon-tum", durable_name="sngv-kon-tum", filter_subject=own, ack_policy=AckPolicy.EXPLICIT))
     await nc.close()  # the subscriber goes offline
 
-    for n in range(3):  # three difficulties of Mon 03/05, due by the end of Wed 05/05
+    for n in range(3):  # three difficulties of Mon 04/05, due by the end of Wed 06/05
         event = sample("difficulty_raised", province="kon-tum", agency="so-noi-vu", aggregate_id=f"kt-{n}")
-        esc.wait_projected(post(esc, unit, event.model_copy(update={"time": vn(f"2027-05-03T0{7 + n}:00:00")})))
-    raised = await driver.at("2027-05-06T08:00:00")
+        esc.wait_projected(post(esc, unit, event.model_copy(update={"time": vn(f"2026-05-04T0{7 + n}:00:00")})))
+    raised = await driver.at("2026-05-07T08:00:00")
     assert [e.data["cause_subject"] for e in raised if e.type.endswith("raised.v1") and e.source.startswith(
         "/provinces/kon-tum/")] == [
         "difficulty/kt-0", "difficulty/kt-1", "difficulty/kt-2"]
