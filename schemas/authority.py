@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from schemas.reference import in_group
+
 FOCAL = "so-ngoai-vu"
 """The focal agency of every province: Sở Ngoại vụ."""
 UBND = frozenset({"ubnd-tinh", "van-phong-ubnd-tinh"})
@@ -139,6 +141,12 @@ def _slugs(value: Any) -> set[str]:
     return set()
 
 
+def _party(aggregate: Aggregate, agency: str) -> bool:
+    """Whether the aggregate is addressed to `agency`: by its name, or by a collective name that
+    takes it in ("UBND cấp huyện", "các sở, ban, ngành", "các cơ quan có liên quan")."""
+    return agency in aggregate.parties or any(in_group(aggregate.province, agency, p) for p in aggregate.parties)
+
+
 def _speaks(rule: Rule, agency: str, aggregate: Aggregate | None, settled: bool) -> bool:
     """Whether `agency` is among who the rule names (the aggregate as it stands, if it exists)."""
     s = rule.speaker
@@ -158,8 +166,9 @@ def _speaks(rule: Rule, agency: str, aggregate: Aggregate | None, settled: bool)
         return agency in UBND
     if s is Speaker.raiser_or_focal:
         return agency == FOCAL or (aggregate is not None and aggregate.owner == agency)
-    # task_party, recipient, escalation_target: the parties of the aggregate
-    return aggregate is not None and agency in aggregate.parties
+    if s is Speaker.escalation_target:
+        return aggregate is not None and agency in aggregate.parties
+    return aggregate is not None and _party(aggregate, agency)  # task_party, recipient
 
 
 _BY_AGGREGATE = frozenset({Speaker.agency, Speaker.task_party, Speaker.recipient, Speaker.raiser_or_focal,

@@ -106,6 +106,30 @@ def agency(province_slug: str, slug: str) -> Agency:
     raise UnknownReference(f"unknown agency {slug!r} in {province_slug!r}")
 
 
+GROUPS: dict[str, frozenset[AgencyKind] | None] = {
+    "cac-so-ban-nganh": frozenset({AgencyKind.department, AgencyKind.police, AgencyKind.military,
+                                   AgencyKind.office, AgencyKind.focal}),
+    "ubnd-cap-huyen": frozenset({AgencyKind.district}),
+    "doan-the-chinh-tri-xa-hoi": frozenset({AgencyKind.mass_org, AgencyKind.friendship_org}),
+    "co-quan-lien-quan": None,
+}
+"""The agencies a plan names collectively (kind `group`), by the kinds of their members; None: any
+agency of the province ("các cơ quan, đơn vị, địa phương có liên quan")."""
+
+
+def in_group(province_slug: str, agency_slug: str, group: str) -> bool:
+    """Whether `group` is a collective name (e.g. `ubnd-cap-huyen`) that takes in `agency_slug`."""
+    if group not in GROUPS:
+        return False
+    kinds = GROUPS[group]
+    if kinds is None:
+        return True
+    try:
+        return agency(province_slug, agency_slug).kind in kinds
+    except UnknownReference:
+        return False
+
+
 def reporting_agencies(province_slug: str) -> list[Agency]:
     """Agencies that send 6-month and annual reports to the UBND through SNgV."""
     return [a for a in _agencies(province_slug) if a.reports_periodically]

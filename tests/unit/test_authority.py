@@ -143,3 +143,14 @@ def test_a_time_more_than_a_day_ahead_of_its_recording_or_before_1900_is_refused
     assert (check_time(time, now) is not None) is refused
     assert check_time(now + timedelta(hours=23), now) is None
     assert check_time(now + timedelta(hours=25), now) is not None
+
+
+def test_a_task_assigned_to_a_collective_name_takes_in_its_members():
+    task = Aggregate("ha-tinh", S, FOCAL, frozenset({"ubnd-cap-huyen", "cac-so-ban-nganh"}))
+    assert decide("ha-tinh", "ubnd-huyen-huong-son", "task_completed", S, {"agency": "ubnd-huyen-huong-son"},
+                  task) is None
+    assert decide("ha-tinh", "so-y-te", "task_progress_reported", S, {"agency": "so-y-te"}, task) is None
+    refusal = decide("ha-tinh", "uy-ban-mttq-tinh", "task_completed", S, {"agency": "uy-ban-mttq-tinh"}, task)
+    assert refusal is not None
+    anyone = Aggregate("ha-tinh", S, FOCAL, frozenset({"co-quan-lien-quan"}))
+    assert decide("ha-tinh", "uy-ban-mttq-tinh", "task_completed", S, {"agency": "uy-ban-mttq-tinh"}, anyone) is None
