@@ -38,11 +38,13 @@ def backlog(events: int) -> list[bytes]:
     per = []
     for n in range(aggregates):
         province, agg = PROVINCES[n % len(PROVINCES)], f"t{n}"
-        seq = [sample("task_assigned", province=province, aggregate_id=agg,
-                      data={"recurrence": "once", "due_date": "2021-06-30", "task_number": str(n)})]
+        seq = [sample("task_assigned", province=province, aggregate_id=agg,  # SNgV leads it, and reports on it
+                      data={"recurrence": "once", "due_date": "2021-06-30", "task_number": str(n),
+                            "lead_agencies": ["so-ngoai-vu"], "coordinating_agencies": []})]
         seq += [sample("task_progress_reported", province=province, aggregate_id=agg,
-                       data={"progress_percent": p, "status": "on_track"}) for p in (10, 20, 30)]
-        seq.append(sample("task_completed", province=province, aggregate_id=agg))
+                       data={"progress_percent": p, "status": "on_track", "agency": "so-ngoai-vu"})
+                for p in (10, 20, 30)]
+        seq.append(sample("task_completed", province=province, aggregate_id=agg, data={"agency": "so-ngoai-vu"}))
         per.append([encode(e) for e in seq])
     return [per[a][k] for k in range(5) for a in range(aggregates)]
 
