@@ -255,3 +255,10 @@ def check_time(time: datetime, recorded_at: datetime) -> str | None:
     if ahead:
         return f"{time.isoformat()} is more than 24 h after it was recorded ({recorded_at.isoformat()})"
     return None
+
+
+def reads_whole_province(agency: str, role: str) -> bool:
+    """Whether a credential reads everything of its province: Sở Ngoại vụ (which monitors and
+    aggregates), the UBND tỉnh and its office, and auditors. Other agencies read the province's
+    coordination views and what is their own or addressed to them (`services.http.scope`)."""
+    return role == "auditor" or agency == FOCAL or agency in UBND

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     escalation_tick_s: float = Field(60.0, gt=0, description="Seconds between escalation evaluations")
     audit_key: Path | None = Field(None, description="Ed25519 key signing audit heads (default: data dir)")
     audit_sign_every: int = Field(1000, ge=1, description="Sign the audit chain head every N sequences")
+    allowed_hosts: str | None = Field(
+        None, description="Host names the HTTP service answers, comma-separated (default: the host of `http`, "
+                          "localhost, 127.0.0.1); a request naming another host gets 400")
+    api_docs: bool = Field(False, description="Serve the interactive API docs at /docs (they load from a CDN)")
 
     @property
     def embedded(self) -> bool:
@@ -46,6 +50,13 @@ class Settings(BaseSettings):
     @property
     def nats_servers(self) -> list[str]:
         return [u.strip() for u in (self.nats_url or "").split(",") if u.strip()]
+
+    @property
+    def hosts(self) -> list[str]:
+        """The host names the HTTP service answers (`allowed_hosts`)."""
+        if self.allowed_hosts:
+            return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        return sorted({self.http_host_port[0], "localhost", "127.0.0.1"})
 
     @property
     def http_host_port(self) -> tuple[str, int]:

@@ -36,6 +36,8 @@ class System:
     http_port: int
     env_extra: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+    """An auditor's token per province, issued on first use (every read needs a credential)."""
 
     @property
     def http(self) -> str:
@@ -93,9 +95,25 @@ class System:
         secret = json.loads((self.data_dir / "secrets" / "service.json").read_text())
         return await nats.connect(self.runtime()["nats_url"], user=secret["user"], password=secret["password"])
 
+    def reader(self, province: str = "ha-tinh") -> dict[str, str]:
+        """Headers of a read with an auditor's credential of `province`."""
+        if province not in self.tokens:
+            self.tokens[province] = self.credentials(province, "thanh-tra-tinh", role="auditor")["token"]
+        return {"authorization": f"Bearer {self.tokens[province]}"}
+
+    def get(self, path: str, *, province: str | None = None, timeout: float = 30, **params: Any) -> httpx.Response:
+        """GET `path` as an auditor of the province `province=` names (default ha-tinh), which is
+        also sent as a query parameter; `params` (e.g. `from_` for `from`) as the query."""
+        query = {k.rstrip("_"): v for k, v in params.items()}
+        if province is not None:
+            query["province"] = province
+        return httpx.get(f"{self.http}{path}", params=query, headers=self.reader(province or "ha-tinh"),
+                         timeout=timeout)
+
     def progress(self) -> dict[str, int]:
         """The last applied stream sequence of each projection consumer, from /healthz."""
-        return {k: int(v) for k, v in httpx.get(f"{self.http}/healthz", timeout=5).json()["projections"].items()}
+        found = httpx.get(f"{self.http}/healthz", headers=self.reader(), timeout=5).json()["projections"]
+        return {k: int(v) for k, v in found.items()}
 
     def checkpoint(self) -> int:
         """How far the read models are projected (one projection consumer; with partitions a province

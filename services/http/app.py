@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.codec import InvalidEvent
@@ -74,8 +75,10 @@ class SecurityHeaders:
         return sending
 
 
-def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None) -> FastAPI:
-    """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher."""
+def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None,
+               hosts: list[str] | None = None, docs: bool = False) -> FastAPI:
+    """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher; `hosts`, the
+    host names it answers (any, if None); `docs`, whether /docs and /redoc are served."""
     lookup = lookup or CoalescingLookup(engine)
 
     @asynccontextmanager
@@ -88,6 +91,8 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
         version="0.1.0",
         description="Đối ngoại nhân dân: CloudEvents in, coordination read models out.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
     publisher = Publisher(nc, lookup=lookup)
     app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher)
@@ -100,6 +105,8 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     app.include_router(meta.router)
 
     app.add_middleware(SecurityHeaders)
+    if hosts is not None:  # outermost: a request for another host (DNS rebinding) is refused first
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
 
     @app.exception_handler(AuthError)
     async def auth_error(_: Request, exc: AuthError) -> JSONResponse:

@@ -13,14 +13,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Select, case, exists, func, select
 
 from projections.audit_tables import audit_trail
 from projections.tables import event_duplicates, events, rejected
-from services.http.deps import state, table_response
+from services.http.deps import AuthError, state, table_response
+from services.http.scope import Reader, reader
 
 router = APIRouter(prefix="/api", tags=["audit"])
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -77,8 +78,13 @@ async def list_audit(
     limit: int = Query(1000, ge=1, le=1_000_000),
     order: str = Query("asc", pattern="^(asc|desc)$", description="asc: oldest first; desc: newest first"),
     format: str | None = Query(None, description="json (default), csv or jsonl"),
+    who: Reader = Depends(reader),
 ) -> Response:
-    """The audit trail in stream order: who, when, what, and the hash chain (`prev_hash`, `hash`)."""
+    """The audit trail of the reader's province in stream order: who, when, what, and the hash chain
+    (`prev_hash`, `hash`). Read by Sở Ngoại vụ, the UBND tỉnh and auditors."""
+    if not who.whole_province:
+        raise AuthError(403, "the audit trail is read by Sở Ngoại vụ, the UBND tỉnh and auditors")
+    province = who.province(province)
     key = audit_trail.c.seq.desc() if order == "desc" else audit_trail.c.seq
     q: Select[Any] = select(*COLUMNS).order_by(key).limit(limit)
     for column, value in (("province", province), ("agency", agency), ("actor", actor),

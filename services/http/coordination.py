@@ -7,12 +7,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
 from projections.tables import activities, difficulties, information, partners, plans, reports, tasks
 from services.http.deps import state, table_response
+from services.http.scope import Reader, reader
 from services.queries.compliance import compliance
 from services.queries.dashboard import dashboard, task_status
 from services.queries.periods import BadPeriod
@@ -43,16 +44,19 @@ async def rows_of(request: Request, query: Any) -> list[dict[str, Any]]:
 
 
 @router.get("/provinces")
-async def get_provinces() -> JSONResponse:
-    """The provinces served, with their Vietnamese names."""
+async def get_provinces(who: Reader = Depends(reader)) -> JSONResponse:
+    """The provinces the credential reads (its own), with their Vietnamese names."""
     from schemas.reference import provinces
 
-    return JSONResponse({"items": [{"slug": p.slug, "name_vi": p.name_vi} for p in provinces()]})
+    own = who.province(None)
+    return JSONResponse({"items": [{"slug": p.slug, "name_vi": p.name_vi} for p in provinces() if p.slug == own]})
 
 
 @router.get("/dashboard")
-async def get_dashboard(request: Request, province: str, period: str, day: date | None = Day) -> JSONResponse:
+async def get_dashboard(request: Request, period: str, province: str | None = None, day: date | None = Day,
+                        who: Reader = Depends(reader)) -> JSONResponse:
     """The coordination summary of a province for a period (e.g. 2021-H1 or 2021)."""
+    province = who.province(province)
     try:
         async with state(request).engine.connect() as conn:
             return JSONResponse(await dashboard(conn, province, period, today_or(day)))
@@ -68,11 +72,10 @@ async def get_tasks(
     plan: str | None = None,
     status: str | None = None,
     day: date | None = Day,
+    who: Reader = Depends(reader),
 ) -> Response:
     """Plan tasks with lead and coordinating agencies, due date and status (overdue computed)."""
-    q = select(tasks).order_by(tasks.c.plan_id, tasks.c.task_number)
-    if province:
-        q = q.where(tasks.c.province == province)
+    q = select(tasks).where(tasks.c.province == who.province(province)).order_by(tasks.c.plan_id, tasks.c.task_number)
     if plan:
         q = q.where(tasks.c.plan_id == plan)
     if agency:
@@ -89,18 +92,18 @@ async def get_tasks(
 
 
 @router.get("/plans")
-async def get_plans(request: Request, province: str | None = None) -> Response:
-    q = select(plans).order_by(plans.c.issued_on)
-    if province:
-        q = q.where(plans.c.province == province)
+async def get_plans(request: Request, province: str | None = None, who: Reader = Depends(reader)) -> Response:
+    q = select(plans).where(plans.c.province == who.province(province)).order_by(plans.c.issued_on)
     return table_response(request, await rows_of(request, q), "plans")
 
 
 @router.get("/reports/compliance")
 async def get_compliance(
-    request: Request, province: str, period: str, agency: str | None = None, day: date | None = Day
+    request: Request, period: str, province: str | None = None, agency: str | None = None, day: date | None = Day,
+    who: Reader = Depends(reader),
 ) -> Response:
     """Per agency for a period: submitted on time, late, missing (past the deadline) or pending."""
+    province = who.province(province)
     try:
         async with state(request).engine.connect() as conn:
             found = await compliance(conn, province, period, today_or(day))
@@ -112,27 +115,29 @@ async def get_compliance(
 
 @router.get("/reports")
 async def get_reports(
-    request: Request, province: str | None = None, agency: str | None = None, period: str | None = None
+    request: Request, province: str | None = None, agency: str | None = None, period: str | None = None,
+    who: Reader = Depends(reader),
 ) -> Response:
     q = select(reports).order_by(reports.c.submitted_on)
-    for column, value in ((reports.c.province, province), (reports.c.agency, agency), (reports.c.period, period)):
+    for column, value in ((reports.c.province, who.province(province)), (reports.c.agency, agency),
+                          (reports.c.period, period)):
         if value:
             q = q.where(column == value)
     return table_response(request, await rows_of(request, q), "reports")
 
 
 @router.get("/partners")
-async def get_partners(request: Request, province: str | None = None, country: str | None = None) -> Response:
+async def get_partners(request: Request, province: str | None = None, country: str | None = None,
+                       who: Reader = Depends(reader)) -> Response:
     """Registered partners with how many activities involve them."""
-    q = select(partners).order_by(partners.c.country, partners.c.slug, partners.c.province)
-    if province:
-        q = q.where(partners.c.province == province)
+    province = who.province(province)
+    q = select(partners).where(partners.c.province == province).order_by(partners.c.country, partners.c.slug)
     if country:
         q = q.where(partners.c.country == country)
     rows = await rows_of(request, q)
     counted = (
         select(activities.c.province, activities.c.partner_id, func.count().label("n"))
-        .where(activities.c.partner_id.is_not(None))
+        .where(activities.c.partner_id.is_not(None), activities.c.province == province)
         .group_by(activities.c.province, activities.c.partner_id)
     )
     counts = {(r["province"], r["partner_id"]): r["n"] for r in await rows_of(request, counted)}
@@ -142,11 +147,12 @@ async def get_partners(request: Request, province: str | None = None, country: s
 
 
 @router.get("/partners/{slug}")
-async def get_partner(request: Request, slug: str, province: str | None = None) -> JSONResponse:
-    """A partner of a province's registry and its relationship history there: every activity,
-    delegation, agreement and aid (`province=`: which registry, where several hold the slug)."""
-    q = select(partners).where(partners.c.slug == slug).order_by(partners.c.province)
-    found = await rows_of(request, q.where(partners.c.province == province) if province else q)
+async def get_partner(request: Request, slug: str, province: str | None = None,
+                      who: Reader = Depends(reader)) -> JSONResponse:
+    """A partner of the province's registry and its relationship history there: every activity,
+    delegation, agreement and aid."""
+    q = select(partners).where(partners.c.slug == slug, partners.c.province == who.province(province))
+    found = await rows_of(request, q)
     if not found:
         raise HTTPException(404, f"no partner {slug}")
     history = await rows_of(request, select(activities).where(
@@ -156,11 +162,12 @@ async def get_partner(request: Request, slug: str, province: str | None = None) 
 
 
 @router.get("/information")
-async def get_information(request: Request, province: str | None = None, agency: str | None = None) -> Response:
-    """Information shared, with its recipients, who acknowledged and who has not yet."""
-    q = select(information).order_by(information.c.shared_at)
-    if province:
-        q = q.where(information.c.province == province)
+async def get_information(request: Request, province: str | None = None, agency: str | None = None,
+                          who: Reader = Depends(reader)) -> Response:
+    """Information shared, with its recipients, who acknowledged and who has not yet (an agency: what
+    it shared, and what was shared with it)."""
+    q = select(information).where(information.c.province == who.province(province)).order_by(information.c.shared_at)
+    agency = who.agency(agency)
     rows = await rows_of(request, q)
     out = []
     for row in rows:
@@ -171,10 +178,12 @@ async def get_information(request: Request, province: str | None = None, agency:
 
 
 @router.get("/difficulties")
-async def get_difficulties(request: Request, province: str | None = None, status: str | None = None) -> Response:
-    q = select(difficulties).order_by(difficulties.c.raised_at)
-    if province:
-        q = q.where(difficulties.c.province == province)
+async def get_difficulties(request: Request, province: str | None = None, status: str | None = None,
+                           who: Reader = Depends(reader)) -> Response:
+    """Difficulties with their step (an agency: the ones it raised)."""
+    q = select(difficulties).where(difficulties.c.province == who.province(province)).order_by(difficulties.c.raised_at)
+    if (own := who.own(difficulties)) is not None:
+        q = q.where(own)
     if status:
         q = q.where(difficulties.c.status == status)
     rows = await rows_of(request, q)

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
@@ -15,6 +15,7 @@ from schemas.codec import new_event
 from schemas.events.escalations import EscalationAcknowledgedV1
 from services.http.coordination import rows_of
 from services.http.deps import AuthError, identity, state, table_response
+from services.http.scope import Reader, reader
 
 router = APIRouter(prefix="/api/escalations", tags=["escalations"])
 ACK_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:escalation-ack")
@@ -24,9 +25,11 @@ STATUSES = ("open", "acknowledged", "closed")
 @router.get("")
 async def list_escalations(
     request: Request, status: str | None = None, target: str | None = None, province: str | None = None,
-    trigger: str | None = None, reminders: bool = False,
+    trigger: str | None = None, reminders: bool = False, who: Reader = Depends(reader),
 ) -> Response:
-    """Escalations, newest first: `status=open|acknowledged|closed`, `target=<agency>`, `province=`."""
+    """Escalations, newest first: `status=open|acknowledged|closed`, `target=<agency>`, `province=`
+    (an agency: those addressed to it or about it)."""
+    province = who.province(province)
     if status is not None and status not in STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(STATUSES)}")
     q = select(escalations).order_by(escalations.c.raised_at.desc(), escalations.c.level.desc())
@@ -36,6 +39,9 @@ async def list_escalations(
             q = q.where(column == value)
     if not reminders:
         q = q.where(escalations.c.level > 0)
+    mine = who.either(escalations.c.target_agency == who.who.agency, escalations.c.responsible_agency == who.who.agency)
+    if mine is not None:
+        q = q.where(mine)
     return table_response(request, await rows_of(request, q), "escalations")
 
 

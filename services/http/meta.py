@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from projections.tables import checkpoints
 from schemas.base import registry
 from schemas.export import data_schema, schema_index
-from services.http.deps import state
+from services.http.deps import identity, state
 
 router = APIRouter()
 SCHEMA_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.json$")
@@ -20,6 +20,8 @@ SCHEMA_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)
 
 @router.get("/healthz", tags=["operations"])
 async def healthz(request: Request) -> JSONResponse:
+    """`status` (ok or degraded) for anyone; with a credential, what is up and how far each
+    projection has got."""
     st = state(request)
     db_ok = True
     progress: dict[str, int] = {}
@@ -30,14 +32,17 @@ async def healthz(request: Request) -> JSONResponse:
     except Exception:  # reported, not raised: health says what is down
         db_ok = False
     ok = db_ok and st.nc.is_connected
-    return JSONResponse(
-        {"status": "ok" if ok else "degraded", "nats": st.nc.is_connected, "database": db_ok, "projections": progress},
-        status_code=200 if ok else 503,
-    )
+    body: dict[str, object] = {"status": "ok" if ok else "degraded"}
+    if request.headers.get("authorization"):
+        await identity(request)  # 401 for a credential that is not one
+        body.update(nats=st.nc.is_connected, database=db_ok, projections=progress)
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 @router.get("/metrics", tags=["operations"])
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    """Prometheus text, for a credential (an auditor's token for the scraper)."""
+    await identity(request)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
 from projections.tables import activities, events
-from services.http.deps import state, table_response
+from services.http.deps import AuthError, state, table_response
+from services.http.scope import Reader, reader
 from services.rejections import get_rejection, list_rejections
 
 router = APIRouter(prefix="/api", tags=["read models"])
@@ -44,11 +45,11 @@ async def list_activities(
     from_: date | None = Query(None, alias="from"),
     to: date | None = None,
     limit: int = Query(1000, ge=1, le=100_000),
+    who: Reader = Depends(reader),
 ) -> Response:
     """Activities, delegations, conferences, agreements and aid."""
-    q = select(activities).order_by(activities.c.start_date, activities.c.subject).limit(limit)
-    if province:
-        q = q.where(activities.c.province == province)
+    q = select(activities).where(activities.c.province == who.province(province))
+    q = q.order_by(activities.c.start_date, activities.c.subject).limit(limit)
     if agency:
         q = q.where(activities.c.agency == agency)
     if kind:
@@ -75,21 +76,25 @@ async def list_rejected(
     status: Literal["open", "resolved"] | None = Query(None, description="open: no correction stored yet"),
     limit: int = Query(1000, ge=1, le=100_000),
     offset: int = Query(0, ge=0),
+    who: Reader = Depends(reader),
 ) -> Response:
     """Rejected events with their reasons, newest first: the first 4 KiB of each raw event, its size,
     and `resolved_by`, the sequence of the correction stored since (same publisher, same id or the id
     it was re-submitted as)."""
     async with state(request).engine.connect() as conn:
-        rows = await list_rejections(conn, province=province, agency=agency, kind=kind, event_id=event_id,
-                                     status=status, limit=limit, offset=offset)
+        rows = await list_rejections(conn, province=who.province(province), agency=who.agency(agency), kind=kind,
+                                     event_id=event_id, status=status, limit=limit, offset=offset)
     return table_response(request, rows, "rejected")
 
 
 @router.get("/rejected/{key}")
-async def get_rejected(request: Request, key: str) -> JSONResponse:
+async def get_rejected(request: Request, key: str, who: Reader = Depends(reader)) -> JSONResponse:
     """One rejected event with its reason and all its raw bytes (`raw`, and `raw_base64` exactly)."""
     async with state(request).engine.connect() as conn:
         row = await get_rejection(conn, key)
     if row is None:
         raise HTTPException(404, f"no rejection {key}")
+    province, _, agency = str(row.get("publisher") or "").partition(".")
+    if province != who.who.province or (not who.whole_province and agency != who.who.agency):
+        raise AuthError(403, f"{key} is not among {who.who.province}.{who.who.agency}'s rejections")
     return JSONResponse(row)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from schemas.reference import UnknownReference
 from services.http.deps import state
+from services.http.scope import Reader, reader
 from services.queries.periods import BadPeriod
 from services.reports.data import gather, today_vn
 from services.reports.docx_report import DOCX_MEDIA_TYPE, filename, to_bytes
@@ -22,12 +23,14 @@ router = APIRouter(prefix="/api/reports", tags=["reports"])
             responses={200: {"content": {DOCX_MEDIA_TYPE: {}}, "description": "The report (.docx)"}})
 async def consolidated_docx(
     request: Request,
-    province: str = Query(description="Province slug, e.g. ha-tinh"),
     period: str = Query(description="2021-H1 (6 tháng đầu năm) or 2021 (cả năm)"),
+    province: str | None = Query(None, description="Province slug, e.g. ha-tinh (default: the reader's)"),
     day: date | None = Query(None, alias="date", description="Date of the report (default: today in Việt Nam)"),
+    who: Reader = Depends(reader),
 ) -> Response:
     """The consolidated report SNgV sends the UBND tỉnh (báo cáo kết quả công tác đối ngoại nhân dân),
     built from the read models for the province and the period's data window."""
+    province = who.province(province)
     try:
         async with state(request).engine.connect() as conn:
             data = await gather(conn, province, period, day or today_vn())

@@ -206,8 +206,9 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
     of_kind = {kind: [r for r in found if r["kind"] in kinds] for kind, kinds in (
         ("activity", ("activity", "conference")), ("delegation", tuple(DELEGATION_KINDS)),
         ("agreement", ("agreement",)), ("aid", ("aid",)))}
+    same_plan = (tasks.c.plan_id == plans.c.plan_id) & (tasks.c.province == plans.c.province)
     task_rows = await _rows(conn, select(tasks, plans.c.issued_on.label("plan_issued_on")).select_from(
-        tasks.outerjoin(plans, (tasks.c.plan_id == plans.c.plan_id) & (tasks.c.province == plans.c.province))).where(tasks.c.province == province_slug))
+        tasks.outerjoin(plans, same_plan)).where(tasks.c.province == province_slug))
     difficulty_rows = await _rows(conn, select(difficulties).where(difficulties.c.province == province_slug)
                                   .order_by(difficulties.c.raised_at, difficulties.c.difficulty_id))
     escalation_rows = await _rows(conn, select(escalations).where(escalations.c.province == province_slug,

@@ -66,7 +66,7 @@ async def test_as_of_replay_excludes_events_recorded_later(system: System, agenc
     before = [sample("activity_held") for _ in range(3)]
     last_before = max(post(e) for e in before)
     system.wait_projected(last_before)
-    cutoff = httpx.get(f"{system.http}/api/events/{before[-1].id}").json()["recorded_at"]
+    cutoff = system.get(f"/api/events/{before[-1].id}").json()["recorded_at"]
     time.sleep(1.2)
     after = [sample("activity_held") for _ in range(3)]
     after_seqs = [post(e) for e in after]
@@ -112,7 +112,7 @@ async def test_auditor_reads_the_whole_stream_and_recomputes_the_head_but_is_ref
             for msg in await asyncio.gather(*(js.get_msg(EVENTS_STREAM, seq, direct=True) for seq in window)):
                 assert msg.seq is not None and msg.subject is not None
                 prev = independent_hash(prev, msg.seq, msg.subject, msg.data or b"")
-        row = httpx.get(f"{system.http}/api/audit", params={"after": last - 1, "limit": 1}).json()["items"][0]
+        row = system.get("/api/audit", after=last - 1, limit=1).json()["items"][0]
         assert (row["sequence"], row["hash"]) == (last, prev)
 
         event = sample("activity_held", agency="thanh-tra-tinh")

@@ -25,7 +25,7 @@ def auth(creds: dict[str, str]) -> dict[str, str]:
 def fetch_event(system: System, event_id: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        r = httpx.get(f"{system.http}/api/events/{event_id}")
+        r = system.get(f"/api/events/{event_id}")
         if r.status_code == 200:
             return r.json()
         time.sleep(0.1)
@@ -48,7 +48,7 @@ async def test_event_published_with_plain_natspy_appears_with_its_sequence(syste
     assert got["event"]["id"] == event.id
     assert got["event"]["data"]["title"] == event.data["title"]
     assert got["recorded_at"]
-    rows = httpx.get(f"{system.http}/api/activities", params={"province": "ha-tinh"}).json()["items"]
+    rows = system.get("/api/activities", province="ha-tinh").json()["items"]
     assert any(r["subject"] == event.subject and r["status"] == "held" for r in rows)
 
 
@@ -103,7 +103,7 @@ async def test_optimistic_concurrency_conflict_is_reported(system: System, agenc
     finally:
         await nc.close()
     system.wait_projected(r2.json()["sequence"])
-    assert httpx.get(f"{system.http}/api/events/{e3.id}").status_code == 404
+    assert system.get(f"/api/events/{e3.id}").status_code == 404
 
 
 async def test_http_rejects_bad_input_and_keeps_it_with_the_reason(system: System, agency):
@@ -120,10 +120,10 @@ async def test_http_rejects_bad_input_and_keeps_it_with_the_reason(system: Syste
     deadline = time.monotonic() + 30
     kinds: set[str] = set()
     while time.monotonic() < deadline and not {"bad_json", "schema_violation"} <= kinds:
-        kinds = {row["kind"] for row in httpx.get(f"{system.http}/api/rejected").json()["items"]}
+        kinds = {row["kind"] for row in system.get("/api/rejected").json()["items"]}
         time.sleep(0.2)
     assert {"bad_json", "schema_violation"} <= kinds
-    assert httpx.get(f"{system.http}/api/events/{other.id}").status_code == 404
+    assert system.get(f"/api/events/{other.id}").status_code == 404
 
 
 async def test_binary_and_batched_modes_store_every_event(system: System, agency):
@@ -159,4 +159,4 @@ async def test_another_agencys_subject_and_anonymous_connections_are_refused(sys
                                          timeout=1)
     finally:
         await nc.close()
-    assert httpx.get(f"{system.http}/api/events/{other.id}").status_code == 404
+    assert system.get(f"/api/events/{other.id}").status_code == 404

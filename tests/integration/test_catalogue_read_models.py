@@ -37,8 +37,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     system.stop()
 
 
-def get(system: System, path: str, **params: str) -> dict:
-    r = httpx.get(f"{system.http}{path}", params=params, timeout=30)
+def get(system: System, path: str, province: str = "ha-tinh", **params: str) -> dict:
+    r = system.get(path, province=province, **params)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -103,12 +103,12 @@ def test_dashboard_partners_information_and_difficulties_answer_from_the_read_mo
 
 def test_tables_export_as_csv(demo):
     system, _ = demo
-    r = httpx.get(f"{system.http}/api/tasks", params={"province": "gia-lai", "format": "csv"})
+    r = system.get("/api/tasks", province="gia-lai", format="csv")
     assert r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
     assert len(rows) == 9 and rows[0]["plan_id"] == "gia-lai-1109-2020"
     r2 = httpx.get(f"{system.http}/api/reports/compliance", params={"province": "ha-tinh", "period": "2021-H1"},
-                   headers={"accept": "text/csv"})
+                   headers={"accept": "text/csv", **system.reader("ha-tinh")})
     assert "so-y-te" in r2.text and r2.text.splitlines()[0].lstrip("\ufeff").startswith("agency,")
 
 

@@ -214,7 +214,7 @@ async def projections_complete(cluster: Cluster, tmp_path: Path, ledger: Ledger,
         await asyncio.to_thread(system.start)
         await asyncio.to_thread(system.wait_projected, last_seq, 90)
         projected_s = time.monotonic() - started
-        async with httpx.AsyncClient(base_url=system.http, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=system.http, timeout=10, headers=system.reader()) as http:
             for event_id in random.sample(sorted(ledger.acked), 50):
                 r = await http.get(f"/api/events/{event_id}")
                 assert r.status_code == 200, (event_id, r.text)

@@ -50,7 +50,7 @@ class Driver:
         return published
 
     def escalations(self, **params: str) -> list[dict]:
-        return httpx.get(f"{self.system.http}/api/escalations", params=params).json()["items"]
+        return self.system.get("/api/escalations", **params).json()["items"]
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import os
 import signal
 import time
 
-import httpx
 import pytest
 
 from schemas.codec import encode
@@ -80,10 +79,10 @@ async def test_two_workers_on_province_units_keep_order_survive_a_kill_and_equal
             assert info.num_pending == 0
         await nc.close()
 
-        tasks = httpx.get(f"{system.http}/api/tasks", params={"format": "json"}).json()["items"]
+        tasks = system.get("/api/tasks", format="json").json()["items"]
         assert len(tasks) == (len(PROVINCES) * TASKS_PER_PROVINCE) + len(late)
         assert {(t["status"], t["progress_percent"]) for t in tasks} == {("completed", 100)}
-        rejected = httpx.get(f"{system.http}/api/rejected", params={"format": "json"}).json()["items"]
+        rejected = system.get("/api/rejected", format="json").json()["items"]
         assert stray.seq in {r["stream_seq"] for r in rejected}, "the message with no province was projected"
 
         done = system.cli("replay", "--schema", "sequential")

@@ -138,7 +138,7 @@ async def test_one_unstorable_event_refuses_the_batch_at_its_index(system: Syste
     body = json.dumps([good[0], bad, *good[1:]])
     async with httpx.AsyncClient(base_url=system.http, timeout=60) as client:
         r = await client.post("/events", content=body, headers=auth(agency, BATCH))
-        missing = [await client.get(f"/api/events/{e['id']}") for e in good]
+        missing = [await client.get(f"/api/events/{e['id']}", headers=system.reader()) for e in good]
     assert r.status_code == 422
     assert r.json()["stored"] == 0
     assert [f["index"] for f in r.json()["failures"]] == [1]

@@ -69,7 +69,7 @@ async def test_worker_killed_mid_batch_resumes_to_the_same_tables_as_a_clean_rep
     live = await checksums_of(system, "doingoai")
     assert replayed["checksums"] == live
     assert replayed["last_seq"] == last_seq
-    count = httpx.get(f"{system.http}/api/activities", params={"limit": 100_000}).json()["count"]
+    count = system.get("/api/activities", limit=100_000).json()["count"]
     assert count >= len(events)
 
 
@@ -90,7 +90,7 @@ async def test_restart_of_up_keeps_all_data(tmp_path):
         first.stop()
     again = type(first)(first.data_dir, first.http_port).start()
     try:
-        got = httpx.get(f"{again.http}/api/events/{event.id}").json()
+        got = again.get(f"/api/events/{event.id}").json()
         assert got["sequence"] == seq
         second = sample("activity_held", province="gia-lai")
         r2 = httpx.post(f"{again.http}/events", content=encode(second),

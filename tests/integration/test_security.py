@@ -53,7 +53,7 @@ async def connect(creds: dict[str, str], errors: list[str] | None = None) -> nat
 def rejections(system: System, expect: int = 1, timeout: float = 30, **params: str) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
-        rows = httpx.get(f"{system.http}/api/rejected", params=params).json()["items"]
+        rows = system.get("/api/rejected", **params).json()["items"]
         if len(rows) >= expect or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
@@ -97,7 +97,7 @@ async def test_another_agencys_source_over_http_is_403_kept_as_rejected_and_not_
     [row] = rejections(system, event_id=other.id)
     assert (row["kind"], row["publisher"], row["path"]) == ("source_mismatch", f"ha-tinh.{me}", "http")
     assert row["problems"][0]["path"] == "source"
-    assert httpx.get(f"{system.http}/api/events/{other.id}").status_code == 404
+    assert system.get(f"/api/events/{other.id}").status_code == 404
     listed = system.cli("rejected", "--agency", me, "--kind", "source_mismatch", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [json.loads(line)["event_id"] for line in listed.stdout.splitlines()] == [other.id]
@@ -115,7 +115,7 @@ async def test_a_source_mismatch_over_nats_is_not_projected_and_names_the_publis
     system.wait_projected(ack.seq)
     [row] = rejections(system, event_id=event.id)
     assert (row["kind"], row["publisher"], row["stream_seq"]) == ("source_mismatch", f"ha-tinh.{me}", ack.seq)
-    assert httpx.get(f"{system.http}/api/events/{event.id}").status_code == 404
+    assert system.get(f"/api/events/{event.id}").status_code == 404
 
 
 async def test_an_agency_consumes_its_own_escalations_durably_and_not_another_agencys(system: System):
@@ -208,7 +208,7 @@ async def test_a_corrected_event_resolves_its_rejection_over_either_path(system:
     assert r.status_code == 202 and r.json()["resubmission_of"] == row["key"]
     system.wait_projected(r.json()["sequence"])
     deadline = time.monotonic() + 30
-    while (detail := httpx.get(f"{system.http}/api/rejected/{row['key']}").json())["status"] != "resolved":
+    while (detail := system.get(f"/api/rejected/{row['key']}").json())["status"] != "resolved":
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert (detail["resubmitted_as"], detail["resolved_by"]) == (fixed.id, r.json()["sequence"])

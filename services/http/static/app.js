@@ -23,13 +23,22 @@ function esc(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 function params() { return { province: $("province").value, period: $("period").value }; }
-async function api(path, query = {}) {
+function token() { return ($("token").value || localStorage.getItem("doingoai-token") || "").trim(); }
+function authorized() { const t = token(); return t ? { authorization: `Bearer ${t}` } : {}; }
+async function fetchAs(path, query = {}) {
+  // every read needs a credential: the agency's (or auditor's) token, kept in this browser
   const url = new URL(path, location.origin);
   Object.entries(query).forEach(([k, v]) => v !== "" && v != null && url.searchParams.set(k, v));
-  const r = await fetch(url);
+  const r = await fetch(url, { headers: authorized() });
+  if (r.status === 401 || r.status === 403) {
+    $("access").textContent = r.status === 401 ? "Nhập mã truy cập của cơ quan để xem dữ liệu."
+      : "Mã truy cập này không được xem dữ liệu của tỉnh đã chọn.";
+  }
   if (!r.ok) throw new Error(`${path}: ${r.status}`);
-  return r.json();
+  $("access").textContent = "";
+  return r;
 }
+async function api(path, query = {}) { return (await fetchAs(path, query)).json(); }
 function table(el, headers, rows, rowClass = () => "") {
   el.innerHTML = `<thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>` +
     rows.map((r, i) => `<tr class="${rowClass(i)}">${r.map((c) => `<td>${c}</td>`).join("")}</tr>`).join("") +
@@ -97,7 +106,7 @@ async function overview() {
   table($("activities"), ["Loại", "Nội dung", "Đối tác", "Từ ngày", "Đến ngày", "Cơ quan", "Trạng thái"],
     acts.map((a) => [esc(KINDS[a.kind] || a.kind), esc(a.title), esc([a.partner_name, a.partner_country].filter(Boolean).join(", ")),
       vnDate(a.start_date), vnDate(a.end_date), esc(a.lead_agency || a.agency), esc(STATUS[a.status] || a.status)]));
-  $("docx").href = `/api/reports/consolidated.docx?province=${encodeURIComponent(p.province)}&period=${encodeURIComponent(p.period)}`;
+  $("docx").onclick = (e) => { e.preventDefault(); download(p); };
 }
 
 async function tasks() {
@@ -129,14 +138,24 @@ async function escalations() {
 }
 
 async function acknowledge(id) {
-  const token = $("token").value.trim();
-  if (!token) { $("esc-message").textContent = "Nhập mã truy cập của cơ quan để tiếp nhận cảnh báo."; return; }
-  localStorage.setItem("doingoai-token", token);
+  if (!token()) { $("esc-message").textContent = "Nhập mã truy cập của cơ quan để tiếp nhận cảnh báo."; return; }
+  localStorage.setItem("doingoai-token", token());
   const r = await fetch(`/api/escalations/${encodeURIComponent(id)}/acknowledge`, { method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({}) });
+    headers: { ...authorized(), "content-type": "application/json" }, body: JSON.stringify({}) });
   const body = await r.json().catch(() => ({}));
   $("esc-message").textContent = r.ok ? "Đã gửi xác nhận tiếp nhận." : `Không tiếp nhận được: ${body.message || r.status}`;
   if (r.ok) setTimeout(render, 700);  // the polling catches later changes too
+}
+
+async function download(p) {
+  // the report is read with the same credential: fetched, then saved from the browser's memory
+  const r = await fetchAs("/api/reports/consolidated.docx", { province: p.province, period: p.period });
+  const name = (/filename="([^"]+)"/.exec(r.headers.get("content-disposition") || "") || [])[1] || "bao-cao.docx";
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(await r.blob());
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
 async function partners() {
@@ -179,7 +198,7 @@ async function render() {
 let seen = null;
 async function poll() {
   try {
-    const h = await (await fetch("/healthz")).json();
+    const h = await (await fetch("/healthz", { headers: authorized() })).json();
     const mark = JSON.stringify(h.projections);
     $("live").classList.toggle("stale", h.status !== "ok");
     if (seen !== null && mark !== seen) await render();
@@ -189,7 +208,9 @@ async function poll() {
 
 async function init() {
   const q = new URLSearchParams(location.search);
-  const provinces = (await api("/api/provinces")).items;
+  $("token").value = localStorage.getItem("doingoai-token") || "";
+  $("token").addEventListener("change", () => { localStorage.setItem("doingoai-token", token()); location.reload(); });
+  const provinces = await api("/api/provinces").then((p) => p.items).catch(() => []);
   $("province").innerHTML = provinces.map((p) => `<option value="${esc(p.slug)}">${esc(p.name_vi)}</option>`).join("");
   const year = new Date().getFullYear();
   const periods = [];
@@ -197,7 +218,6 @@ async function init() {
   $("period").innerHTML = periods.map(([v, l]) => `<option value="${v}">${l}</option>`).join("");
   if (q.get("province")) $("province").value = q.get("province");
   if (q.get("period")) $("period").value = q.get("period");
-  $("token").value = localStorage.getItem("doingoai-token") || "";
   ["province", "period", "esc-status"].forEach((id) => $(id).addEventListener("change", render));
   window.addEventListener("hashchange", render);
   await poll();  // remember where the projections are before the first render
