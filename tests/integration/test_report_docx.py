@@ -161,4 +161,4 @@ def test_bad_period_or_unknown_province_is_refused_with_exit_code_2_and_400_404(
         assert not (tmp_path / "x.docx").exists()
     url = "/api/reports/consolidated.docx"
     assert demo.get(url, province="ha-tinh", period="2021-Q1").status_code == 400
-    assert demo.get(url, province="atlantis", period="2021-H1").status_code == 403  # not the reader's province
+    assert demo.get(url, province="atlantis", period="2021-H1").status_code == 404
