@@ -44,10 +44,12 @@ def get(system: System, path: str, province: str = "ha-tinh", **params: str) -> 
 
 
 def test_demo_publishes_every_event_over_http_and_nats(demo):
-    _, summary = demo
+    system, summary = demo
     assert summary["events"] == len(scenario())
     assert summary["via http"] > 0 and summary["via nats"] > 0
     assert summary["provinces"] == ["dong-nai", "gia-lai", "ha-tinh", "kon-tum"]
+    for province in summary["provinces"]:  # every step of the story is said by whom the plans give it to
+        assert get(system, "/api/rejected", province=province, kind="not_authorized")["items"] == []
 
 
 def test_gia_lai_shows_its_nine_tasks_with_their_lead_agencies(demo):
