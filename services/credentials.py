@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.tables import credentials
+from schemas.authority import SYSTEM
 from schemas.envelope import SOURCE_RE, source_for
 from services.natsauth import NatsUser
 
@@ -53,6 +54,8 @@ async def issue(engine: AsyncEngine, province: str, agency: str, role: str = "ag
         raise ValueError(f"role must be one of {ROLES}")
     if not SOURCE_RE.match(source_for(province, agency)):
         raise ValueError("province and agency must be lowercase slugs, e.g. ha-tinh / so-ngoai-vu")
+    if agency == SYSTEM:
+        raise ValueError(f"{SYSTEM} is the system's own identity (escalations): no credentials speak as it")
     token = "dgo_" + secrets.token_urlsafe(32)
     password = secrets.token_urlsafe(24)
     nats_user = f"{province}.{agency}.{secrets.token_hex(4)}"

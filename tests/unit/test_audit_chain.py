@@ -76,6 +76,8 @@ def test_describe_reads_who_what_when_from_any_payload():
     assert junk["province"] == "gia-lai" and junk["event_id"] is None and junk["occurred_at"] is None
     odd = describe(SUBJECT, b'{"id": "a\\u0000b\\ud800", "time": "yesterday", "actor": 5}')
     assert odd["event_id"] == "a\ufffdb?" and odd["occurred_at"] is None and odd["actor"] is None
+    for far in ("9999-12-31T20:00:00-05:00", "0001-01-01T00:00:00+01:00"):  # no moment in UTC: no column value
+        assert describe(SUBJECT, b'{"time": "%s"}' % far.encode())["occurred_at"] is None
 
 
 _TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from(["\x00", "\ud800", "é", "\n"]), max_size=12)

@@ -3,6 +3,7 @@ name may say it, and another agency of the province, or the same agency of anoth
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from schemas.authority import (
     opened,
 )
 from schemas.base import latest_versions
+from services.credentials import issue
 
 pytestmark = pytest.mark.unit
 P, OTHER = "ha-tinh", "kon-tum"
@@ -105,6 +107,8 @@ def test_the_system_speaks_only_of_escalations_and_nobody_else_raises_them():
     assert decide(P, SYSTEM, "escalation_acknowledged", S, {"agency": SYSTEM}, agg(SYSTEM, (FOCAL,))) is not None
     forged = decide(P, OWNER, "escalation_raised", S, {"target_agency": "ubnd-tinh", "level": 3}, None)
     assert forged is not None and "system alone" in forged.message
+    with pytest.raises(ValueError, match="system's own identity"):  # no agency credentials speak as the system
+        asyncio.run(issue(None, P, SYSTEM))  # type: ignore[arg-type]  (refused before any database access)
 
 
 def test_opening_fixes_the_parties_and_a_reassignment_updates_them():
