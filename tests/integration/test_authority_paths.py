@@ -261,8 +261,7 @@ class World:
         while True:
             found: dict[str, list[dict[str, Any]]] = {}
             for province in (A, B):
-                for row in httpx.get(f"{self.system.http}/api/rejected", params={"province": province, "limit": 10000},
-                                     timeout=30).json()["items"]:
+                for row in self.system.get("/api/rejected", province=province, limit=10000).json()["items"]:
                     found.setdefault(row["event_id"], []).append(row)
             if self.refused <= set(found) or time.monotonic() > deadline:
                 return found
@@ -322,7 +321,7 @@ async def test_a_wrong_publisher_is_refused_on_both_paths_and_the_row_is_unchang
 async def test_a_report_of_province_a_stays_a_s_whatever_another_province_submits(world: World):
     ev, seq = world.allowed["report_submitted"]
     assert ev.subject == f"report/{A}-so-noi-vu-2021-H1"
-    items = httpx.get(f"{world.system.http}/api/reports", params={"province": A, "period": "2021-H1"}).json()["items"]
+    items = world.system.get("/api/reports", province=A, period="2021-H1").json()["items"]
     [mine] = [r for r in items if r["report_id"] == key_of("report_submitted", ev)]
     assert (mine["province"], mine["agency"], mine["status"], mine["last_seq"]) == (A, N, "submitted", seq)
 
@@ -333,7 +332,7 @@ async def test_a_forged_escalation_at_level_3_is_refused_and_never_listed(world:
     assert "system alone" in response.json()["problems"][0]["message"]
     [row] = world.rejected[over_nats.id]
     assert (row["kind"], row["stream_seq"]) == ("not_authorized", seq)
-    listed = httpx.get(f"{world.system.http}/api/escalations", params={"province": A, "reminders": "true"}).json()
+    listed = world.system.get("/api/escalations", province=A, reminders="true").json()
     ids = {e["escalation_id"] for e in listed["items"]}
     assert key_of("escalation_raised", over_http) not in ids and ids  # the allowed ones are listed
 
