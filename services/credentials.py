@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.tables import credentials
 from schemas.envelope import SOURCE_RE, source_for
-from services.natsauth import NatsUser
+from services.natsauth import NatsUser, inbox_prefix
 
 ROLES = ("agency", "auditor")
 
@@ -47,8 +47,8 @@ def password_hash(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
 
 
-async def issue(engine: AsyncEngine, province: str, agency: str, role: str = "agency") -> dict[str, str]:
-    """Create credentials; returns the secrets once (only their hashes are kept)."""
+def _new_row(province: str, agency: str, role: str) -> tuple[dict[str, object], dict[str, str]]:
+    """A credentials row and the secrets it hashes (returned once, never stored)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     if not SOURCE_RE.match(source_for(province, agency)):
@@ -56,21 +56,20 @@ async def issue(engine: AsyncEngine, province: str, agency: str, role: str = "ag
     token = "dgo_" + secrets.token_urlsafe(32)
     password = secrets.token_urlsafe(24)
     nats_user = f"{province}.{agency}.{secrets.token_hex(4)}"
+    row: dict[str, object] = {"nats_user": nats_user, "province": province, "agency": agency, "role": role,
+                              "token_hash": token_hash(token), "nats_password_hash": password_hash(password),
+                              "revoked": False, "created_at": datetime.now(UTC)}
+    issued = {"province": province, "agency": agency, "role": role, "token": token, "nats_user": nats_user,
+              "nats_password": password, "nats_inbox_prefix": inbox_prefix(nats_user)}
+    return row, issued
+
+
+async def issue(engine: AsyncEngine, province: str, agency: str, role: str = "agency") -> dict[str, str]:
+    """Create credentials; returns the secrets once (only their hashes are kept)."""
+    row, issued = _new_row(province, agency, role)
     async with engine.begin() as conn:
-        await conn.execute(
-            credentials.insert().values(
-                nats_user=nats_user,
-                province=province,
-                agency=agency,
-                role=role,
-                token_hash=token_hash(token),
-                nats_password_hash=password_hash(password),
-                revoked=False,
-                created_at=datetime.now(UTC),
-            )
-        )
-    return {"province": province, "agency": agency, "role": role, "token": token,
-            "nats_user": nats_user, "nats_password": password}
+        await conn.execute(credentials.insert().values(**row))
+    return issued
 
 
 async def nats_users(engine: AsyncEngine) -> list[NatsUser]:
