@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import nats
@@ -265,3 +268,32 @@ async def test_rotate_issues_new_credentials_and_the_old_ones_stop_working(syste
         assert ack.seq > 0
     finally:
         await nc.close()
+
+
+def conf_users(conf: str) -> dict[str, dict[str, object]]:
+    """The users of a generated `authorization` block, by name."""
+    users = json.loads("[" + conf.split("users = [", 1)[1].rsplit("]", 1)[0] + "]")
+    return {u["user"]: u for u in users}
+
+
+def test_render_auth_gives_an_external_cluster_the_embedded_servers_permissions(system: System):
+    """deploy/nats/render_auth.py, run against the registry, lists every active user with the same
+    permissions as the embedded server's file (inbox prefixes and consumer names included) and
+    leaves revoked users out."""
+    kept, revoked = system.credentials(PROVINCE, agency_slug()), system.credentials(PROVINCE, agency_slug())
+    done = system.cli("credentials", "revoke", "--province", PROVINCE, "--agency", revoked["agency"])
+    assert done.returncode == 0, done.stderr
+    env = {**system.env(), "DOINGOAI_DATABASE_URL": system.runtime()["database_url"],
+           "DOINGOAI_NATS_USER": "ops-service", "DOINGOAI_NATS_PASSWORD": "not-the-embedded-one"}
+    script = Path(__file__).parents[2] / "deploy" / "nats" / "render_auth.py"
+    rendered = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert rendered.returncode == 0, rendered.stderr
+    external = conf_users(rendered.stdout)
+    embedded = conf_users((system.data_dir / "nats" / "auth.conf").read_text())
+    assert "permissions" not in external.pop("ops-service") and "permissions" not in embedded.pop("doingoai-service")
+    assert {k: u["permissions"] for k, u in external.items()} == {k: u["permissions"] for k, u in embedded.items()}
+    assert revoked["nats_user"] not in external
+    perms = external[kept["nats_user"]]["permissions"]
+    assert perms["subscribe"] == {"allow": [kept["nats_inbox_prefix"] + ".>"]}
+    assert f"$JS.API.CONSUMER.MSG.NEXT.{ESCALATIONS_STREAM}.{PROVINCE}_{kept['agency']}_4" in (
+        perms["publish"]["allow"])
