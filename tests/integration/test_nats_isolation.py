@@ -87,8 +87,9 @@ async def test_an_agency_cannot_subscribe_to_others_replies_and_gets_none(system
 
 
 async def test_with_its_inbox_prefix_an_agencys_requests_work_and_without_it_they_do_not(system: System):
-    """The id lookup, js.stream_info, a publish acknowledgement and pulling its own escalations all
-    answer on its prefix; the default `_INBOX` prefix is refused, so a request times out."""
+    """The id lookup, js.stream_info, a publish acknowledgement and pulling its own escalations
+    (durable, and temporary with one of its names) all answer on its prefix; the default `_INBOX`
+    prefix is refused, so a request times out."""
     creds = system.credentials(PROVINCE, agency_slug())
     agency, own = creds["agency"], f"doingoai.escalations.{PROVINCE}.{creds['agency']}"
     service = await system.service_nats()
@@ -109,6 +110,12 @@ async def test_with_its_inbox_prefix_an_agencys_requests_work_and_without_it_the
         assert msg.data == b"escalation-0" and msg.reply.startswith(f"$JS.ACK.{ESCALATIONS_STREAM}.")
         await msg.ack_sync()
         assert msg.reply.split(".")[3] == f"{PROVINCE}_{agency}_1"
+        temporary = consumer_names(PROVINCE, agency)[1]  # a named consumer that goes away when idle
+        await js.add_consumer(ESCALATIONS_STREAM, ConsumerConfig(name=temporary, filter_subject=own,
+                                                                 inactive_threshold=60))
+        sub = await js.pull_subscribe_bind(consumer=temporary, stream=ESCALATIONS_STREAM)
+        assert [m.data for m in await sub.fetch(1, timeout=5)] == [b"escalation-0"]
+        await js.delete_consumer(ESCALATIONS_STREAM, temporary)
     finally:
         await nc.close()
     assert watched.errors == []
