@@ -207,7 +207,8 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
         ("activity", ("activity", "conference")), ("delegation", tuple(DELEGATION_KINDS)),
         ("agreement", ("agreement",)), ("aid", ("aid",)))}
     task_rows = await _rows(conn, select(tasks, plans.c.issued_on.label("plan_issued_on")).select_from(
-        tasks.outerjoin(plans, (tasks.c.plan_id == plans.c.plan_id) & (tasks.c.province == plans.c.province))).where(tasks.c.province == province_slug))
+        tasks.outerjoin(plans, (tasks.c.plan_id == plans.c.plan_id) & (tasks.c.province == plans.c.province)))
+        .where(tasks.c.province == province_slug))
     difficulty_rows = await _rows(conn, select(difficulties).where(difficulties.c.province == province_slug)
                                   .order_by(difficulties.c.raised_at, difficulties.c.difficulty_id))
     escalation_rows = await _rows(conn, select(escalations).where(escalations.c.province == province_slug,
