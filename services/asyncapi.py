@@ -50,7 +50,8 @@ def asyncapi(servers: list[str]) -> dict[str, Any]:
         }
     channels["escalations"] = {
         "address": "doingoai.escalations.{province}.{target_agency}",
-        "description": "Escalations delivered to their target agency (stream DOINGOAI_ESCALATIONS; durable consumers)",
+        "description": ("Escalations delivered to their target agency (stream DOINGOAI_ESCALATIONS; the agency's "
+                        "own pull consumers, named {province}_{target_agency}_1 to _4)"),
         "parameters": {"province": SLUG, "target_agency": SLUG},
         "messages": {"escalation_raised": {"$ref": "#/components/messages/escalation_raised"}},
     }
@@ -63,7 +64,9 @@ def asyncapi(servers: list[str]) -> dict[str, Any]:
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "doingoai — NATS", "version": "1.0.0",
-                 "description": "CloudEvents 1.0 JSON events of people-to-people diplomacy coordination"},
+                 "description": ("CloudEvents 1.0 JSON events of people-to-people diplomacy coordination. Each "
+                                 "user receives replies on its own inbox prefix (nats_inbox_prefix of its "
+                                 "credentials; nats-py: nats.connect(..., inbox_prefix=...))")},
         "servers": {f"nats{i}": {"host": s.split("://")[-1], "protocol": "nats"} for i, s in enumerate(servers)},
         "channels": channels,
         "operations": operations,

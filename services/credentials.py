@@ -1,4 +1,5 @@
-"""Agency credentials: an HTTP bearer token and a NATS user each, stored hashed."""
+"""Agency credentials: an HTTP bearer token and a NATS user each, stored hashed; issued, listed,
+revoked and rotated here."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import bcrypt
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.tables import credentials
 from schemas.authority import SYSTEM
 from schemas.envelope import SOURCE_RE, source_for
-from services.natsauth import NatsUser
+from services.natsauth import NatsUser, inbox_prefix
 
 ROLES = ("agency", "auditor")
 
@@ -48,8 +49,8 @@ def password_hash(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
 
 
-async def issue(engine: AsyncEngine, province: str, agency: str, role: str = "agency") -> dict[str, str]:
-    """Create credentials; returns the secrets once (only their hashes are kept)."""
+def _new_row(province: str, agency: str, role: str) -> tuple[dict[str, object], dict[str, str]]:
+    """A credentials row and the secrets it hashes (returned once, never stored)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     if not SOURCE_RE.match(source_for(province, agency)):
@@ -59,21 +60,72 @@ async def issue(engine: AsyncEngine, province: str, agency: str, role: str = "ag
     token = "dgo_" + secrets.token_urlsafe(32)
     password = secrets.token_urlsafe(24)
     nats_user = f"{province}.{agency}.{secrets.token_hex(4)}"
+    row: dict[str, object] = {"nats_user": nats_user, "province": province, "agency": agency, "role": role,
+                              "token_hash": token_hash(token), "nats_password_hash": password_hash(password),
+                              "revoked": False, "created_at": datetime.now(UTC)}
+    issued = {"province": province, "agency": agency, "role": role, "token": token, "nats_user": nats_user,
+              "nats_password": password, "nats_inbox_prefix": inbox_prefix(nats_user)}
+    return row, issued
+
+
+async def issue(engine: AsyncEngine, province: str, agency: str, role: str = "agency") -> dict[str, str]:
+    """Create credentials; returns the secrets once (only their hashes are kept)."""
+    row, issued = _new_row(province, agency, role)
     async with engine.begin() as conn:
-        await conn.execute(
-            credentials.insert().values(
-                nats_user=nats_user,
-                province=province,
-                agency=agency,
-                role=role,
-                token_hash=token_hash(token),
-                nats_password_hash=password_hash(password),
-                revoked=False,
-                created_at=datetime.now(UTC),
-            )
-        )
-    return {"province": province, "agency": agency, "role": role, "token": token,
-            "nats_user": nats_user, "nats_password": password}
+        await conn.execute(credentials.insert().values(**row))
+    return issued
+
+
+def _active(province: str, agency: str) -> ColumnElement[bool]:
+    return and_(credentials.c.province == province, credentials.c.agency == agency,
+                credentials.c.revoked.is_(False))
+
+
+async def revoke(engine: AsyncEngine, province: str, agency: str) -> list[str]:
+    """Mark every active credential of the agency revoked; returns the NATS users it had. (The
+    caller regenerates the NATS authorization; HTTP refuses the tokens within `IDENTITY_TTL_S`.)"""
+    async with engine.begin() as conn:
+        rows = await conn.execute(
+            credentials.update().where(_active(province, agency)).values(revoked=True)
+            .returning(credentials.c.nats_user))
+        return sorted(rows.scalars())
+
+
+class NoActiveCredentials(LookupError):
+    """The agency has no credentials that are not revoked: there is nothing to rotate."""
+
+
+async def rotate(engine: AsyncEngine, province: str, agency: str) -> tuple[dict[str, str], list[str]]:
+    """Issue new credentials with the role of the agency's newest active ones and revoke those, in
+    one transaction; returns the new secrets and the NATS users revoked."""
+    async with engine.begin() as conn:
+        newest = (await conn.execute(select(credentials.c.role).where(_active(province, agency))
+                                     .order_by(credentials.c.created_at.desc()).limit(1))).scalar()
+        if newest is None:
+            raise NoActiveCredentials(f"no active credentials for {province}/{agency}: use `credentials issue`")
+        old = await conn.execute(credentials.update().where(_active(province, agency)).values(revoked=True)
+                                 .returning(credentials.c.nats_user))
+        revoked = sorted(old.scalars())
+        row, issued = _new_row(province, agency, newest)
+        await conn.execute(credentials.insert().values(**row))
+    return issued, revoked
+
+
+async def list_credentials(engine: AsyncEngine, province: str | None = None,
+                           agency: str | None = None) -> list[dict[str, object]]:
+    """Every credential (no secret, no hash), oldest first."""
+    query = select(credentials.c.province, credentials.c.agency, credentials.c.role, credentials.c.nats_user,
+                   credentials.c.revoked, credentials.c.created_at).order_by(
+        credentials.c.province, credentials.c.agency, credentials.c.created_at)
+    if province is not None:
+        query = query.where(credentials.c.province == province)
+    if agency is not None:
+        query = query.where(credentials.c.agency == agency)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [{"province": r.province, "agency": r.agency, "role": r.role, "nats_user": r.nats_user,
+             "nats_inbox_prefix": inbox_prefix(r.nats_user), "revoked": r.revoked,
+             "created_at": r.created_at.isoformat()} for r in rows]
 
 
 async def nats_users(engine: AsyncEngine) -> list[NatsUser]:

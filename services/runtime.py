@@ -92,13 +92,15 @@ class Runtime:
             await engine.dispose()
         return auth_conf([NatsUser(SERVICE_USER, secret["hash"], "service", "", ""), *users])
 
-    async def refresh_auth(self) -> None:
-        """Regenerate the embedded server's users after credentials changed, and reload it."""
+    async def refresh_auth(self) -> bool:
+        """Regenerate the embedded server's users after credentials changed, and reload it (a user
+        no longer listed is disconnected). False when NATS is external: deploy/nats/render_auth.py."""
         if self.settings.nats_url:
-            return
+            return False
         nats = self._nats or EmbeddedNats(self.settings.data_dir)
         nats.write_config(await self.auth_conf())
         nats.reload()
+        return True
 
     def child_env(self) -> dict[str, str]:
         """Environment for a child process that attaches to this runtime."""

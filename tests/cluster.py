@@ -36,7 +36,7 @@ from nats.js.errors import ServiceUnavailableError
 from services.credentials import password_hash
 from services.embedded.nats import nats_server_binary
 from services.embedded.ports import free_port, is_listening, stop_process
-from services.natsauth import NatsUser, auth_conf
+from services.natsauth import SERVICES_INBOX_PREFIX, NatsUser, auth_conf
 from services.runtime import SERVICE_USER
 from services.store import EVENTS_STREAM
 from services.store.connect import connect
@@ -196,7 +196,7 @@ class Cluster:
         urls = [self.nodes[first].url] + [u for n, u in zip(self.nodes, self.urls, strict=True) if n != first]
         return await nats.connect(servers=urls, user=SERVICE_USER, password=SERVICE_PASSWORD, name=name,
                                   dont_randomize=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                  connect_timeout=5)
+                                  connect_timeout=5, inbox_prefix=SERVICES_INBOX_PREFIX)
 
     async def wait_ready(self, js: JetStreamContext, within_s: float = 60) -> None:
         """Until the JetStream meta group has a leader (the cluster answers API requests)."""

@@ -27,6 +27,7 @@ from schemas.envelope import CloudEvent
 from schemas.export import example_of
 from services.embedded.nats import nats_server_binary
 from services.embedded.ports import free_port, is_listening, stop_process
+from services.natsauth import SERVICES_INBOX_PREFIX
 from services.store import EVENTS_STREAM
 
 
@@ -93,7 +94,8 @@ class System:
 
     async def service_nats(self) -> Client:
         secret = json.loads((self.data_dir / "secrets" / "service.json").read_text())
-        return await nats.connect(self.runtime()["nats_url"], user=secret["user"], password=secret["password"])
+        return await nats.connect(self.runtime()["nats_url"], user=secret["user"], password=secret["password"],
+                                  inbox_prefix=SERVICES_INBOX_PREFIX)
 
     def reader(self, province: str = "ha-tinh") -> dict[str, str]:
         """Headers of a read with an auditor's credential of `province`."""
@@ -148,6 +150,12 @@ async def province_ends(nc: Client) -> dict[str, int]:
                                  json.dumps({"last_by_subj": province_filter(province)}).encode(), timeout=5)
         ends[province] = int(json.loads(reply.data)["message"]["seq"])
     return ends
+
+
+def nats_options(creds: dict[str, str]) -> dict[str, str]:
+    """`nats.connect` keyword arguments for issued credentials: the user, its password and its own
+    inbox prefix (the only one its NATS user may subscribe to)."""
+    return {"user": creds["nats_user"], "password": creds["nats_password"], "inbox_prefix": creds["nats_inbox_prefix"]}
 
 
 def new_system(tmp: Path, **env: str) -> System:

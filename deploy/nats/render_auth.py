@@ -2,14 +2,20 @@
 
 The users are the ones `doingoai credentials issue` registered (agencies and auditors, read from
 PostgreSQL, revoked ones left out) plus the services' own user, DOINGOAI_NATS_USER, with the bcrypt
-hash of DOINGOAI_NATS_PASSWORD. Each agency may publish only under its own subjects; auditors read
-and never publish; the services' user has full access; nobody connects anonymously.
+hash of DOINGOAI_NATS_PASSWORD: the same permissions as the embedded server's (services.natsauth).
+Each agency may publish only under its own subjects, receive replies only on its own inbox prefix
+(`nats_inbox_prefix`) and use only its own escalation consumers (`<province>_<agency>_1` to `_4`);
+auditors read and never publish; the services' user has full access (its processes answer on
+`_INBOX_doingoai_services`); nobody connects anonymously.
 
 Run it with the same settings as `doingoai up` (environment or doingoai.env), then copy the output
 to every NATS node as auth.conf and reload them:
 
     python deploy/nats/render_auth.py > auth.conf
     nats-server --signal reload        # on each node (or send SIGHUP)
+
+Run it again after every `credentials issue`, `revoke` or `rotate`: the reload disconnects the
+users the file no longer lists (a revoked agency's live connections) and refuses them from then on.
 
 In the container image this script is /opt/doingoai/render_auth.py.
 """

@@ -12,12 +12,12 @@ import typer
 
 from services import event_loop, logs
 from services.cli.audit import audit_app
+from services.cli.credentials import credentials_app
 from services.gc_tuning import tune_gc
 from services.settings import load
 
 app = typer.Typer(help="Đối ngoại nhân dân: event backbone for provincial foreign-affairs coordination.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-credentials_app = typer.Typer(help="Agency credentials (HTTP token and NATS user).", no_args_is_help=True)
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(audit_app, name="audit")
 T = TypeVar("T")
@@ -62,33 +62,6 @@ def worker() -> None:
         await run_worker(rt)
 
     run(main)
-
-
-@credentials_app.command("issue")
-def credentials_issue(
-    province: str = typer.Option(..., "--province", help="Province slug, e.g. ha-tinh"),
-    agency: str = typer.Option(..., "--agency", help="Agency slug, e.g. so-ngoai-vu"),
-    role: str = typer.Option("agency", "--role", help="agency or auditor"),
-) -> None:
-    """Print JSON with the agency's HTTP token and NATS user and password."""
-    from services.credentials import issue
-    from services.db import make_engine
-
-    async def main() -> dict[str, str]:
-        async with runtime() as rt:
-            engine = make_engine(rt.database_url, pool_size=1)
-            try:
-                issued = await issue(engine, province, agency, role)
-            finally:
-                await engine.dispose()
-            await rt.refresh_auth()
-            return {**issued, "nats_url": rt.nats_url, "http": rt.settings.http}
-
-    try:
-        print(json.dumps(run(main), indent=2))
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -54,7 +54,8 @@ async def run_demo(rt: Runtime) -> dict[str, Any]:
                 else:
                     if key not in connections:
                         connections[key] = await nats.connect(
-                            rt.nats_servers, user=creds[key]["nats_user"], password=creds[key]["nats_password"]
+                            rt.nats_servers, user=creds[key]["nats_user"], password=creds[key]["nats_password"],
+                            inbox_prefix=creds[key]["nats_inbox_prefix"],
                         )
                     duplicate = (await Publisher(connections[key]).publish(step.event)).duplicate
                 outcome["already stored" if duplicate else f"via {step.via}"] += 1

@@ -1,9 +1,12 @@
-"""Open NATS connections (no connection is made at import time)."""
+"""Open the services' NATS connections (no connection is made at import time): replies come on
+the services' own inbox prefix, which no agency or auditor may subscribe to."""
 
 from __future__ import annotations
 
 import nats
 from nats.aio.client import Client
+
+from services.natsauth import SERVICES_INBOX_PREFIX
 
 
 async def connect(
@@ -17,4 +20,5 @@ async def connect(
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        inbox_prefix=SERVICES_INBOX_PREFIX,
     )

@@ -16,7 +16,7 @@ import pytest
 from schemas.codec import encode
 from services.store import EVENTS_STREAM
 from tests.integration.test_audit import CE, db, independent_hash, stream_last
-from tests.support import System, sample
+from tests.support import System, nats_options, sample
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +100,7 @@ async def test_auditor_reads_the_whole_stream_and_recomputes_the_head_but_is_ref
     async def on_error(exc: Exception) -> None:
         violations.append(str(exc).lower())
 
-    nc = await nats.connect(creds["nats_url"], user=creds["nats_user"], password=creds["nats_password"],
+    nc = await nats.connect(creds["nats_url"], **nats_options(creds),
                             error_cb=on_error)
     js = nc.jetstream()
     try:

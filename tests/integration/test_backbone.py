@@ -12,7 +12,7 @@ import pytest
 from schemas.codec import encode
 from services.store import EVENTS_STREAM
 from services.store.publisher import ConcurrencyConflict, Publisher
-from tests.support import System, sample
+from tests.support import System, nats_options, sample
 
 pytestmark = pytest.mark.integration
 CE = {"content-type": "application/cloudevents+json"}
@@ -35,7 +35,7 @@ def fetch_event(system: System, event_id: str, timeout: float = 30) -> dict:
 async def test_event_published_with_plain_natspy_appears_with_its_sequence(system: System, agency):
     """A plain nats-py publish is stored, acknowledged with its sequence, and readable over HTTP."""
     event = sample("activity_held")
-    nc = await nats.connect(agency["nats_url"], user=agency["nats_user"], password=agency["nats_password"])
+    nc = await nats.connect(agency["nats_url"], **nats_options(agency))
     try:
         ack = await nc.jetstream().publish(
             "doingoai.events.ha-tinh.so-ngoai-vu.activity_held", encode(event), headers={"Nats-Msg-Id": event.id}
@@ -55,7 +55,7 @@ async def test_event_published_with_plain_natspy_appears_with_its_sequence(syste
 async def test_same_id_over_nats_and_http_after_the_dedup_window_is_stored_once(system: System, agency):
     """Repeats of one id — HTTP, the publisher library, raw NATS — after the 2 s window: one stored event."""
     event = sample("difficulty_raised")
-    nc = await nats.connect(agency["nats_url"], user=agency["nats_user"], password=agency["nats_password"])
+    nc = await nats.connect(agency["nats_url"], **nats_options(agency))
     js = nc.jetstream()
     subject = "doingoai.events.ha-tinh.so-ngoai-vu.difficulty_raised"
     try:
@@ -96,7 +96,7 @@ async def test_optimistic_concurrency_conflict_is_reported(system: System, agenc
     retry = httpx.post(f"{system.http}/events", content=encode(e2), headers=h)
     assert retry.status_code == 202 and retry.json()["sequence"] == r2.json()["sequence"]
 
-    nc = await nats.connect(agency["nats_url"], user=agency["nats_user"], password=agency["nats_password"])
+    nc = await nats.connect(agency["nats_url"], **nats_options(agency))
     try:
         with pytest.raises(ConcurrencyConflict):
             await Publisher(nc).publish(e3, expected_last_subject_seq=s1)
@@ -151,7 +151,7 @@ async def test_another_agencys_subject_and_anonymous_connections_are_refused(sys
     with pytest.raises(Exception):  # noqa: B017  (nats-py reports "no servers" or an authorization error)
         await nats.connect(agency["nats_url"], max_reconnect_attempts=0, allow_reconnect=False,
                            connect_timeout=2)
-    nc = await nats.connect(agency["nats_url"], user=agency["nats_user"], password=agency["nats_password"])
+    nc = await nats.connect(agency["nats_url"], **nats_options(agency))
     try:
         other = sample("activity_held", agency="so-noi-vu")
         with pytest.raises(nats.errors.Error):

@@ -16,8 +16,9 @@ from services.db import make_engine
 from services.escalations.clock import MovableClock
 from services.escalations.lifecycle import StepLimits
 from services.escalations.service import EscalationService
+from services.natsauth import consumer_names
 from services.store import ESCALATIONS_STREAM
-from tests.support import System, new_system, sample
+from tests.support import System, nats_options, new_system, sample
 
 pytestmark = pytest.mark.integration
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -139,10 +140,11 @@ async def test_an_offline_subscriber_gets_every_escalation_once_in_order_and_a_r
     sngv = esc.credentials("kon-tum", "so-ngoai-vu")
     unit = esc.credentials("kon-tum", "so-noi-vu")
     own = "doingoai.escalations.kon-tum.so-ngoai-vu"
-    nc = await nats.connect(sngv["nats_url"], user=sngv["nats_user"], password=sngv["nats_password"])
+    durable, peek = consumer_names("kon-tum", "so-ngoai-vu")[:2]  # kon-tum_so-ngoai-vu_1, _2: SNgV's own names
+    nc = await nats.connect(sngv["nats_url"], **nats_options(sngv))
     js = nc.jetstream()
     await js.add_consumer(ESCALATIONS_STREAM, ConsumerConfig(
-        name="sngv-kon-tum", durable_name="sngv-kon-tum", filter_subject=own, ack_policy=AckPolicy.EXPLICIT))
+        name=durable, durable_name=durable, filter_subject=own, ack_policy=AckPolicy.EXPLICIT))
     await nc.close()  # the subscriber goes offline
 
     for n in range(3):  # three difficulties of Mon 04/05, due by the end of Wed 06/05
@@ -155,9 +157,9 @@ async def test_an_offline_subscriber_gets_every_escalation_once_in_order_and_a_r
     restarted = EscalationService(driver.nc, driver.engine, driver.clock)  # a new process, same history
     assert await restarted.tick() == []
 
-    nc = await nats.connect(sngv["nats_url"], user=sngv["nats_user"], password=sngv["nats_password"])
+    nc = await nats.connect(sngv["nats_url"], **nats_options(sngv))
     try:
-        sub = await nc.jetstream().pull_subscribe_bind(durable="sngv-kon-tum", stream=ESCALATIONS_STREAM)
+        sub = await nc.jetstream().pull_subscribe_bind(durable=durable, stream=ESCALATIONS_STREAM)
         got = []
         for _ in range(5):
             try:
@@ -173,7 +175,7 @@ async def test_an_offline_subscriber_gets_every_escalation_once_in_order_and_a_r
         assert len({m.headers["Nats-Msg-Id"] for m in got}) == len(got)
         with pytest.raises(nats.errors.Error):
             await nc.jetstream().add_consumer(ESCALATIONS_STREAM, ConsumerConfig(
-                name="peek", durable_name="peek", filter_subject="doingoai.escalations.ha-tinh.so-ngoai-vu"),
+                name=peek, durable_name=peek, filter_subject="doingoai.escalations.ha-tinh.so-ngoai-vu"),
                 timeout=2)
     finally:
         await nc.close()

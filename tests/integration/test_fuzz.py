@@ -25,7 +25,7 @@ from schemas.envelope import TYPE_RE
 from services.credentials import Identity
 from services.http.ingest import Item, decode_item, items_of
 from services.store import EVENTS_STREAM, REJECTED_STREAM
-from tests.support import System, new_system, sample
+from tests.support import System, nats_options, new_system, sample
 
 pytestmark = pytest.mark.integration
 PROVINCE, AGENCY = "ha-tinh", "so-ngoai-vu"
@@ -260,7 +260,7 @@ async def test_ten_thousand_malformed_events_are_all_kept_and_never_block_the_va
         await asyncio.gather(*(one(*r) for r in requests))
 
     async def send_nats() -> int:
-        nc = await nats.connect(creds["nats_url"], user=creds["nats_user"], password=creds["nats_password"])
+        nc = await nats.connect(creds["nats_url"], **nats_options(creds))
         js = nc.jetstream(timeout=30)
         messages = [(raw, subject) for _, raw, subject in plan.nats]
         messages += [(encode(e), f"doingoai.events.{PROVINCE}.{AGENCY}.{e.type.split('.')[3]}") for e in valid_nats]

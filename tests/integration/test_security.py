@@ -25,9 +25,10 @@ from projections.tables import events as events_table
 from schemas.codec import encode
 from services.db import make_engine
 from services.db.migrate import drop_schema, migrate
+from services.natsauth import consumer_names
 from services.rejections import list_rejections
 from services.store import ESCALATIONS_STREAM, EVENTS_STREAM
-from tests.support import System, sample
+from tests.support import System, nats_options, sample
 
 pytestmark = pytest.mark.integration
 CE = {"content-type": "application/cloudevents+json"}
@@ -46,7 +47,7 @@ async def connect(creds: dict[str, str], errors: list[str] | None = None) -> nat
         if errors is not None:
             errors.append(str(exc))
 
-    return await nats.connect(creds["nats_url"], user=creds["nats_user"], password=creds["nats_password"],
+    return await nats.connect(creds["nats_url"], **nats_options(creds),
                               error_cb=on_error)
 
 
@@ -119,8 +120,9 @@ async def test_a_source_mismatch_over_nats_is_not_projected_and_names_the_publis
 
 
 async def test_an_agency_consumes_its_own_escalations_durably_and_not_another_agencys(system: System):
-    """An SNgV user creates a durable pull consumer on doingoai.escalations.<province>.<its agency>,
-    fetches and acks; creating one on another agency's escalations is refused by the server."""
+    """An SNgV user creates a durable pull consumer (one of its own names) on
+    doingoai.escalations.<province>.<its agency>, fetches and acks; creating one on another agency's
+    escalations, even with its own name, is refused by the server."""
     me, other = agency_slug(), agency_slug()
     creds = system.credentials("quang-tri", me)
     service = await system.service_nats()
@@ -131,17 +133,18 @@ async def test_an_agency_consumes_its_own_escalations_durably_and_not_another_ag
     nc = await connect(creds, errors)
     try:
         js = nc.jetstream(timeout=2)
-        sub = await js.pull_subscribe(f"doingoai.escalations.quang-tri.{me}", durable=f"inbox-{me}",
+        inbox, peek = consumer_names("quang-tri", me)[:2]
+        sub = await js.pull_subscribe(f"doingoai.escalations.quang-tri.{me}", durable=inbox,
                                       stream=ESCALATIONS_STREAM)
         msgs = await sub.fetch(10, timeout=2)
         assert [m.data for m in msgs] == [b"mine-0", b"mine-1", b"mine-2"]
         for m in msgs:
             await m.ack_sync()
-        info = await service.jetstream().consumer_info(ESCALATIONS_STREAM, f"inbox-{me}")
+        info = await service.jetstream().consumer_info(ESCALATIONS_STREAM, inbox)
         assert (info.num_ack_pending, info.num_pending) == (0, 0)
         for subject in (f"doingoai.escalations.quang-tri.{other}", "doingoai.escalations.>"):
             with pytest.raises(nats.errors.Error):
-                await js.pull_subscribe(subject, durable=f"peek-{me}", stream=ESCALATIONS_STREAM)
+                await js.pull_subscribe(subject, durable=peek, stream=ESCALATIONS_STREAM)
     finally:
         await nc.close()
         await service.close()

@@ -212,7 +212,7 @@ def test_the_private_key_is_created_mode_0600_and_its_public_key_exported(tmp_pa
 
 
 def test_auditor_may_read_streams_but_not_publish_ack_pull_or_delete():
-    perms = auditor_permissions()
+    perms = auditor_permissions("_INBOX_ha-tinh_kiem-toan_0a1b2c3d")
     allow = perms["publish"]["allow"]  # type: ignore[index]
     deny = perms["publish"]["deny"]  # type: ignore[index]
     assert not any(s.startswith(("doingoai.events", "doingoai.escalations", "doingoai.rejected")) for s in allow)
@@ -220,3 +220,4 @@ def test_auditor_may_read_streams_but_not_publish_ack_pull_or_delete():
     assert {"doingoai.events.>", "$JS.ACK.>"} <= set(deny)
     assert not any(s.startswith("$JS.API.CONSUMER.") for s in allow)  # a create names its consumer in the body
     assert not any(s.startswith("$JS.API.CONSUMER.CREATE.DOINGOAI_EVENTS.") for s in allow)
+    assert "_INBOX.>" not in perms["subscribe"]["allow"]  # type: ignore[index]  (its own inbox prefix only)

@@ -22,7 +22,15 @@ from schemas.codec import MAX_EVENT_BYTES, InvalidEvent, encode
 from services.credentials import password_hash
 from services.db import make_engine
 from services.http.app import create_app
-from services.natsauth import NatsUser, agency_permissions, auditor_permissions, auth_conf
+from services.natsauth import (
+    SERVICES_INBOX_PREFIX,
+    NatsUser,
+    agency_permissions,
+    auditor_permissions,
+    auth_conf,
+    consumer_names,
+    inbox_prefix,
+)
 from tests.support import sample
 
 pytestmark = pytest.mark.unit
@@ -149,15 +157,34 @@ async def test_a_refusal_escaping_a_projection_is_parked_with_its_own_kind():
 
 
 def test_an_agency_publishes_only_under_its_own_subjects_and_consumes_only_its_escalations():
-    perms = agency_permissions("ha-tinh", "so-ngoai-vu")
+    """Its events subject, its own inbox prefix, and its own four named consumers on its own filter."""
+    inbox = inbox_prefix("ha-tinh.so-ngoai-vu.1a2b3c4d")
+    assert inbox == "_INBOX_ha-tinh_so-ngoai-vu_1a2b3c4d"
+    perms = agency_permissions("ha-tinh", "so-ngoai-vu", inbox)
     allow: list[str] = perms["publish"]["allow"]  # type: ignore[index]
     assert [s for s in allow if s.startswith("doingoai.events")] == ["doingoai.events.ha-tinh.so-ngoai-vu.>"]
+    assert perms["subscribe"] == {"allow": ["_INBOX_ha-tinh_so-ngoai-vu_1a2b3c4d.>"]}
+    names = consumer_names("ha-tinh", "so-ngoai-vu")
+    assert names == [f"ha-tinh_so-ngoai-vu_{n}" for n in (1, 2, 3, 4)]
     creates = [s for s in allow if ".CONSUMER." in s and "CREATE" in s]
-    assert creates == ["$JS.API.CONSUMER.CREATE.DOINGOAI_ESCALATIONS.*.doingoai.escalations.ha-tinh.so-ngoai-vu"]
+    assert creates == [f"$JS.API.CONSUMER.CREATE.DOINGOAI_ESCALATIONS.{n}.doingoai.escalations.ha-tinh.so-ngoai-vu"
+                       for n in names]
+    consumer_subjects = [s for s in allow if s.startswith(("$JS.API.CONSUMER.", "$JS.ACK."))]
+    assert all(any(f".{n}." in s + "." for n in names) for s in consumer_subjects)
+    assert not any("*" in s for s in consumer_subjects)
     assert not any("DURABLE" in s or s.startswith(("doingoai.rejected", "doingoai.escalations")) for s in allow)
-    auditor: list[str] = auditor_permissions()["publish"]["allow"]  # type: ignore[index]
+    auditor = auditor_permissions(inbox_prefix("ha-tinh.kiem-toan.99"))
     assert not any(s.startswith(("doingoai.events", "doingoai.escalations", "doingoai.rejected", "$JS.ACK",
-                                 "$JS.API.CONSUMER")) for s in auditor)
+                                 "$JS.API.CONSUMER")) for s in auditor["publish"]["allow"])  # type: ignore[index]
+    assert auditor["subscribe"]["allow"][0] == "_INBOX_ha-tinh_kiem-toan_99.>"  # type: ignore[index]
+
+
+def test_no_users_inbox_prefix_covers_another_users_or_the_services():
+    """Prefixes are single subject tokens built from the user name; slugs have no underscore."""
+    users = ["ha-tinh.so-a.01", "ha-tinh.so-a.02", "ha.tinh-so-a.01", "ha-tinh-so.a.01", "doingoai.services.00"]
+    prefixes = {inbox_prefix(u) for u in users} | {SERVICES_INBOX_PREFIX}
+    assert len(prefixes) == len(users) + 1 and not any("." in p or "*" in p or ">" in p for p in prefixes)
+    assert NatsUser("svc", "x", "service", "", "").inbox_prefix == SERVICES_INBOX_PREFIX
 
 
 def test_the_nats_authorization_holds_only_bcrypt_hashes_and_no_anonymous_user():
