@@ -38,7 +38,11 @@ def write_runtime_file(rt: Runtime, **extra: object) -> None:
         with contextlib.suppress(ValueError):
             info = {**json.loads(path.read_text()), **info}
     info.update(extra)
-    path.write_text(json.dumps(info, indent=2))
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:  # it holds the database URL with its password: the owner's alone
+        out.write(json.dumps(info, indent=2))
+    os.chmod(path.with_suffix(".tmp"), 0o600)
+    os.replace(path.with_suffix(".tmp"), path)
 
 
 class AlreadyRunning(RuntimeError):
