@@ -60,7 +60,7 @@ def table_response(request: Request, rows: Sequence[dict[str, Any]], name: str) 
         writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return Response(
         "\ufeff" + out.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -68,9 +68,17 @@ def table_response(request: Request, rows: Sequence[dict[str, Any]], name: str) 
     )
 
 
-def _cell(value: Any) -> Any:
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A cell whose text begins with one of these is read as a formula by spreadsheets (CSV injection)."""
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: lists and objects as JSON, and text that a spreadsheet would take for a
+    formula (`=HYPERLINK(...)`, `+1`, `-2`, `@SUM`, a leading tab or CR) behind a `'`, shown as text."""
     if isinstance(value, list | dict):
         import json
 
-        return json.dumps(value, ensure_ascii=False)
+        value = json.dumps(value, ensure_ascii=False)
+    if value is not None and str(value).startswith(FORMULA_START):
+        return "'" + str(value)
     return value
