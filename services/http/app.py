@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from nats.aio.client import Client
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +19,7 @@ from services.http import coordination, escalations, ingest, meta, read
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
 from services.http.lookup import CoalescingLookup
+from services.http.params import declared_length
 from services.http.report_download import router as report_download_router
 from services.store.publisher import Publisher, StoreUnavailable
 
@@ -51,10 +53,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES \
-                and not ingest.states_own_limit(scope["method"], path):
-            message = f"request body is {declared} bytes, limit {MAX_REQUEST_BYTES}"
+        declared = declared_length(Headers(scope=scope).get("content-length"))
+        if declared is not None and declared > MAX_REQUEST_BYTES and not ingest.states_own_limit(scope["method"], path):
+            message = f"request body is {declared} bytes or more, limit {MAX_REQUEST_BYTES}"
             response = JSONResponse({"error": "too_large", "problems": [{"path": "", "message": message}]}, 413)
             await response(scope, receive, self._with_headers(path, send))
             return
@@ -115,6 +116,17 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     async def bad_query(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return JSONResponse({"error": "bad_request", "problems": problems}, status_code=400)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        """A number or date of the request that a computation or PostgreSQL cannot hold (each parameter
+        is bounded where it is read: this is the net behind those bounds)."""
+        import structlog
+
+        structlog.get_logger(__name__).warning("http.out_of_range", path=request.url.path, error=repr(exc)[:300])
+        problem = {"path": "query", "message": "a number or date of the request is out of range"}
+        return JSONResponse({"error": "bad_request", "problems": [problem]}, status_code=400)
 
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:

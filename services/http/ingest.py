@@ -29,6 +29,7 @@ from services.credentials import Identity
 from services.http.deps import AuthError, identity, state
 from services.http.door import refusals
 from services.http.ingest_docs import EVENTS_DOC, RESUBMIT_DOC
+from services.http.params import declared_length, sequence_header
 from services.store import EVENTS_STREAM
 from services.store.publisher import CONTENT_TYPE, ConcurrencyConflict, PublishResult, Valid
 
@@ -67,8 +68,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, or TooLarge once it is known to be over `limit`, with its first MAX_EVENT_BYTES.
     The rest of an oversize body is read and dropped up to DRAIN_BYTES, so that the client, still
     sending, gets the 413 instead of a reset connection; a larger body is not read any further."""
-    declared = request.headers.get("content-length", "")
-    size = int(declared) if declared.isascii() and declared.isdigit() else None
+    size = declared_length(request.headers.get("content-length"))
     chunks: list[bytes] = []
     received = 0
     async for chunk in request.stream():
@@ -221,6 +221,8 @@ async def post_events(request: Request) -> JSONResponse:
     """Publish CloudEvents (structured, binary or batched mode) as the token's agency."""
     who = await publisher_identity(request)
     is_batch = request.headers.get("content-type", "").split(";")[0].strip().lower() == BATCH_TYPE
+    expected = None if is_batch else sequence_header(
+        "Nats-Expected-Last-Subject-Sequence", request.headers.get("nats-expected-last-subject-sequence"))
     body = b""
     try:
         body = await read_body(request, MAX_BATCH_BYTES if is_batch else MAX_EVENT_BYTES)
@@ -251,14 +253,8 @@ async def post_events(request: Request) -> JSONResponse:
         return JSONResponse({"error": "invalid_batch", "stored": 0, "failures": failures}, status_code=status)
     publisher = state(request).publisher
     if not is_batch:
-        expected = request.headers.get("nats-expected-last-subject-sequence")
-        if expected is not None and not (expected.isascii() and expected.isdigit()):
-            problem = {"path": "Nats-Expected-Last-Subject-Sequence", "message": "must be a stream sequence"}
-            return JSONResponse({"error": "bad_request", "problems": [problem]}, status_code=400)
         try:
-            result = await publisher.publish(
-                decoded[0], expected_last_subject_seq=int(expected) if expected else None
-            )
+            result = await publisher.publish(decoded[0], expected_last_subject_seq=expected)
         except ConcurrencyConflict as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
         return JSONResponse(_answer(await first_copy(request, decoded[0], result)), 202)
