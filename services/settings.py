@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     escalation_tick_s: float = Field(60.0, gt=0, description="Seconds between escalation evaluations")
     audit_key: Path | None = Field(None, description="Ed25519 key signing audit heads (default: data dir)")
     audit_sign_every: int = Field(1000, ge=1, description="Sign the audit chain head every N sequences")
+    rejected_quota_bytes: int = Field(16 * 1024 * 1024, ge=0, description=(
+        "Bytes of refused events kept per publishing agency per hour over HTTP; beyond: 429 (0: no quota)"))
+    rejected_max_bytes: int = Field(1024**3, ge=1024 * 1024, description=(
+        "Most bytes the rejected-events stream holds; the oldest rejections go first"))
+    rejected_max_age_days: float = Field(180, gt=0, description="Rejections older than this leave the stream")
 
     @property
     def embedded(self) -> bool:
