@@ -15,6 +15,7 @@ import uvicorn
 
 from services.db import make_engine
 from services.http.app import create_app
+from services.http.limits import Limits, RejectedQuota
 from services.http.lookup import CoalescingLookup, serve_lookup
 from services.runtime import Runtime
 from services.settings import Settings
@@ -77,7 +78,7 @@ async def up(settings: Settings) -> None:
     nc = await rt.connect_nats("doingoai-http")
     host, port = settings.http_host_port
     lookup = CoalescingLookup(engine, window_s=settings.dedup_window_s)  # the HTTP service's and the NATS one
-    app = create_app(engine, nc, lookup=lookup)
+    app = create_app(engine, nc, lookup=lookup, limits=Limits(RejectedQuota(settings.rejected_quota_bytes)))
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     write_runtime_file(rt)
     workers = [

@@ -18,6 +18,7 @@ from schemas.codec import InvalidEvent
 from services.http import coordination, escalations, ingest, meta, read
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
+from services.http.limits import Limits, TooManyRequests
 from services.http.lookup import CoalescingLookup
 from services.http.params import declared_length
 from services.http.report_download import router as report_download_router
@@ -75,8 +76,10 @@ class SecurityHeaders:
         return sending
 
 
-def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None) -> FastAPI:
-    """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher."""
+def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None,
+               limits: Limits | None = None) -> FastAPI:
+    """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher; `limits`,
+    what one client may cost it (the defaults when not given)."""
     lookup = lookup or CoalescingLookup(engine)
 
     @asynccontextmanager
@@ -91,7 +94,7 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
         lifespan=lifespan,
     )
     publisher = Publisher(nc, lookup=lookup)
-    app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher)
+    app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, limits=limits or Limits())
     app.include_router(ingest.router)
     app.include_router(read.router)
     app.include_router(coordination.router)
@@ -107,6 +110,10 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
         kind = "unauthorized" if exc.status == 401 else "forbidden"
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"error": kind, "message": str(exc)}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(TooManyRequests)
+    async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
+        return JSONResponse(exc.as_dict(), status_code=429, headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(InvalidEvent)
     async def invalid_event(_: Request, exc: InvalidEvent) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.credentials import Identity, UnknownToken, identify
+from services.http.limits import Limits
 from services.store.publisher import Publisher
 
 
@@ -22,6 +23,7 @@ class AppState:
     engine: AsyncEngine
     nc: Client
     publisher: Publisher
+    limits: Limits = field(default_factory=Limits)
 
 
 def state(request: Request) -> AppState:
@@ -41,9 +43,13 @@ async def identity(request: Request) -> Identity:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "missing bearer token")
+    bad_tokens = state(request).limits.bad_tokens
+    address = request.client.host if request.client else "unknown"
+    bad_tokens.check(address)  # an address that tried too many bad tokens waits, its token unread
     try:
         return await identify(state(request).engine, token.strip())
     except UnknownToken as exc:
+        bad_tokens.failed(address)
         raise AuthError(401, str(exc)) from None
 
 
