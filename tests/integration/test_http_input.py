@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -131,3 +132,46 @@ async def test_a_csv_export_shows_a_formula_title_as_text(system: System, agency
         cells = [cell for row in csv.reader(io.StringIO(r.content.decode("utf-8-sig"))) for cell in row]
         assert "'" + title in cells
         assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+NUMERIC_PROBES = (DIGITS, "-1", str(INT64), str(2**64), "1e400", "NaN", "9999-12-31", "0000-01-01",
+                  "0001-01-01", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00")
+REQUIRED = {"province": "ha-tinh", "period": "2021"}
+OTHER_BRANCH = {"/api/reports/consolidated.docx"}  # its period/date are another change's
+
+
+def numeric_parameters(openapi: dict[str, object]) -> list[tuple[str, str]]:
+    """(route, parameter) of every GET query parameter that is a number or a date, or named like one."""
+    found = []
+    for route, methods in openapi["paths"].items():  # type: ignore[attr-defined]
+        for param in methods.get("get", {}).get("parameters", []):
+            schema = param.get("schema", {})
+            kinds = {schema.get("type"), schema.get("format"), *(s.get("type") for s in schema.get("anyOf", [])),
+                     *(s.get("format") for s in schema.get("anyOf", []))}
+            if param["in"] == "query" and route not in OTHER_BRANCH and (
+                    kinds & {"integer", "number", "date", "date-time"} or param["name"] in (
+                        "from", "to", "date", "after", "limit", "offset", "period")):
+                found.append((route, param["name"]))
+    return found
+
+
+def test_no_numeric_or_date_parameter_of_any_route_answers_500(system: System):
+    """Every GET route's number and date parameters (read from /openapi.json, so a new route is covered)
+    with 5,000 digits, negative, above int64 and uint64, 1e400, NaN and dates at and beyond the ends of
+    the calendar: never a 500; a 400 is a `bad_request` naming the parameter."""
+    openapi = httpx.get(f"{system.http}/openapi.json").json()
+    probed = numeric_parameters(openapi)
+    assert {("/api/audit", "after"), ("/api/rejected", "offset"), ("/api/activities", "from")} <= set(probed)
+    failures = []
+    with httpx.Client(base_url=system.http, timeout=30) as http:
+        for route, name in probed:
+            path = re.sub(r"\{[^}]+\}", "x", route)
+            for value in NUMERIC_PROBES:
+                r = http.get(path, params={**REQUIRED, name: value})
+                if r.status_code >= 500:
+                    failures.append((route, name, value, r.status_code))
+                elif r.status_code == 400:
+                    problems = r.json().get("problems") or []
+                    if r.json().get("error") != "bad_request" or not problems:
+                        failures.append((route, name, value, r.text[:200]))
+    assert not failures, failures
