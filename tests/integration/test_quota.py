@@ -92,7 +92,8 @@ async def test_a_loop_of_4_mib_invalid_batches_ends_in_429s_with_storage_and_mem
     assert info.state.bytes <= QUOTA * 1.1, info.state.bytes
     assert info.config.max_bytes > 0 and info.config.discard == DiscardPolicy.OLD
     assert peak < 600, f"HTTP process at {peak:.0f} MB"
-    metrics = httpx.get(f"{system.http}/metrics").text
+    auditor = system.credentials("ha-tinh", "kiem-toan-doc", "auditor")
+    metrics = httpx.get(f"{system.http}/metrics", headers={"authorization": f"Bearer {auditor['token']}"}).text
     found = re.search(r'doingoai_http_rejected_quota_exceeded_total\{publisher="ha-tinh.so-ngoai-vu"\} (\S+)', metrics)
     assert found and float(found[1]) >= counts[429]
 
