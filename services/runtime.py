@@ -78,7 +78,9 @@ class Runtime:
             self.nats_servers = [self._nats.start(await self.auth_conf())]
         nc = await self.connect_nats("doingoai-setup")
         try:
-            await ensure_streams(nc.jetstream(), dedup_window_s=s.dedup_window_s, replicas=s.stream_replicas)
+            await ensure_streams(nc.jetstream(), dedup_window_s=s.dedup_window_s, replicas=s.stream_replicas,
+                                 rejected_max_bytes=s.rejected_max_bytes,
+                                 rejected_max_age_s=s.rejected_max_age_days * 86400)
         finally:
             await nc.close()
         return self

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         None, description="Host names the HTTP service answers, comma-separated (default: the host of `http`, "
                           "localhost, 127.0.0.1); a request naming another host gets 400")
     api_docs: bool = Field(False, description="Serve the interactive API docs at /docs (they load from a CDN)")
+    rejected_quota_bytes: int = Field(16 * 1024 * 1024, ge=0, description=(
+        "Bytes of refused events kept per publishing agency per hour over HTTP; beyond: 429 (0: no quota)"))
+    rejected_max_bytes: int = Field(1024**3, ge=1024 * 1024, description=(
+        "Most bytes the rejected-events stream holds; the oldest rejections go first"))
+    rejected_max_age_days: float = Field(180, gt=0, description="Rejections older than this leave the stream")
 
     @property
     def embedded(self) -> bool:

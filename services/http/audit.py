@@ -14,13 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Select, case, exists, func, select
 
 from projections.audit_tables import audit_trail
 from projections.tables import event_duplicates, events, rejected
 from services.http.deps import AuthError, state, table_response
+from services.http.params import MAX_SEQUENCE, bad_query
 from services.http.scope import Reader, reader
 
 router = APIRouter(prefix="/api", tags=["audit"])
@@ -40,19 +40,18 @@ COLUMNS = (
 
 
 def moment(value: str, field: str, *, end: bool) -> datetime:
-    """A date (a whole day in Vietnam: its start, or the start of the next day when `end`) or a date-time."""
+    """A date (a whole day in Vietnam: its start, or the start of the next day when `end`) or a date-time,
+    in UTC; one outside the years 1 to 9999 once in UTC is a 400."""
     try:
         if len(value) == 10:
             day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
-            return datetime.combine(day, time.min, LOCAL)
+            return datetime.combine(day, time.min, LOCAL).astimezone(UTC)
         parsed = datetime.fromisoformat(value)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise bad_query(field, "a date (YYYY-MM-DD) or an RFC 3339 date-time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def bad_query(field: str, message: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error"}])
+    except OverflowError:
+        raise bad_query(field, "out of range: a moment between the years 1 and 9999 (UTC)") from None
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +73,7 @@ async def list_audit(
     event_id: str | None = None,
     from_: str | None = Query(None, alias="from", description="Recorded from (a date or date-time)"),
     to: str | None = Query(None, description="Recorded up to (a date: the whole day; or a date-time, exclusive)"),
-    after: int | None = Query(None, ge=0, description="Only sequences after this one (for paging)"),
+    after: int | None = Query(None, ge=0, le=MAX_SEQUENCE, description="Only sequences after this one (for paging)"),
     limit: int = Query(1000, ge=1, le=1_000_000),
     order: str = Query("asc", pattern="^(asc|desc)$", description="asc: oldest first; desc: newest first"),
     format: str | None = Query(None, description="json (default), csv or jsonl"),

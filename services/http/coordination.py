@@ -8,15 +8,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
 from projections.tables import activities, difficulties, information, partners, plans, reports, tasks
 from services.http.deps import state, table_response
+from services.http.params import bad_query
 from services.http.scope import Reader, reader
 from services.queries.compliance import compliance
 from services.queries.dashboard import dashboard, task_status
-from services.queries.periods import BadPeriod
+from services.queries.periods import BadPeriod, window
 
 router = APIRouter(prefix="/api", tags=["read models"])
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -52,6 +54,12 @@ async def get_provinces(who: Reader = Depends(reader)) -> JSONResponse:
     return JSONResponse({"items": [{"slug": p.slug, "name_vi": p.name_vi} for p in provinces() if p.slug == own]})
 
 
+def bad_period(exc: Exception) -> RequestValidationError:
+    """A period that is not one (`2021-H3`) or whose dates or deadline fall outside the years 1 to 9999."""
+    message = str(exc) if isinstance(exc, BadPeriod) else f"out of range: {exc}"
+    return bad_query("period", message)
+
+
 @router.get("/dashboard")
 async def get_dashboard(request: Request, period: str, province: str | None = None, day: date | None = Day,
                         who: Reader = Depends(reader)) -> JSONResponse:
@@ -60,8 +68,8 @@ async def get_dashboard(request: Request, period: str, province: str | None = No
     try:
         async with state(request).engine.connect() as conn:
             return JSONResponse(await dashboard(conn, province, period, today_or(day)))
-    except BadPeriod as exc:
-        raise HTTPException(400, str(exc)) from None
+    except (ValueError, OverflowError) as exc:  # the period's window or deadline (BadPeriod included)
+        raise bad_period(exc) from None
 
 
 @router.get("/tasks")
@@ -105,10 +113,11 @@ async def get_compliance(
     """Per agency for a period: submitted on time, late, missing (past the deadline) or pending."""
     province = who.province(province)
     try:
+        window(period)  # the period exists, as the dashboard's does
         async with state(request).engine.connect() as conn:
             found = await compliance(conn, province, period, today_or(day))
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from None
+    except (ValueError, OverflowError) as exc:
+        raise bad_period(exc) from None
     rows = [c.as_dict() for c in found if agency is None or c.agency == agency]
     return table_response(request, rows, f"compliance-{province}-{period}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.credentials import Identity, UnknownToken, identify
+from services.http.limits import Limits
 from services.store.publisher import Publisher
 
 
@@ -22,6 +23,7 @@ class AppState:
     engine: AsyncEngine
     nc: Client
     publisher: Publisher
+    limits: Limits = field(default_factory=Limits)
 
 
 def state(request: Request) -> AppState:
@@ -41,9 +43,13 @@ async def identity(request: Request) -> Identity:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "missing bearer token")
+    bad_tokens = state(request).limits.bad_tokens
+    address = request.client.host if request.client else "unknown"
+    bad_tokens.check(address)  # an address that tried too many bad tokens waits, its token unread
     try:
         return await identify(state(request).engine, token.strip())
     except UnknownToken as exc:
+        bad_tokens.failed(address)
         raise AuthError(401, str(exc)) from None
 
 
@@ -60,7 +66,7 @@ def table_response(request: Request, rows: Sequence[dict[str, Any]], name: str) 
         writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return Response(
         "\ufeff" + out.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -68,9 +74,17 @@ def table_response(request: Request, rows: Sequence[dict[str, Any]], name: str) 
     )
 
 
-def _cell(value: Any) -> Any:
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A cell whose text begins with one of these is read as a formula by spreadsheets (CSV injection)."""
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: lists and objects as JSON, and text that a spreadsheet would take for a
+    formula (`=HYPERLINK(...)`, `+1`, `-2`, `@SUM`, a leading tab or CR) behind a `'`, shown as text."""
     if isinstance(value, list | dict):
         import json
 
-        return json.dumps(value, ensure_ascii=False)
+        value = json.dumps(value, ensure_ascii=False)
+    if value is not None and str(value).startswith(FORMULA_START):
+        return "'" + str(value)
     return value

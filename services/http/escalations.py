@@ -15,6 +15,7 @@ from schemas.codec import new_event
 from schemas.events.escalations import EscalationAcknowledgedV1
 from services.http.coordination import rows_of
 from services.http.deps import AuthError, identity, state, table_response
+from services.http.params import bad_query
 from services.http.scope import Reader, reader
 
 router = APIRouter(prefix="/api/escalations", tags=["escalations"])
@@ -31,7 +32,7 @@ async def list_escalations(
     (an agency: those addressed to it or about it)."""
     province = who.province(province)
     if status is not None and status not in STATUSES:
-        raise HTTPException(400, f"status must be one of {', '.join(STATUSES)}")
+        raise bad_query("status", f"must be one of {', '.join(STATUSES)}")
     q = select(escalations).order_by(escalations.c.raised_at.desc(), escalations.c.level.desc())
     for column, value in ((escalations.c.status, status), (escalations.c.target_agency, target),
                           (escalations.c.province, province), (escalations.c.trigger, trigger)):

@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import select
 
 from projections.batch import check_route, check_storable, decode_strict, guess_id, parse_strict, safe_error
@@ -29,13 +32,16 @@ from services.credentials import Identity
 from services.http.deps import AuthError, identity, state
 from services.http.door import refusals
 from services.http.ingest_docs import EVENTS_DOC, RESUBMIT_DOC
+from services.http.params import declared_length, sequence_header
 from services.store import EVENTS_STREAM
-from services.store.publisher import CONTENT_TYPE, ConcurrencyConflict, PublishResult, Valid
+from services.store.publisher import CONTENT_TYPE, ConcurrencyConflict, PublishResult, StoreUnavailable, Valid
 
 router = APIRouter()
 MAX_BATCH = 1000
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 DRAIN_BYTES = 16 * 1024 * 1024
+KEEP_AT_ONCE = 100
+"""Refusals published to DOINGOAI_REJECTED at once (a refused batch holds up to MAX_BATCH)."""
 BATCH_TYPE = "application/cloudevents-batch+json"
 STATUS = {"bad_json": 400, "too_large": 413, "source_mismatch": 403, NOT_AUTHORIZED: 403}
 """HTTP status of each kind of refusal; any other kind (envelope, type, schema) is 422."""
@@ -67,8 +73,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, or TooLarge once it is known to be over `limit`, with its first MAX_EVENT_BYTES.
     The rest of an oversize body is read and dropped up to DRAIN_BYTES, so that the client, still
     sending, gets the 413 instead of a reset connection; a larger body is not read any further."""
-    declared = request.headers.get("content-length", "")
-    size = int(declared) if declared.isascii() and declared.isdigit() else None
+    size = declared_length(request.headers.get("content-length"))
     chunks: list[bytes] = []
     received = 0
     async for chunk in request.stream():
@@ -165,23 +170,42 @@ async def authorized(request: Request, who: Identity, decoded: list[tuple[Valid,
 
 
 async def keep_refused(request: Request, who: Identity, refused: list[tuple[bytes, InvalidEvent]]) -> None:
-    """Keep refused events in DOINGOAI_REJECTED: raw bytes, reason, publisher, time."""
-    js = state(request).nc.jetstream()
+    """Keep refused events in DOINGOAI_REJECTED: raw bytes, reason, publisher, time; QuotaExceeded
+    (nothing kept) when they do not fit in what is left of the publisher's quota."""
     now = datetime.now(UTC).isoformat()
+    publisher = f"{who.province}.{who.agency}"
     records = [
-        {
+        json.dumps({
             "path": "http",
             "kind": error.kind,
             "problems": [p.as_dict() for p in safe_error(error).problems],
-            "publisher": f"{who.province}.{who.agency}",
+            "publisher": publisher,
             "event_id": guess_id(raw),
             "raw_b64": base64.b64encode(raw[:MAX_EVENT_BYTES]).decode(),
             "received_at": now,
-        }
+        }).encode()
         for raw, error in refused
     ]
+    state(request).limits.rejected.charge(publisher, sum(map(len, records)))
+    js = state(request).nc.jetstream()
     subject = f"doingoai.rejected.{who.province}.{who.agency}"
-    await asyncio.gather(*(js.publish(subject, json.dumps(r).encode()) for r in records))
+    try:
+        for start in range(0, len(records), KEEP_AT_ONCE):
+            await asyncio.gather(*(js.publish(subject, r) for r in records[start:start + KEEP_AT_ONCE]))
+    except NatsTimeoutError:
+        raise StoreUnavailable("the rejected-events stream did not acknowledge") from None
+
+
+@asynccontextmanager
+async def within_limits(request: Request, who: Identity, limit: int) -> AsyncIterator[None]:
+    """A publisher over its quota of refused bytes is answered 429 before its body is read; the body
+    is read and worked on within the publisher's and the service's budget of bytes at once."""
+    limits, publisher = state(request).limits, f"{who.province}.{who.agency}"
+    limits.rejected.check(publisher)
+    declared = declared_length(request.headers.get("content-length"))
+    async with limits.bodies.hold(publisher, limit if declared is None else min(declared, limit)):
+        limits.rejected.check(publisher)  # it may have been used up meanwhile
+        yield
 
 
 async def publisher_identity(request: Request) -> Identity:
@@ -221,9 +245,18 @@ async def post_events(request: Request) -> JSONResponse:
     """Publish CloudEvents (structured, binary or batched mode) as the token's agency."""
     who = await publisher_identity(request)
     is_batch = request.headers.get("content-type", "").split(";")[0].strip().lower() == BATCH_TYPE
+    expected = None if is_batch else sequence_header(
+        "Nats-Expected-Last-Subject-Sequence", request.headers.get("nats-expected-last-subject-sequence"))
+    limit = MAX_BATCH_BYTES if is_batch else MAX_EVENT_BYTES
+    async with within_limits(request, who, limit):
+        return await _post_events(request, who, is_batch, expected, limit)
+
+
+async def _post_events(request: Request, who: Identity, is_batch: bool, expected: int | None,
+                       limit: int) -> JSONResponse:
     body = b""
     try:
-        body = await read_body(request, MAX_BATCH_BYTES if is_batch else MAX_EVENT_BYTES)
+        body = await read_body(request, limit)
         items = items_of(request, body, is_batch)
     except TooLarge as exc:
         await keep_refused(request, who, [(refused_raw(request, exc.head, is_batch), exc.error())])
@@ -251,14 +284,8 @@ async def post_events(request: Request) -> JSONResponse:
         return JSONResponse({"error": "invalid_batch", "stored": 0, "failures": failures}, status_code=status)
     publisher = state(request).publisher
     if not is_batch:
-        expected = request.headers.get("nats-expected-last-subject-sequence")
-        if expected is not None and not (expected.isascii() and expected.isdigit()):
-            problem = {"path": "Nats-Expected-Last-Subject-Sequence", "message": "must be a stream sequence"}
-            return JSONResponse({"error": "bad_request", "problems": [problem]}, status_code=400)
         try:
-            result = await publisher.publish(
-                decoded[0], expected_last_subject_seq=int(expected) if expected else None
-            )
+            result = await publisher.publish(decoded[0], expected_last_subject_seq=expected)
         except ConcurrencyConflict as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
         return JSONResponse(_answer(await first_copy(request, decoded[0], result)), 202)
@@ -278,6 +305,11 @@ async def resubmit(request: Request, key: str) -> JSONResponse:
         raise HTTPException(404, f"no rejection {key}")
     if publisher != f"{who.province}.{who.agency}":
         raise AuthError(403, f"only {publisher} re-submits this rejected event")
+    async with within_limits(request, who, MAX_EVENT_BYTES):
+        return await _resubmit(request, who, key, publisher)
+
+
+async def _resubmit(request: Request, who: Identity, key: str, publisher: str) -> JSONResponse:
     body = b""
     try:
         body = await read_body(request, MAX_EVENT_BYTES)

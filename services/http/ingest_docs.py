@@ -59,6 +59,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: _problem_response("Not a publishing role, or another agency's `source` (kept as rejected)"),
     413: _problem_response(f"Body over the limit: {MAX_EVENT_BYTES} bytes an event, 4 MiB a batch"),
     422: _problem_response("Envelope, type or data invalid: field-level problems; kept as rejected"),
+    429: _problem_response("`quota_exceeded`: the agency's refused events of the hour are over its quota (not "
+                           "kept; see Retry-After), or `too_many_requests`: too many bad tokens from this address"),
 }
 
 

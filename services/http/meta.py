@@ -15,7 +15,7 @@ from schemas.export import data_schema, schema_index
 from services.http.deps import identity, state
 
 router = APIRouter()
-SCHEMA_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.json$")
+SCHEMA_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,63})\.v(?P<version>[1-9][0-9]{0,5})\.json$")
 
 
 @router.get("/healthz", tags=["operations"])

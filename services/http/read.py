@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from projections.tables import activities, events
 from services.http.deps import AuthError, state, table_response
+from services.http.params import MAX_SEQUENCE
 from services.http.scope import Reader, reader
 from services.rejections import get_rejection, list_rejections
 
@@ -75,7 +76,7 @@ async def list_rejected(
     event_id: str | None = None,
     status: Literal["open", "resolved"] | None = Query(None, description="open: no correction stored yet"),
     limit: int = Query(1000, ge=1, le=100_000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_SEQUENCE),
     who: Reader = Depends(reader),
 ) -> Response:
     """Rejected events with their reasons, newest first: the first 4 KiB of each raw event, its size,

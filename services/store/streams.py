@@ -1,7 +1,9 @@
 """Declare the JetStream streams. Only the service that owns them calls this.
 
 The event stream allows JetStream atomic batch publish (nats-server 2.12+), which the publisher
-library uses for batches; on an older server it is declared without it."""
+library uses for batches; on an older server it is declared without it. The event and escalation
+streams keep everything; the rejected-events stream is bounded in bytes and age, the oldest
+rejections leaving first (their rows in the read model stay)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,14 @@ from services.store import (
 log = structlog.get_logger(__name__)
 
 
-def stream_configs(*, dedup_window_s: float, replicas: int) -> list[StreamConfig]:
+REJECTED_MAX_BYTES = 1024**3
+REJECTED_MAX_AGE_S = 180 * 86400.0
+LIMITS = ("max_bytes", "max_age", "discard")
+"""Limits `ensure_streams` brings an existing stream to, where its declaration states them."""
+
+
+def stream_configs(*, dedup_window_s: float, replicas: int, rejected_max_bytes: int = REJECTED_MAX_BYTES,
+                   rejected_max_age_s: float = REJECTED_MAX_AGE_S) -> list[StreamConfig]:
     common = dict(
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
@@ -47,10 +56,11 @@ def stream_configs(*, dedup_window_s: float, replicas: int) -> list[StreamConfig
         ),
         StreamConfig(
             name=REJECTED_STREAM,
-            description="Events refused at the HTTP boundary, with the reason",
+            description="Events refused at the HTTP boundary, with the reason (bounded: the oldest go first)",
             subjects=[REJECTED_SUBJECTS],
             duplicate_window=120,
-            **common,  # type: ignore[arg-type]
+            **{**common, "discard": DiscardPolicy.OLD, "max_age": rejected_max_age_s},  # type: ignore[arg-type]
+            max_bytes=rejected_max_bytes,
         ),
         StreamConfig(
             name=ESCALATIONS_STREAM,
@@ -62,10 +72,14 @@ def stream_configs(*, dedup_window_s: float, replicas: int) -> list[StreamConfig
     ]
 
 
-async def ensure_streams(js: JetStreamContext, *, dedup_window_s: float, replicas: int = 1) -> None:
-    """Create missing streams; an existing stream keeps its configuration except the dedup window
-    and, on the event stream, atomic batch publish (turned on where the server has it)."""
-    for config in stream_configs(dedup_window_s=dedup_window_s, replicas=replicas):
+async def ensure_streams(js: JetStreamContext, *, dedup_window_s: float, replicas: int = 1,
+                         rejected_max_bytes: int = REJECTED_MAX_BYTES,
+                         rejected_max_age_s: float = REJECTED_MAX_AGE_S) -> None:
+    """Create missing streams; an existing stream keeps its configuration except the dedup window,
+    the limits (LIMITS) and, on the event stream, atomic batch publish (turned on where the server
+    has it)."""
+    for config in stream_configs(dedup_window_s=dedup_window_s, replicas=replicas,
+                                 rejected_max_bytes=rejected_max_bytes, rejected_max_age_s=rejected_max_age_s):
         assert config.name is not None
         try:
             info = await js.stream_info(config.name)
@@ -74,12 +88,16 @@ async def ensure_streams(js: JetStreamContext, *, dedup_window_s: float, replica
             log.info("stream.created", stream=config.name, allow_atomic=bool(config.allow_atomic))
             continue
         atomic = bool(config.allow_atomic) and not info.config.allow_atomic
-        if info.config.duplicate_window != config.duplicate_window or atomic:
+        limits = {k: getattr(config, k) for k in LIMITS
+                  if getattr(config, k) is not None and getattr(config, k) != getattr(info.config, k)}
+        if info.config.duplicate_window != config.duplicate_window or atomic or limits:
             info.config.duplicate_window = config.duplicate_window
             info.config.allow_atomic = True if atomic else info.config.allow_atomic
+            for key, value in limits.items():
+                setattr(info.config, key, value)
             await _without_atomic_if_refused(js.update_stream, info.config, atomic)
             log.info("stream.updated", stream=config.name, duplicate_window=config.duplicate_window,
-                     allow_atomic=bool(info.config.allow_atomic))
+                     allow_atomic=bool(info.config.allow_atomic), **{k: str(v) for k, v in limits.items()})
 
 
 Declare = Callable[[StreamConfig], Awaitable[object]]

@@ -224,7 +224,8 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_system(tmp_path_factory: pytest.TempPathFactory):
-    system = new_system(tmp_path_factory.mktemp("fuzz"), DOINGOAI_ESCALATIONS="false").start()
+    system = new_system(tmp_path_factory.mktemp("fuzz"), DOINGOAI_ESCALATIONS="false",
+                        DOINGOAI_REJECTED_QUOTA_BYTES=str(1024**3)).start()  # it keeps ~30 MB of refusals
     yield system
     system.stop()
 

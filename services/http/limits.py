@@ -1,0 +1,193 @@
+"""What one client may cost the HTTP service: the bytes of refused events it has kept per hour (a
+quota per publishing agency), the request bodies read and worked on at once, and how many bad tokens
+one address may try.
+
+All three are held in the HTTP process's memory (one process serves HTTP): a restart starts them
+afresh. Each answers with an exception the application turns into a 429 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter
+
+QUOTA_EXCEEDED = Counter("doingoai_http_rejected_quota_exceeded_total",
+                         "POST /events requests answered 429: the publisher's quota of refused bytes is used up",
+                         ["publisher"])
+BAD_TOKENS_THROTTLED = Counter("doingoai_http_bad_token_throttled_total",
+                               "Requests answered 429: their address tried too many bad tokens")
+DEFAULT_REJECTED_QUOTA_BYTES = 16 * 1024 * 1024
+QUOTA_WINDOW_S = 3600.0
+BAD_TOKENS = 20
+"""Bad tokens one address may present within BAD_TOKEN_WINDOW_S before it is answered 429."""
+BAD_TOKEN_WINDOW_S = 60.0
+BAD_TOKEN_BLOCK_S = 300.0
+MAX_TRACKED = 10_000
+"""Most publishers or addresses remembered; beyond it the stale ones are forgotten first."""
+
+
+class TooManyRequests(Exception):
+    """A client asked for more than it may for now: 429 with `Retry-After`."""
+
+    error = "too_many_requests"
+
+    def __init__(self, message: str, retry_after_s: float):
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        super().__init__(message)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": self.error, "message": str(self), "retry_after_s": self.retry_after_s}
+
+
+class QuotaExceeded(TooManyRequests):
+    """The publisher's refused events of this hour are over its quota: the refused events of this
+    request are not kept, and its requests are refused unread until the hour is over."""
+
+    error = "quota_exceeded"
+
+    def __init__(self, publisher: str, limit: int, retry_after_s: float):
+        self.publisher, self.limit = publisher, limit
+        super().__init__(f"{publisher} has sent more than {limit} bytes of refused events within an hour; "
+                         "they are no longer kept: correct the events before sending more", retry_after_s)
+
+    def as_dict(self) -> dict[str, object]:
+        return {**super().as_dict(), "publisher": self.publisher, "quota_bytes": self.limit,
+                "window_s": int(QUOTA_WINDOW_S)}
+
+
+@dataclass
+class _Window:
+    start: float
+    used: int = 0
+
+
+def _forget_stale(table: dict[str, _Window], now: float, span: float) -> None:
+    if len(table) < MAX_TRACKED:
+        return
+    for key in [k for k, w in table.items() if now - w.start >= span]:
+        del table[key]
+    while len(table) >= MAX_TRACKED:  # still full of fresh ones: the oldest go
+        del table[next(iter(table))]
+
+
+@dataclass
+class RejectedQuota:
+    """Bytes of refused events kept per publisher in a window of an hour that opens at its first
+    refusal. A refusal that does not fit is not kept and closes the window to the publisher until
+    it ends (its requests are then refused before their body is read). `limit` 0: no quota."""
+
+    limit: int = DEFAULT_REJECTED_QUOTA_BYTES
+    window_s: float = QUOTA_WINDOW_S
+    clock: Callable[[], float] = time.monotonic
+    windows: dict[str, _Window] = field(default_factory=dict)
+
+    def _window(self, publisher: str) -> _Window:
+        now = self.clock()
+        found = self.windows.get(publisher)
+        if found is None or now - found.start >= self.window_s:
+            _forget_stale(self.windows, now, self.window_s)
+            found = self.windows[publisher] = _Window(now)
+        return found
+
+    def _exceeded(self, publisher: str, window: _Window) -> QuotaExceeded:
+        QUOTA_EXCEEDED.labels(publisher).inc()
+        return QuotaExceeded(publisher, self.limit, window.start + self.window_s - self.clock())
+
+    def check(self, publisher: str) -> None:
+        """QuotaExceeded if the publisher's window is used up."""
+        if self.limit and (window := self._window(publisher)).used >= self.limit:
+            raise self._exceeded(publisher, window)
+
+    def charge(self, publisher: str, size: int) -> None:
+        """Count `size` bytes about to be kept, or QuotaExceeded (nothing counted but the window closed)."""
+        if not self.limit:
+            return
+        window = self._window(publisher)
+        if window.used + size > self.limit:
+            window.used = self.limit
+            raise self._exceeded(publisher, window)
+        window.used += size
+
+
+@dataclass
+class BadTokens:
+    """Addresses that presented `limit` bad tokens within `window_s` are answered 429 for `block_s`
+    (any bearer request from them, before its token is looked up)."""
+
+    limit: int = BAD_TOKENS
+    window_s: float = BAD_TOKEN_WINDOW_S
+    block_s: float = BAD_TOKEN_BLOCK_S
+    clock: Callable[[], float] = time.monotonic
+    failures: dict[str, _Window] = field(default_factory=dict)
+    blocked: dict[str, float] = field(default_factory=dict)
+
+    def check(self, address: str) -> None:
+        until = self.blocked.get(address)
+        if until is None:
+            return
+        now = self.clock()
+        if now >= until:
+            del self.blocked[address]
+            return
+        BAD_TOKENS_THROTTLED.inc()
+        raise TooManyRequests(f"too many bad tokens from {address}; try again later", until - now)
+
+    def failed(self, address: str) -> None:
+        now = self.clock()
+        window = self.failures.get(address)
+        if window is None or now - window.start >= self.window_s:
+            _forget_stale(self.failures, now, self.window_s)
+            window = self.failures[address] = _Window(now)
+        window.used += 1
+        if window.used >= self.limit:
+            del self.failures[address]
+            if len(self.blocked) >= MAX_TRACKED:
+                self.blocked = {a: t for a, t in self.blocked.items() if t > now}
+            self.blocked[address] = now + self.block_s
+
+
+@dataclass
+class BodyBudget:
+    """Bytes of request bodies being read and worked on at once, per publisher and in all: a request
+    over either waits (its body unread, held back by the connection's flow control) until earlier
+    ones are done. Each request counts its declared length, or its route's limit."""
+
+    per_publisher: int = 8 * 1024 * 1024
+    total: int = 48 * 1024 * 1024
+    held: dict[str, int] = field(default_factory=dict)
+    in_use: int = 0
+    _changed: asyncio.Condition | None = None
+
+    @asynccontextmanager
+    async def hold(self, publisher: str, size: int) -> AsyncIterator[None]:
+        size = min(size, self.per_publisher, self.total)
+        changed = self._changed = self._changed or asyncio.Condition()
+        async with changed:
+            await changed.wait_for(lambda: self.held.get(publisher, 0) + size <= self.per_publisher
+                                   and self.in_use + size <= self.total)
+            self.held[publisher] = self.held.get(publisher, 0) + size
+            self.in_use += size
+        try:
+            yield
+        finally:
+            async with changed:
+                self.in_use -= size
+                self.held[publisher] -= size
+                if not self.held[publisher]:
+                    del self.held[publisher]
+                changed.notify_all()
+
+
+@dataclass
+class Limits:
+    """The HTTP service's limits, made once per application."""
+
+    rejected: RejectedQuota = field(default_factory=RejectedQuota)
+    bad_tokens: BadTokens = field(default_factory=BadTokens)
+    bodies: BodyBudget = field(default_factory=BodyBudget)
