@@ -19,6 +19,8 @@ async def refusals(engine: AsyncEngine, who: Identity, events: Sequence[Event]) 
     """For each event `who` publishes, why the rules refuse it, or None: the type's rule, and the
     aggregate's owner and parties as the read model knows them (an aggregate it does not know yet
     is left to the projection)."""
+    if not events:
+        return []
     subjects = sorted({e.envelope.subject for e in events})
     held: dict[str, dict[str, Aggregate]] = {}
     async with engine.connect() as conn:

@@ -48,7 +48,7 @@ async def test_a_connection_without_the_password_is_refused_and_the_system_still
     conn = await asyncpg.connect(system.runtime()["database_url"], timeout=10)
     assert await conn.fetchval("SELECT current_user") == "postgres"
     await conn.close()
-    assert httpx.get(f"{system.http}/healthz").json()["database"] is True
+    assert httpx.get(f"{system.http}/healthz", headers=system.reader()).json()["database"] is True
 
 
 def test_the_password_and_the_runtime_file_holding_it_are_the_owners_alone(system: System):
