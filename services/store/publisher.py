@@ -93,9 +93,9 @@ class ConcurrencyConflict(Exception):
 
 class Publisher:
     """Publishes to the event stream on `nc`. `lookup`: True asks the event index over NATS (and
-    has the lookup service read the stream for it: an agency may not), a function asks it directly,
-    False/None skips it (the duplicate window alone dedups). `atomic`:
-    use atomic batches where the stream allows them (found out on first use). `group_commit`:
+    has the lookup service read the stream for it: an agency may not), a function asks it
+    directly, False/None skips it (the duplicate window alone dedups). `atomic`: use atomic
+    batches where the stream allows them (found out on first use). `group_commit`:
     concurrent `publish` calls beyond `direct_limit` in flight wait and go together; `in_flight`:
     how many groups (and `publish_many` chunks) may await their acknowledgement at once."""
 
@@ -109,7 +109,8 @@ class Publisher:
         self.retries = retries
         self.lookup = self._ask_index if lookup is True else (lookup or None)
         self.reads_stream = lookup is not True
-        """Whether it reads the event stream itself (else the lookup service does, for it)."""
+        """Whether it reads the event stream itself (else, or when that fails, the lookup service
+        reads it for it)."""
         self.atomic = atomic
         self.group_commit = group_commit
         self.in_flight = max(1, in_flight)
@@ -131,6 +132,9 @@ class Publisher:
         ids: dict[str, list[str]] = {}
         for source, event_id in keys:
             ids.setdefault(source, []).append(event_id)
+        if len(ids) == 1:
+            [(source, asked)] = ids.items()
+            return {(source, k): v for k, v in (await self._ask_source(source, asked)).items()}
         found: dict[Key, int] = {}
         for source, seqs in zip(ids, await asyncio.gather(*(self._ask_source(s, i) for s, i in ids.items())),
                                 strict=True):
@@ -167,10 +171,10 @@ class Publisher:
         """Store `events` in chunks of `window` (at most 1,000): one atomic batch each where the
         stream allows them, else pipelined publishes; chunks are stored in order, up to `in_flight`
         awaiting their acknowledgement. The (source, id) pairs the event index holds are left out
-        and answered as duplicates with their sequence, as is a repeated pair (of its first copy). Results in input
-        order. On a failure no further chunk is sent and the first error is raised once the chunks
-        in flight are settled (publish the same events again: those stored are answered as
-        duplicates).
+        and answered as duplicates with their sequence, as is a repeated pair (of its first copy).
+        Results in input order. On a failure no further chunk is sent and the first error is raised
+        once the chunks in flight are settled (publish the same events again: those stored are
+        answered as duplicates).
 
         `validate_first`: every event is validated before any is stored (InvalidEvent: nothing
         stored); meanwhile the server stages the batches of the chunks already validated (up to
@@ -345,9 +349,9 @@ class Publisher:
             try:
                 msg = await self.js.get_msg(EVENTS_STREAM, seq=seq)
             except NotFoundError:
-                return False  # nothing there any more: not a copy
-            except (NatsTimeout, NatsError):  # no read access to the stream: ask the lookup service
-                self.reads_stream = False
+                return False  # nothing there: not a copy
+            except (NatsTimeout, NatsError):  # no read access to the stream, or no answer: ask the lookup service
+                pass
             else:
                 return is_copy_of((valid.source, valid.id), msg.subject or "", msg.data or b"")
         request = {"copy": {"seq": seq, "source": valid.source, "id": valid.id}}
