@@ -22,10 +22,6 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return plain(row)
 
 
-MAX_SOURCES = 100
-"""Most sources an ambiguous id's answer lists."""
-
-
 @router.get("/events/{event_id}", responses={300: {"description": "Several sources used the id: pick one with "
                                                    "`?source=` (the body lists them)"}})
 async def get_event(
@@ -38,11 +34,13 @@ async def get_event(
     one source used the id, that event; `?source=` picks one source's event; when several sources
     used the id and no `source` is given, `300 Multiple Choices` with `{"error": "ambiguous_id",
     "id", "sources": [...]}` (each source once, in the order they stored it) and nothing chosen."""
-    q = select(events).where(events.c.id == event_id).order_by(events.c.seq).limit(MAX_SOURCES)
+    # by the (id, source) index: one row per source at most, ordered here (an ORDER BY seq LIMIT could
+    # lead the planner to walk the primary key instead)
+    q = select(events).where(events.c.id == event_id)
     if source is not None:
         q = q.where(events.c.source == source)
     async with state(request).engine.connect() as conn:
-        rows = (await conn.execute(q)).mappings().all()
+        rows = sorted((await conn.execute(q)).mappings().all(), key=lambda r: r["seq"])
     if not rows:
         raise HTTPException(404, f"no event with id {event_id}" + (f" from {source}" if source else ""))
     if len(rows) > 1:
