@@ -24,14 +24,16 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from projections.tables import READ_MODEL_TABLES
 from schemas.codec import encode
-from schemas.envelope import CloudEvent
-from services.store import EVENTS_STREAM, EVENTS_SUBJECTS
+from schemas.envelope import CloudEvent, source_for
+from services.store import EVENTS_STREAM, EVENTS_SUBJECTS, msg_id
 from services.store.publisher import CONTENT_TYPE
 
 KINDS = ("activity_held", "delegation_received", "report_submitted", "difficulty_raised")
 _ID, _AGG = "ID-PLACEHOLDER-0000000000000000000000", "AGG-PLACEHOLDER"
 Item = tuple[str, bytes, str]
 """(NATS subject, encoded CloudEvent, event id)"""
+SOURCE = source_for("ha-tinh", "so-ngoai-vu")
+"""The source of every event of the corpus (`tests.support.sample`'s default)."""
 
 
 class Corpus:
@@ -45,6 +47,7 @@ class Corpus:
         self.shapes: list[tuple[str, bytes, CloudEvent]] = []
         for kind in KINDS:
             event = sample(kind, aggregate_id=_AGG).model_copy(update={"id": _ID})
+            assert event.source == SOURCE, event.source
             raw = encode(event)
             self.shapes.append((f"doingoai.events.{event.province}.{event.agency}.{kind}", raw, event))
         self.province = self.shapes[0][2].province
@@ -77,7 +80,8 @@ class Corpus:
 
 
 def headers(event_id: str) -> dict[str, str]:
-    return {"Nats-Msg-Id": event_id, "Content-Type": CONTENT_TYPE}
+    """The headers the publisher library sends with the corpus event `event_id`."""
+    return {"Nats-Msg-Id": msg_id(SOURCE, event_id), "Content-Type": CONTENT_TYPE}
 
 
 async def raw_sequential(nc: Client, items: Sequence[Item]) -> float:

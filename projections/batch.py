@@ -35,7 +35,7 @@ class StreamMessage(NamedTuple):
 
 
 class Stored(NamedTuple):
-    """A valid event, first of its id, with its place in the stream."""
+    """A valid event, first of its (source, id), with its place in the stream."""
 
     seq: int
     recorded_at: datetime
@@ -45,8 +45,15 @@ class Stored(NamedTuple):
     """The message payload as stored (valid UTF-8 JSON: it decoded)."""
 
 
+Key = tuple[str, str]
+"""The idempotency key of an event: (source, id). Another source's equal id is another event."""
+
+
 class Duplicate(NamedTuple):
+    """A valid event whose (source, id) was stored before, at `original_seq`."""
+
     seq: int
+    source: str
     id: str
     original_seq: int
     recorded_at: datetime
@@ -230,6 +237,18 @@ def decode_strict(raw: bytes) -> Event:
     return decode_obj(parse_strict(raw))
 
 
+def is_copy_of(key: Key, nats_subject: str, data: bytes) -> bool:
+    """Whether a stored message (its subject and bytes) is a valid event of (source, id) `key`,
+    published on its own source's subject: what a "duplicate" acknowledgement of the stream must
+    point at to be a copy of that event (a message id is only a header: anyone can send any)."""
+    try:
+        event = decode_strict(data)
+        check_route(nats_subject, event)
+    except InvalidEvent:
+        return False
+    return (event.envelope.source, event.id) == key
+
+
 def safe_error(error: InvalidEvent) -> InvalidEvent:
     """The same error with paths and messages PostgreSQL can store."""
     return InvalidEvent(error.kind, [Problem(clean_text(p.path), clean_text(p.message)) for p in error.problems])
@@ -298,12 +317,12 @@ def decode_messages(messages: Sequence[StreamMessage]) -> list[Decoded]:
 
 
 def classify(
-    messages: Sequence[StreamMessage], known: Mapping[str, int], decoded: Sequence[Decoded] | None = None
+    messages: Sequence[StreamMessage], known: Mapping[Key, int], decoded: Sequence[Decoded] | None = None
 ) -> Batch:
-    """Split messages into fresh events, duplicates of `known` (id -> seq) or earlier ones, and
-    rejections; `decoded` is `decode_messages(messages)` if the caller has it already."""
+    """Split messages into fresh events, duplicates of `known` ((source, id) -> seq) or earlier ones,
+    and rejections; `decoded` is `decode_messages(messages)` if the caller has it already."""
     batch = Batch(messages=list(messages))
-    seen: dict[str, int] = dict(known)
+    seen: dict[Key, int] = dict(known)
     for d in decoded if decoded is not None else decode_messages(messages):
         msg = d.message
         batch.last_seq = max(batch.last_seq, msg.seq)
@@ -315,21 +334,25 @@ def classify(
                 Rejection(msg.seq, msg.subject, msg.data, safe_error(d.error), msg.recorded_at, d.event_id)
             )
             continue
-        event_id = d.event_id  # the event's id, for a valid one
-        assert event_id is not None
+        key = (d.event.envelope.source, d.event.id)
         late = check_time(d.event.envelope.time, msg.recorded_at)
         if late is not None:
             error = InvalidEvent("bad_envelope", [Problem("time", late)])
-            batch.rejections.append(Rejection(msg.seq, msg.subject, msg.data, error, msg.recorded_at, event_id))
+            batch.rejections.append(Rejection(msg.seq, msg.subject, msg.data, error, msg.recorded_at, key[1]))
             continue
-        if event_id in seen:
-            batch.duplicates.append(Duplicate(msg.seq, event_id, seen[event_id], msg.recorded_at))
+        if key in seen:
+            batch.duplicates.append(Duplicate(msg.seq, key[0], key[1], seen[key], msg.recorded_at))
             continue
-        seen[event_id] = msg.seq
+        seen[key] = msg.seq
         batch.add(Stored(msg.seq, msg.recorded_at, msg.subject, d.event, msg.data))
     return batch
 
 
-def candidate_ids(decoded: Sequence[Decoded]) -> list[str]:
-    """Ids of the valid events: the ones that may repeat an event stored earlier."""
-    return [d.event_id for d in decoded if d.event is not None and d.event_id is not None]
+def key_of(event: Event) -> Key:
+    """The idempotency key of a valid event."""
+    return event.envelope.source, event.id
+
+
+def candidate_keys(decoded: Sequence[Decoded]) -> list[Key]:
+    """(source, id) of the valid events: the ones that may repeat an event stored earlier."""
+    return [(d.event.envelope.source, d.event.id) for d in decoded if d.event is not None]

@@ -1,29 +1,38 @@
-"""The event index: every stored event by id, plus the duplicates and rejections found."""
+"""The event index: every stored event by (source, id), plus the duplicates and rejections found."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import Batch, Stored
+from projections.batch import Batch, Key, Stored
 from projections.bulk import copy_records, driver, insert_rows
 from projections.tables import event_duplicates, events, rejected
 from schemas.codec import to_obj
 from schemas.fastjson import dumps
 
-KNOWN_IDS = "SELECT id, seq FROM events WHERE id = ANY($1::text[])"
-"""Which of the ids ($1) the index holds, with their sequences (asyncpg)."""
+KNOWN_IDS = "SELECT source, id, seq FROM events WHERE id = ANY($1::text[])"
+"""The index rows of the ids ($1), whatever their source, with their sequences (asyncpg): the unique
+key is (id, source), id first, so this is one index scan, as by id alone; `stored_of` keeps the
+pairs that were asked. (An id several sources used is rare: a handful of rows more.)"""
 
 
-async def known_ids(conn: AsyncConnection, ids: list[str]) -> dict[str, int]:
-    """Which of `ids` the index holds, with their sequences."""
-    if not ids:
+def stored_of(rows: Iterable[Sequence[Any]], keys: Iterable[Key]) -> dict[Key, int]:
+    """(source, id) -> seq of the `KNOWN_IDS` rows (source, id, seq) that are among `keys`."""
+    found = {(r[0], r[1]): r[2] for r in rows}
+    return {k: found[k] for k in keys if k in found}
+
+
+async def known_keys(conn: AsyncConnection, keys: list[Key]) -> dict[Key, int]:
+    """Which of `keys` ((source, id)) the index holds, with their sequences."""
+    if not keys:
         return {}
     adb = await driver(conn)
-    return {r["id"]: r["seq"] for r in await adb.fetch(KNOWN_IDS, ids)}
+    return stored_of(await adb.fetch(KNOWN_IDS, list({i for _, i in keys})), keys)
 
 
 def index_record(s: Stored) -> tuple[Any, ...]:
@@ -51,16 +60,17 @@ class EventIndex:
     name = "event_index"
 
     async def read(self, conn: AsyncConnection, batch: Batch) -> None:
-        """Nothing: the handler asked the index for the batch's ids before it classified the batch."""
+        """Nothing: the handler asked the index for the batch's keys before it classified the batch."""
 
     def after(self, found: None, before: IndexChanges) -> None:
-        """Nothing: the ids `before` indexes are laid over the index's answer by the handler."""
+        """Nothing: the keys `before` indexes are laid over the index's answer by the handler."""
 
     def changes(self, batch: Batch, found: None) -> IndexChanges:
         return IndexChanges(
             [index_record(s) for s in batch.fresh],
             [
-                {"seq": d.seq, "id": d.id, "original_seq": d.original_seq, "recorded_at": d.recorded_at}
+                {"seq": d.seq, "source": d.source, "id": d.id, "original_seq": d.original_seq,
+                 "recorded_at": d.recorded_at}
                 for d in batch.duplicates
             ],
             [
@@ -81,7 +91,7 @@ class EventIndex:
         )
 
     async def write(self, conn: AsyncConnection, changes: IndexChanges) -> None:
-        # the first of their ids (the index was asked in this transaction), sequences after the checkpoint
+        # the first of their (source, id) (the index was asked in this transaction), sequences after the checkpoint
         await copy_records(conn, events, changes.indexed)
         await insert_rows(conn, event_duplicates, changes.duplicates)
         if changes.rejected:

@@ -25,14 +25,15 @@ from projections.batch import (
     Batch,
     Decoded,
     StreamMessage,
-    candidate_ids,
+    candidate_keys,
     classify,
     clean_text,
     decode_message,
     decode_messages,
     guess_id,
+    key_of,
 )
-from projections.event_index import known_ids
+from projections.event_index import known_keys
 from projections.tables import rejected
 from schemas.codec import InvalidEvent, Problem
 
@@ -98,9 +99,9 @@ class EventsHandler:
         """Read and compute (nothing is written) what `messages` change, as if `before` were
         committed already."""
         decoded = self.decoded(messages)
-        known = await known_ids(conn, candidate_ids(decoded))
-        if before is not None:  # the ids it indexes are known once it commits
-            known = {**{s.event.id: s.seq for s in before.batch.fresh}, **known}
+        known = await known_keys(conn, candidate_keys(decoded))
+        if before is not None:  # the (source, id) pairs it indexes are known once it commits
+            known = {**{key_of(s.event): s.seq for s in before.batch.fresh}, **known}
         batch = classify(messages, known, decoded)
         held = await self.authority.read(conn, batch)
         if before is not None:

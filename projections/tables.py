@@ -43,7 +43,7 @@ events = Table(
     "events",
     metadata,
     Column("seq", BigInteger, primary_key=True),
-    Column("id", Text, nullable=False, unique=True),
+    Column("id", Text, nullable=False),
     Column("type", Text, nullable=False),
     Column("name", Text, nullable=False, index=True),
     Column("version", Integer, nullable=False),
@@ -58,6 +58,8 @@ events = Table(
     Column("actor", Text),
     Column("nats_subject", Text, nullable=False),
     Column("envelope", JSONB, nullable=False),
+    # the idempotency key is (source, id); id first, so that a look-up by id alone uses it too
+    UniqueConstraint("id", "source", name="events_id_source_key"),
 )
 
 event_duplicates = Table(
@@ -65,6 +67,7 @@ event_duplicates = Table(
     metadata,
     Column("seq", BigInteger, primary_key=True),
     Column("id", Text, nullable=False, index=True),
+    Column("source", Text, nullable=False),
     Column("original_seq", BigInteger, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )

@@ -23,7 +23,9 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
     specversion: str = Field("1.0", pattern=r"^1\.0$", description="CloudEvents spec version")
-    id: str = Field(min_length=1, max_length=128, description="Unique per event; the idempotency key")
+    id: str = Field(
+        min_length=1, max_length=128, description="Unique per event of its source: source + id is the idempotency key"
+    )
     source: str = Field(
         pattern=SOURCE_RE.pattern,
         description="/provinces/<province>/agencies/<agency>",

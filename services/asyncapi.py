@@ -10,6 +10,10 @@ from schemas.export import data_schema
 from services.store import EVENTS_STREAM, LOOKUP_SUBJECT
 
 SLUG = {"description": "lowercase slug", "examples": ["ha-tinh"]}
+MSG_ID_DOC = ("`<source> <id>`: the event's source, one space, its id (source + id is the idempotency key); "
+              "the stream drops a repeat inside its duplicate window")
+LOOKUP_DOC = ('Request {"source": S, "ids": [...]} -> {"found": {id: sequence}}: which of these ids did source S '
+              'store before? (An id alone is no key: a request without "source" is answered {"error": ...}.)')
 
 
 def envelope_schema(data_ref: str, ce_type: str) -> dict[str, Any]:
@@ -32,7 +36,8 @@ def asyncapi(servers: list[str]) -> dict[str, Any]:
             "title": f"{et.title_vi} — {et.title_en}",
             "contentType": "application/cloudevents+json",
             "headers": {"type": "object", "properties": {
-                "Nats-Msg-Id": {"type": "string", "description": "the event id: the idempotency key"},
+                "Nats-Msg-Id": {"type": "string", "description": MSG_ID_DOC,
+                                "examples": ["/provinces/ha-tinh/agencies/so-ngoai-vu 6f1c0e5a-…"]},
                 "Nats-Expected-Last-Subject-Sequence": {"type": "string", "description": "optimistic concurrency"},
             }},
             "payload": envelope_schema(f"#/components/schemas/{et.key}", et.ce_type),
@@ -58,7 +63,7 @@ def asyncapi(servers: list[str]) -> dict[str, Any]:
     operations["receive_escalations"] = {"action": "receive", "channel": {"$ref": "#/channels/escalations"}}
     channels["lookup"] = {
         "address": LOOKUP_SUBJECT,
-        "description": 'Request {"ids": [...]} -> {"found": {id: sequence}}: was an event id stored before?',
+        "description": LOOKUP_DOC,
     }
     operations["lookup_ids"] = {"action": "send", "channel": {"$ref": "#/channels/lookup"}}
     return {

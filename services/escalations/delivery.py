@@ -1,6 +1,8 @@
 """Deliver every escalation (and reminder) on doingoai.escalations.<province>.<target_agency>,
-in stream order, once: the runner checkpoints what was delivered, and `Nats-Msg-Id` (the event
-id) makes a redelivery after a crash a duplicate the escalations stream drops."""
+in stream order, once: the runner checkpoints what was delivered, and `Nats-Msg-Id` (the event's
+`<source> <id>`, as on the events stream) makes a redelivery after a crash a duplicate the
+escalations stream drops. Only the escalation service's own events are delivered, and only the
+services publish on that stream, so no other publisher can take their message ids there."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from projections.batch import StreamMessage
 from projections.runner import Handler
 from schemas.codec import InvalidEvent, decode
-from services.store import ESCALATIONS_STREAM
+from services.store import ESCALATIONS_STREAM, msg_id
 
 DELIVERED = ("escalation_raised", "escalation_reminded")
 
@@ -31,8 +33,9 @@ def delivery_handler(js: JetStreamContext) -> Handler:
             if event.name not in DELIVERED or event.envelope.agency != "doingoai":
                 continue  # only the escalation service's own decisions are delivered
             target = event.data.target_agency  # type: ignore[attr-defined]
-            await js.publish(escalation_subject(event.envelope.province, target), m.data,
-                             headers={"Nats-Msg-Id": event.id, "Content-Type": "application/cloudevents+json"},
+            headers = {"Nats-Msg-Id": msg_id(event.envelope.source, event.id),
+                       "Content-Type": "application/cloudevents+json"}
+            await js.publish(escalation_subject(event.envelope.province, target), m.data, headers=headers,
                              stream=ESCALATIONS_STREAM)
 
     return deliver

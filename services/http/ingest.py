@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import select
 
-from projections.batch import check_route, check_storable, decode_strict, guess_id, parse_strict, safe_error
+from projections.batch import check_storable, guess_id, parse_strict, safe_error
 from projections.tables import rejected
 from schemas.authority import NOT_AUTHORIZED, check_time
 from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, encode, from_binary
@@ -33,8 +33,7 @@ from services.http.deps import AuthError, identity, state
 from services.http.door import refusals
 from services.http.ingest_docs import EVENTS_DOC, RESUBMIT_DOC
 from services.http.params import declared_length, sequence_header
-from services.store import EVENTS_STREAM
-from services.store.publisher import CONTENT_TYPE, ConcurrencyConflict, PublishResult, StoreUnavailable, Valid
+from services.store.publisher import ConcurrencyConflict, PublishResult, StoreUnavailable, Valid
 
 router = APIRouter()
 MAX_BATCH = 1000
@@ -215,27 +214,6 @@ async def publisher_identity(request: Request) -> Identity:
     return who
 
 
-async def first_copy(request: Request, event: Valid, result: PublishResult) -> PublishResult:
-    """A 'duplicate' answer whose sequence holds a refused message with our id (it took the id inside
-    the stream's duplicate window) is no copy of this event: append it under another message id."""
-    if not result.duplicate:
-        return result
-    js = state(request).nc.jetstream()
-    found = await js.get_msg(EVENTS_STREAM, seq=result.sequence)
-    try:
-        stored = decode_strict(found.data or b"")
-        check_route(found.subject or "", stored)
-        if stored.id == event.id:
-            return result
-    except InvalidEvent:
-        pass
-    ack = await js.publish(
-        event.subject, event.raw, stream=EVENTS_STREAM,
-        headers={"Nats-Msg-Id": f"{event.id}:{result.sequence}", "Content-Type": CONTENT_TYPE},
-    )
-    return PublishResult(event.id, ack.seq, bool(ack.duplicate))
-
-
 def _answer(r: PublishResult) -> dict[str, Any]:
     return {"id": r.id, "sequence": r.sequence, "duplicate": r.duplicate}
 
@@ -288,10 +266,9 @@ async def _post_events(request: Request, who: Identity, is_batch: bool, expected
             result = await publisher.publish(decoded[0], expected_last_subject_seq=expected)
         except ConcurrencyConflict as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
-        return JSONResponse(_answer(await first_copy(request, decoded[0], result)), 202)
+        return JSONResponse(_answer(result), 202)
     results = await publisher.publish_many(decoded)
-    checked = await asyncio.gather(*(first_copy(request, e, r) for e, r in zip(decoded, results, strict=True)))
-    return JSONResponse({"results": [_answer(r) for r in checked]}, 202)
+    return JSONResponse({"results": [_answer(r) for r in results]}, 202)
 
 
 @router.post("/api/rejected/{key}/resubmit", status_code=202, tags=["rejected events"], **RESUBMIT_DOC)
@@ -325,7 +302,6 @@ async def _resubmit(request: Request, who: Identity, key: str, publisher: str) -
         await keep_refused(request, who, [(refused_raw(request, body, False), error)])
         return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
     result = await state(request).publisher.publish(event)
-    result = await first_copy(request, event, result)
     link = {"resubmission": {"key": key, "event_id": event.id, "sequence": result.sequence},
             "publisher": publisher, "received_at": datetime.now(UTC).isoformat()}
     await state(request).nc.jetstream().publish(f"doingoai.rejected.{who.province}.{who.agency}",

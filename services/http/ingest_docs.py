@@ -50,7 +50,7 @@ _STORED: dict[str, Any] = {
     "properties": {
         "id": {"type": "string"},
         "sequence": {"type": "integer", "description": "stream sequence in DOINGOAI_EVENTS"},
-        "duplicate": {"type": "boolean", "description": "the id was stored before: its original sequence"},
+        "duplicate": {"type": "boolean", "description": "this source stored this id before: its original sequence"},
     },
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -1,18 +1,19 @@
-"""The permanent idempotency check: which event ids the event index holds, and their sequences.
+"""The permanent idempotency check: which (source, id) pairs the event index holds, and their
+sequences. Another source's equal id is another event.
 
 `CoalescingLookup` asks PostgreSQL on one connection of its own (asyncpg, outside the engine's
 pool, with the engine's address and search_path) with a prepared statement; callers arriving while
 a query runs share the next one. `serve_lookup` answers the publisher library's NATS requests with it.
 
-Given the stream's duplicate window, the lookup also keeps `SeenIds`, a Bloom filter of every id
-in the index, read in sequence order by a task of its own every `window / 8` seconds (1 s at
-most): an id the filter has never seen is answered at once, without a query. That is sound for an
-id stored at least a window ago, the only ones the index must catch (JetStream itself drops a
-repeat inside the window), as long as the projection indexes an event within 3/4 of the window:
+Given the stream's duplicate window, the lookup also keeps `SeenIds`, a Bloom filter of every
+(source, id) in the index, read in sequence order by a task of its own every `window / 8` seconds
+(1 s at most): a pair the filter has never seen is answered at once, without a query. That is sound
+for a pair stored at least a window ago, the only ones the index must catch (JetStream itself drops
+a repeat inside the window), as long as the projection indexes an event within 3/4 of the window:
 the filter is used only while its last refresh began less than `window / 4` ago, and one runner
-fills the index in sequence order, so the filter holds every id indexed by then. Partitioned
-workers' units commit in their own orders: the filter is then not used. Any id the filter may
-hold is asked of PostgreSQL, as is every id while the filter is loading or stale.
+fills the index in sequence order, so the filter holds every pair indexed by then. Partitioned
+workers' units commit in their own orders: the filter is then not used. Any pair the filter may
+hold is asked of PostgreSQL, as is every pair while the filter is loading or stale.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from projections.batch import Key, is_copy_of
 from projections.bulk import driver
-from projections.event_index import KNOWN_IDS
+from projections.event_index import KNOWN_IDS, stored_of
 from projections.partitions import AUDIT_CONSUMER, PROVINCE_CONSUMER
-from services.store import EVENTS_STREAM, LOOKUP_SUBJECT
+from schemas.envelope import source_for
+from services.store import EVENTS_STREAM, LOOKUP_SUBJECT, msg_id
 
 MAX_IDS = 10_000
 QUERY_TIMEOUT_S = 10.0
@@ -55,8 +58,8 @@ def storable_id(event_id: str) -> bool:
 
 
 class SeenIds:
-    """A Bloom filter of event ids: `may_hold` is False only for an id never added. About 1% false
-    positives up to `capacity` ids (10 bits and 7 probes an id), more beyond."""
+    """A Bloom filter of events' (source, id) keys: `may_hold` is False only for a key never added.
+    About 1% false positives up to `capacity` keys (10 bits and 7 probes a key), more beyond."""
 
     PROBES = 7
 
@@ -66,34 +69,35 @@ class SeenIds:
         self.bits = bytearray(self.size // 8)
         self.count = 0
 
-    def _positions(self, event_id: str) -> Iterator[int]:
-        """The bits of `event_id`, by double hashing of its 64-bit hash (one process's hashes: the
+    def _positions(self, key: Key) -> Iterator[int]:
+        """The bits of `key`, by double hashing of its 64-bit hash (one process's hashes: the
         filter never leaves it)."""
-        h = hash(event_id) & 0xFFFF_FFFF_FFFF_FFFF
+        h = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
         position, step, mask = h & 0xFFFF_FFFF, (h >> 32) | 1, self.size - 1
         for _ in range(self.PROBES):
             yield position & mask
             position += step
 
-    def add(self, event_id: str) -> None:
-        for p in self._positions(event_id):
+    def add(self, key: Key) -> None:
+        for p in self._positions(key):
             self.bits[p >> 3] |= 1 << (p & 7)
         self.count += 1
 
-    def may_hold(self, event_id: str) -> bool:
-        """Whether `event_id` may have been added (`_positions` inlined: this is on every publish)."""
-        h = hash(event_id) & 0xFFFF_FFFF_FFFF_FFFF
+    def may_hold(self, key: Key) -> bool:
+        """Whether `key` may have been added (`_positions` inlined: this is on every publish)."""
+        h = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
         position, step, mask, bits = h & 0xFFFF_FFFF, (h >> 32) | 1, self.size - 1, self.bits
         for _ in range(self.PROBES):
             p = position & mask
             if not bits[p >> 3] & (1 << (p & 7)):
-                return False  # most unseen ids end at the first or second bit
+                return False  # most unseen keys end at the first or second bit
             position += step
         return True
 
 
 REFRESH_ROWS = 50_000
 """Index rows read per query of a filter refresh."""
+REFRESH = "SELECT seq, source, id FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"
 PARTITIONED = "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE consumer = $1 OR starts_with(consumer, $2))"
 """Whether partitioned workers project the stream: each unit commits its rows in its own order, so
 the index is not filled in sequence order and the filter is not used."""
@@ -102,19 +106,20 @@ the index is not filled in sequence order and the filter is not used."""
 class CoalescingLookup:
     """Concurrent lookups share one query on a connection of their own; a lost connection is
     opened again (once per query) before the error reaches the callers. With `window_s`, the
-    stream's duplicate window, ids the `SeenIds` filter has never seen are answered without one."""
+    stream's duplicate window, (source, id) pairs the `SeenIds` filter has never seen are answered
+    without one."""
 
     def __init__(self, engine: AsyncEngine, *, window_s: float | None = None):
         self.engine = engine
         self.conn: asyncpg.Connection | None = None
         self.statement: Any = None
-        self.waiting: list[tuple[list[str], asyncio.Future[dict[str, int]]]] = []
+        self.waiting: list[tuple[list[Key], asyncio.Future[dict[Key, int]]]] = []
         self.running = False
         self.task: asyncio.Task[None] | None = None
         self.window_s = window_s
         self.seen: SeenIds | None = None
         self.seen_through = 0
-        """The filter holds the ids of the index rows up to this sequence."""
+        """The filter holds the keys of the index rows up to this sequence."""
         self.refresh_began = float("-inf")
         """time.monotonic() when the last complete refresh began (it saw every row committed by then)."""
         self.refresher: asyncio.Task[None] | None = None
@@ -141,8 +146,8 @@ class CoalescingLookup:
             await asyncio.sleep(pause)
 
     async def refresh(self) -> None:
-        """Add the ids of the index rows after `seen_through`; a new filter, twice as large, once
-        this one holds more ids than its capacity."""
+        """Add the keys of the index rows after `seen_through`; a new filter, twice as large, once
+        this one holds more keys than its capacity."""
         began = time.monotonic()
         async with self.engine.connect() as conn:
             adb = await driver(conn)
@@ -154,62 +159,62 @@ class CoalescingLookup:
                 total = int(await adb.fetchval("SELECT count(*) FROM events"))
                 seen, through = SeenIds(max(1 << 20, 2 * total)), 0
             while True:
-                rows = await adb.fetch(
-                    "SELECT seq, id FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", through, REFRESH_ROWS)
+                rows = await adb.fetch(REFRESH, through, REFRESH_ROWS)
                 for row in rows:
-                    seen.add(row["id"])
+                    seen.add((row[1], row[2]))
                 if rows:
                     through = rows[-1]["seq"]
                 if len(rows) < REFRESH_ROWS:
                     break
         self.seen, self.seen_through, self.refresh_began = seen, through, began
 
-    async def __call__(self, ids: Sequence[str]) -> dict[str, int]:
+    async def __call__(self, keys: Sequence[Key]) -> dict[Key, int]:
+        """Which of `keys` ((source, id)) the index holds, with their sequences."""
         seen = self._filter()
         if seen is not None:
-            ids = [i for i in ids if seen.may_hold(i)]
-            if not ids:
+            keys = [k for k in keys if seen.may_hold(k)]
+            if not keys:
                 return {}
         if self.running:  # join the next query
-            future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
-            self.waiting.append((list(ids), future))
+            future: asyncio.Future[dict[Key, int]] = asyncio.get_running_loop().create_future()
+            self.waiting.append((list(keys), future))
             return await future
         self.running = True  # no query running: ask at once, in this task
         try:
-            found = await self.query(list({i for i in ids if storable_id(i)}))
+            found = await self.query(list({k for k in keys if storable_id(k[1])}))
         finally:
             if self.waiting:
                 self.task = asyncio.create_task(self._drain())
             else:
                 self.running = False
-        return {i: found[i] for i in ids if i in found}
+        return {k: found[k] for k in keys if k in found}
 
     async def _drain(self) -> None:
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting, []
                 try:
-                    found = await self.query(list({i for ids, _ in batch for i in ids if storable_id(i)}))
+                    found = await self.query(list({k for keys, _ in batch for k in keys if storable_id(k[1])}))
                 except Exception as exc:  # handed to every caller of this round
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for ids, future in batch:
+                for keys, future in batch:
                     if not future.done():
-                        future.set_result({i: found[i] for i in ids if i in found})
+                        future.set_result({k: found[k] for k in keys if k in found})
         finally:
             self.running = False
 
-    async def query(self, ids: list[str]) -> dict[str, int]:
-        if not ids:
+    async def query(self, keys: list[Key]) -> dict[Key, int]:
+        if not keys:
             return {}
+        ids = list({i for _, i in keys})
         for attempt in (1, 2):
             try:
                 if self.statement is None:
                     await self._connect()
-                rows = await self.statement.fetch(ids, timeout=QUERY_TIMEOUT_S)
-                return {row[0]: row[1] for row in rows}
+                return stored_of(await self.statement.fetch(ids, timeout=QUERY_TIMEOUT_S), keys)
             except LOST:
                 await self.close()
                 if attempt == 2:
@@ -238,24 +243,51 @@ class CoalescingLookup:
                 conn.terminate()
 
 
+def _source_of(subject: str) -> str | None:
+    """The source whose agency publishes on an events subject `doingoai.events.<province>.<agency>.<name>`."""
+    parts = subject.split(".")
+    return source_for(parts[2], parts[3]) if len(parts) == 5 and parts[:2] == ["doingoai", "events"] else None
+
+
 async def serve_lookup(nc: Client, engine: AsyncEngine, lookup: CoalescingLookup | None = None) -> Subscription:
-    """Answer `{"ids": [...]}` with `{"found": {id: seq}}` and `{"probe": {subject, after, id}}`
-    with `{"landed": seq | null}` on LOOKUP_SUBJECT; each request in a task of its own, so that
-    concurrent requests share a query."""
+    """Answer, on LOOKUP_SUBJECT (JSON; each request in a task of its own, so that concurrent
+    requests share a query):
+
+    - `{"source": S, "ids": [...]}` with `{"found": {id: seq}}`: which of the ids source S stored
+      (at most MAX_IDS a request; one request per source). A request without `source` (an id alone
+      is no key) is answered `{"error": ...}`, which an older client takes as "none found": the
+      duplicate window and the event index still keep one copy of each (source, id).
+    - `{"probe": {"subject", "after", "id", "msg_id"?}}` with `{"landed": seq | null}`: is the next
+      message on the events subject after `after` the one with message id `msg_id` (default: the
+      subject's source and `id`, as `services.store.msg_id` makes it; or a bare `id`)?
+    - `{"copy": {"seq", "source", "id"}}` with `{"copy": true | false}`: is the message at `seq` the
+      valid event (source, id), on its source's subject? (A "duplicate" acknowledgement names a
+      message by its `Nats-Msg-Id`, a header any publisher may set.)
+    """
     js = nc.jetstream()
     ask = lookup or CoalescingLookup(engine)
     answering: set[asyncio.Task[None]] = set()
 
     async def probe(request: dict[str, object]) -> int | None:
-        """Is the next message on `subject` after `after` the one with id `id`? (its sequence)"""
+        """Is the next message on `subject` after `after` the one with our message id? (its sequence)"""
         subject, after, event_id = str(request["subject"]), int(str(request["after"])), str(request["id"])
-        if not subject.startswith("doingoai.events."):
+        source = _source_of(subject)
+        if source is None:
             return None
+        wanted = {str(request["msg_id"])} if "msg_id" in request else {msg_id(source, event_id), event_id}
         try:
             found = await js.get_msg(EVENTS_STREAM, seq=after + 1, subject=subject, next=True)
         except NotFoundError:
             return None
-        return found.seq if found.headers and found.headers.get("Nats-Msg-Id") == event_id else None
+        return found.seq if found.headers and found.headers.get("Nats-Msg-Id") in wanted else None
+
+    async def copy(request: dict[str, object]) -> bool:
+        seq, key = int(str(request["seq"])), (str(request["source"]), str(request["id"]))
+        try:
+            found = await js.get_msg(EVENTS_STREAM, seq=seq)
+        except NotFoundError:
+            return False
+        return is_copy_of(key, found.subject or "", found.data or b"")
 
     async def answer(msg: Msg) -> None:
         try:
@@ -263,16 +295,23 @@ async def serve_lookup(nc: Client, engine: AsyncEngine, lookup: CoalescingLookup
             if "probe" in request:
                 await msg.respond(json.dumps({"landed": await probe(request["probe"])}).encode())
                 return
+            if "copy" in request:
+                await msg.respond(json.dumps({"copy": await copy(request["copy"])}).encode())
+                return
+            source = request["source"]
+            if not isinstance(source, str):
+                raise TypeError("source")
             ids = [str(i) for i in request.get("ids", [])][:MAX_IDS]
         except (ValueError, AttributeError, KeyError, TypeError):
-            await msg.respond(json.dumps({"error": "expected {\"ids\": [...]} or {\"probe\": {...}}"}).encode())
+            expected = 'expected {"source": ..., "ids": [...]}, {"probe": {...}} or {"copy": {...}}'
+            await msg.respond(json.dumps({"error": expected}).encode())
             return
         try:
-            found = await ask(ids)
+            found = await ask([(source, i) for i in ids])
         except Exception as exc:  # the asker goes on without the index (the duplicate window still dedups)
             await msg.respond(json.dumps({"error": f"event index unavailable: {type(exc).__name__}"}).encode())
             return
-        await msg.respond(json.dumps({"found": found}).encode())
+        await msg.respond(json.dumps({"found": {i: seq for (_, i), seq in found.items()}}).encode())
 
     async def receive(msg: Msg) -> None:
         task = asyncio.create_task(answer(msg))

@@ -24,13 +24,38 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return plain(row)
 
 
-@router.get("/events/{event_id}")
-async def get_event(request: Request, event_id: str) -> JSONResponse:
-    """The stored CloudEvent, its stream `sequence` and `recorded_at`."""
+@router.get("/events/{event_id}", responses={300: {"description": "Several sources used the id: pick one with "
+                                                   "`?source=` (the body lists them)"}})
+async def get_event(
+    request: Request,
+    event_id: str,
+    source: str | None = Query(None, description="The event's source, e.g. /provinces/ha-tinh/agencies/"
+                               "so-ngoai-vu: needed only when several sources used the id"),
+    who: Reader = Depends(reader),
+) -> JSONResponse:
+    """The stored CloudEvent, its stream `sequence` and `recorded_at`. An event is (source, id): when
+    one source used the id, that event; `?source=` picks one source's event; when several sources
+    used the id and no `source` is given, `300 Multiple Choices` with `{"error": "ambiguous_id",
+    "id", "sources": [...]}` (each source once, in the order they stored it) and nothing chosen.
+    Only events the reader may read count: its province's (an agency: its own); `403` when the id is
+    only another's."""
+    # by the (id, source) index: one row per source at most, ordered here (an ORDER BY seq LIMIT could
+    # lead the planner to walk the primary key instead)
+    q = select(events).where(events.c.id == event_id)
+    if source is not None:
+        q = q.where(events.c.source == source)
     async with state(request).engine.connect() as conn:
-        row = (await conn.execute(select(events).where(events.c.id == event_id))).mappings().first()
-    if row is None:
-        raise HTTPException(404, f"no event with id {event_id}")
+        found = sorted((await conn.execute(q)).mappings().all(), key=lambda r: r["seq"])
+    rows = [r for r in found if r["province"] == who.who.province and (who.whole_province
+                                                                        or r["source"] == who.who.source)]
+    if found and not rows:
+        raise AuthError(403, f"{event_id} is not an event {who.who.province}.{who.who.agency} reads")
+    if not rows:
+        raise HTTPException(404, f"no event with id {event_id}" + (f" from {source}" if source else ""))
+    if len(rows) > 1:
+        return JSONResponse({"error": "ambiguous_id", "id": event_id, "sources": [r["source"] for r in rows],
+                             "message": "several sources used this id: name one with ?source="}, status_code=300)
+    row = rows[0]
     return JSONResponse(
         {"event": row["envelope"], "sequence": row["seq"], "recorded_at": row["recorded_at"].isoformat()}
     )

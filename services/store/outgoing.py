@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import NamedTuple
 
+from projections.batch import Key
 from schemas.codec import decode, encode
 from schemas.envelope import CloudEvent, nats_subject
+from services.store import msg_id
 from services.store.wire import SentBatch
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -21,18 +23,30 @@ class PublishResult(NamedTuple):
 
 
 class Valid(NamedTuple):
-    """An event that passed `decode`: its id, its NATS subject and the exact bytes to store (its
-    encoded envelope). Only strings: many of them held at once cost the garbage collector nothing."""
+    """An event that passed `decode`: its id, its NATS subject, the exact bytes to store (its
+    encoded envelope) and its source. Only strings: many of them held at once cost the garbage
+    collector nothing."""
 
     id: str
     subject: str
     raw: bytes
+    source: str
 
     @classmethod
     def of(cls, envelope: CloudEvent, raw: bytes) -> Valid:
         """`raw` must be `envelope` encoded, and `envelope` validated by `decode`."""
         _, _, province, _, agency = envelope.source.split("/")
-        return cls(envelope.id, nats_subject(province, agency, envelope.type.rsplit(".", 2)[1]), raw)
+        return cls(envelope.id, nats_subject(province, agency, envelope.type.rsplit(".", 2)[1]), raw, envelope.source)
+
+    @property
+    def key(self) -> Key:
+        """The idempotency key: (source, id)."""
+        return self.source, self.id
+
+    @property
+    def msg_id(self) -> str:
+        """Its `Nats-Msg-Id`."""
+        return msg_id(self.source, self.id)
 
 
 def validate(event: CloudEvent | bytes | Valid) -> Valid:
@@ -61,18 +75,20 @@ async def validate_all(events: Sequence[CloudEvent | bytes | Valid]) -> list[Val
 
 
 class Chunk:
-    """Events sent together: the ids the index holds, repeats of an id, and the fresh ones."""
+    """Events sent together: the keys ((source, id)) the index holds, repeats of a key, and the
+    fresh ones."""
 
-    def __init__(self, valids: Sequence[Valid], earlier: dict[str, int]):
+    def __init__(self, valids: Sequence[Valid], earlier: dict[Key, int]):
         self.valids = valids
         self.earlier = earlier
-        self.first: dict[str, int] = {}
+        self.first: dict[Key, int] = {}
         self.fresh: list[Valid] = []
         for k, v in enumerate(valids):
-            if v.id not in earlier and v.id not in self.first:
-                self.first[v.id] = k
+            key = v.source, v.id
+            if key not in earlier and key not in self.first:
+                self.first[key] = k
                 self.fresh.append(v)
-        self.stored: dict[str, Outcome] = {}
+        self.stored: dict[Key, Outcome] = {}
         self.failed: list[BaseException] = []
         self.sent: SentBatch | None = None
 
@@ -82,18 +98,19 @@ class Chunk:
         except Exception as exc:
             self.failed.append(exc)
             return
-        self.stored = {v.id: o for v, o in zip(self.fresh, done, strict=True)}
+        self.stored = {(v.source, v.id): o for v, o in zip(self.fresh, done, strict=True)}
         self.failed += [o for o in done if isinstance(o, BaseException)]
 
     def outcomes(self) -> list[Outcome]:
         """One per event, in order: the index's sequence, the stored one, or a duplicate of it."""
         out: list[Outcome] = []
         for k, v in enumerate(self.valids):
-            if v.id in self.earlier:
-                out.append(PublishResult(v.id, self.earlier[v.id], True))
+            key = v.source, v.id
+            if key in self.earlier:
+                out.append(PublishResult(v.id, self.earlier[key], True))
                 continue
-            stored = self.stored.get(v.id) or (self.failed[0] if self.failed else StoreUnavailable(v.id))
-            if isinstance(stored, PublishResult) and self.first[v.id] != k:
+            stored = self.stored.get(key) or (self.failed[0] if self.failed else StoreUnavailable(v.id))
+            if isinstance(stored, PublishResult) and self.first[key] != k:
                 stored = PublishResult(stored.id, stored.sequence, True)
             out.append(stored)
         return out

@@ -7,10 +7,14 @@ Used by our own services and offered to agency systems written in Python:
     result = await publisher.publish(envelope)          # -> PublishResult(id, sequence, duplicate)
     results = await publisher.publish_many(envelopes)   # atomic batches of up to 1,000
 
-Idempotency: `Nats-Msg-Id` is the event id, so the server drops a repeat inside its duplicate
-window; before publishing, the event index is asked whether the id was stored earlier, so a
-repeat months later is still stored once. Optimistic concurrency: pass
-`expected_last_subject_seq` and a stale value raises `ConcurrencyConflict`.
+Idempotency: (source, id) is the key. `Nats-Msg-Id` is `<source> <id>` (`services.store.msg_id`),
+so the server drops a repeat inside its duplicate window; before publishing, the event index is
+asked whether the pair was stored earlier, so a repeat months later is still stored once. Another
+source's equal id is another event. A message id is only a header, which any publisher may set:
+a "duplicate" answer of the server counts only if the message it names is this very event (valid,
+same source and id, on its source's subject); otherwise the event is published again under
+`<source> <id>:<that sequence>`. Optimistic concurrency: pass `expected_last_subject_seq` and a
+stale value raises `ConcurrencyConflict`.
 
 Batches: where the stream allows JetStream atomic batches, `publish_many` stores each chunk all or
 nothing with one acknowledgement (one fsync instead of one per event), and concurrent `publish`
@@ -38,6 +42,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError, BadRequestError, NoStreamResponseError, NotFoundError
 
+from projections.batch import Key, is_copy_of
 from schemas.envelope import CloudEvent
 from services.store import EVENTS_STREAM, LOOKUP_SUBJECT
 from services.store.outgoing import (
@@ -70,7 +75,10 @@ DIRECT_LIMIT = 16
 """Concurrent `publish` calls of one Publisher that each go out at once; more wait for a group."""
 WRONG_LAST_SEQUENCE = 10071
 MSG_ID_IN_PROCESS = 10158
-Lookup = Callable[[Sequence[str]], Awaitable[dict[str, int]]]
+TAKEN_IDS = 3
+"""Message ids tried for one event whose id other messages took in the duplicate window (see above)."""
+Lookup = Callable[[Sequence[Key]], Awaitable[dict[Key, int]]]
+"""(source, id) pairs -> the sequences of those the event index holds."""
 
 
 class ConcurrencyConflict(Exception):
@@ -84,9 +92,10 @@ class ConcurrencyConflict(Exception):
 
 
 class Publisher:
-    """Publishes to the event stream on `nc`. `lookup`: True asks the event index over NATS, a
-    function asks it directly, False/None skips it (the duplicate window alone dedups). `atomic`:
-    use atomic batches where the stream allows them (found out on first use). `group_commit`:
+    """Publishes to the event stream on `nc`. `lookup`: True asks the event index over NATS (and
+    has the lookup service read the stream for it: an agency may not), a function asks it
+    directly, False/None skips it (the duplicate window alone dedups). `atomic`: use atomic
+    batches where the stream allows them (found out on first use). `group_commit`:
     concurrent `publish` calls beyond `direct_limit` in flight wait and go together; `in_flight`:
     how many groups (and `publish_many` chunks) may await their acknowledgement at once."""
 
@@ -99,6 +108,9 @@ class Publisher:
         self.timeout = timeout
         self.retries = retries
         self.lookup = self._ask_index if lookup is True else (lookup or None)
+        self.reads_stream = lookup is not True
+        """Whether it reads the event stream itself (else, or when that fails, the lookup service
+        reads it for it)."""
         self.atomic = atomic
         self.group_commit = group_commit
         self.in_flight = max(1, in_flight)
@@ -109,15 +121,30 @@ class Publisher:
         self._groups = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def stored(self, ids: Sequence[str]) -> dict[str, int]:
-        """Which of `ids` the event index holds already, with their sequences."""
-        if self.lookup is None or not ids:
+    async def stored(self, keys: Sequence[Key]) -> dict[Key, int]:
+        """Which of `keys` ((source, id)) the event index holds already, with their sequences."""
+        if self.lookup is None or not keys:
             return {}
-        return await self.lookup(ids)
+        return await self.lookup(keys)
 
-    async def _ask_index(self, ids: Sequence[str]) -> dict[str, int]:
+    async def _ask_index(self, keys: Sequence[Key]) -> dict[Key, int]:
+        """One request `{"source": ..., "ids": [...]}` per source (a publisher has one, as a rule)."""
+        ids: dict[str, list[str]] = {}
+        for source, event_id in keys:
+            ids.setdefault(source, []).append(event_id)
+        if len(ids) == 1:
+            [(source, asked)] = ids.items()
+            return {(source, k): v for k, v in (await self._ask_source(source, asked)).items()}
+        found: dict[Key, int] = {}
+        for source, seqs in zip(ids, await asyncio.gather(*(self._ask_source(s, i) for s, i in ids.items())),
+                                strict=True):
+            found.update({(source, k): v for k, v in seqs.items()})
+        return found
+
+    async def _ask_source(self, source: str, ids: list[str]) -> dict[str, int]:
+        request = json.dumps({"source": source, "ids": ids}).encode()
         try:
-            reply = await self.nc.request(LOOKUP_SUBJECT, json.dumps({"ids": list(ids)}).encode(), timeout=self.timeout)
+            reply = await self.nc.request(LOOKUP_SUBJECT, request, timeout=self.timeout)
         except (NoRespondersError, NatsTimeout):
             return {}  # the stream's duplicate window and the index still keep one copy
         found = json.loads(reply.data).get("found", {})
@@ -126,12 +153,13 @@ class Publisher:
     async def publish(
         self, event: CloudEvent | bytes | Valid, *, expected_last_subject_seq: int | None = None
     ) -> PublishResult:
-        """Store one event (InvalidEvent before anything is sent); an id stored earlier is answered
-        with its original sequence and `duplicate=True`."""
+        """Store one event (InvalidEvent before anything is sent); a (source, id) stored earlier is
+        answered with its original sequence and `duplicate=True`."""
         valid = validate(event)
-        earlier = await self.stored([valid.id])
-        if valid.id in earlier:
-            return PublishResult(valid.id, earlier[valid.id], True)
+        key = valid.source, valid.id
+        earlier = await self.stored([key])
+        if key in earlier:
+            return PublishResult(valid.id, earlier[key], True)
         if expected_last_subject_seq is not None or not self.group_commit:
             return await self._append(valid, expected_last_subject_seq)
         return await self._join_group(valid)
@@ -142,11 +170,11 @@ class Publisher:
     ) -> list[PublishResult]:
         """Store `events` in chunks of `window` (at most 1,000): one atomic batch each where the
         stream allows them, else pipelined publishes; chunks are stored in order, up to `in_flight`
-        awaiting their acknowledgement. The ids the event index holds are left out and answered as
-        duplicates with their sequence, as is a repeated id (of its first copy). Results in input
-        order. On a failure no further chunk is sent and the first error is raised once the chunks
-        in flight are settled (publish the same events again: those stored are answered as
-        duplicates).
+        awaiting their acknowledgement. The (source, id) pairs the event index holds are left out
+        and answered as duplicates with their sequence, as is a repeated pair (of its first copy).
+        Results in input order. On a failure no further chunk is sent and the first error is raised
+        once the chunks in flight are settled (publish the same events again: those stored are
+        answered as duplicates).
 
         `validate_first`: every event is validated before any is stored (InvalidEvent: nothing
         stored); meanwhile the server stages the batches of the chunks already validated (up to
@@ -159,7 +187,7 @@ class Publisher:
         try:
             for start in range(0, len(events), size):
                 valids = await validate_all(events[start:start + size])
-                chunk = Chunk(valids, await self.stored([v.id for v in valids]))
+                chunk = Chunk(valids, await self.stored([(v.source, v.id) for v in valids]))
                 chunks.append(chunk)
                 if not validate_first:
                     if not await self._send(chunk, chunks, running, limit):
@@ -207,7 +235,7 @@ class Publisher:
         if len(fresh) < MIN_ATOMIC or not self.atomic:
             return None
         try:
-            return await self.wire.begin([Message(v.subject, v.raw, v.id) for v in fresh], commit=commit)
+            return await self.wire.begin([Message(v.subject, v.raw, v.msg_id) for v in fresh], commit=commit)
         except NotSent:
             return None
 
@@ -252,7 +280,7 @@ class Publisher:
             task.add_done_callback(self._tasks.discard)
 
     async def _send_group(self, group: list[tuple[Valid, asyncio.Future[PublishResult]]]) -> None:
-        """Store a group (its ids were looked up by their callers) and answer each caller."""
+        """Store a group (its keys were looked up by their callers) and answer each caller."""
         chunk = Chunk([v for v, _ in group], {})
         try:
             try:
@@ -277,8 +305,20 @@ class Publisher:
     # --- one event ----------------------------------------------------------------------------
 
     async def _append(self, valid: Valid, expected: int | None) -> PublishResult:
-        event_id, subject, raw = valid
-        message = Message(subject, raw, event_id, expected)
+        """Publish one event as `<source> <id>`; a "duplicate" answer naming a message that is not
+        this event (another publisher sent that message id) is published again under
+        `<source> <id>:<its sequence>` (the same after a retry: still stored once)."""
+        message_id = valid.msg_id
+        for _ in range(TAKEN_IDS):
+            result = await self._append_as(valid, message_id, expected)
+            if not result.duplicate or await self._is_copy(valid, result.sequence):
+                return result
+            message_id = f"{valid.msg_id}:{result.sequence}"
+        raise StoreUnavailable(f"the message ids of {valid.source} {valid.id} are taken by other messages")
+
+    async def _append_as(self, valid: Valid, message_id: str, expected: int | None) -> PublishResult:
+        event_id, subject, raw, _ = valid
+        message = Message(subject, raw, message_id, expected)
         for attempt in range(self.retries + 1):
             try:
                 try:
@@ -290,7 +330,7 @@ class Publisher:
             except BadRequestError as exc:
                 if exc.err_code != WRONG_LAST_SEQUENCE or expected is None:
                     raise
-                landed = await self._landed_earlier(subject, event_id, expected)
+                landed = await self._landed_earlier(valid, message_id, expected)
                 if landed is not None:
                     return PublishResult(event_id, landed, True)
                 raise ConcurrencyConflict(event_id, subject, expected) from None
@@ -303,22 +343,39 @@ class Publisher:
             await asyncio.sleep(min(0.1 * 2**attempt, 2.0))  # retry with the same id: stored once
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _landed_earlier(self, subject: str, event_id: str, expected: int) -> int | None:
+    async def _is_copy(self, valid: Valid, seq: int) -> bool:
+        """Whether the message at `seq`, which the server called a duplicate of ours, is this event."""
+        if self.reads_stream:
+            try:
+                msg = await self.js.get_msg(EVENTS_STREAM, seq=seq)
+            except NotFoundError:
+                return False  # nothing there: not a copy
+            except (NatsTimeout, NatsError):  # no read access to the stream, or no answer: ask the lookup service
+                pass
+            else:
+                return is_copy_of((valid.source, valid.id), msg.subject or "", msg.data or b"")
+        request = {"copy": {"seq": seq, "source": valid.source, "id": valid.id}}
+        try:
+            reply = await self.nc.request(LOOKUP_SUBJECT, json.dumps(request).encode(), timeout=self.timeout)
+        except (NoRespondersError, NatsTimeout):
+            return True  # nobody to ask: the server's word stands
+        return json.loads(reply.data).get("copy") is not False
+
+    async def _landed_earlier(self, valid: Valid, message_id: str, expected: int) -> int | None:
         """After a 'wrong last sequence', tell our own earlier success from a real conflict: the
-        next message on the subject after `expected` carries our id if the first try landed."""
+        next message on the subject after `expected` carries our message id if the first try landed
+        (only our own source publishes on our subject)."""
+        subject = valid.subject
         try:
             msg = await self.js.get_msg(EVENTS_STREAM, seq=expected + 1, subject=subject, next=True)
         except NotFoundError:
             return None
         except (NatsTimeout, NatsError):  # no read access to the stream: ask the lookup service
-            reply = await self.nc.request(
-                LOOKUP_SUBJECT,
-                json.dumps({"probe": {"subject": subject, "after": expected, "id": event_id}}).encode(),
-                timeout=self.timeout,
-            )
+            probe = {"subject": subject, "after": expected, "id": valid.id, "msg_id": message_id}
+            reply = await self.nc.request(LOOKUP_SUBJECT, json.dumps({"probe": probe}).encode(), timeout=self.timeout)
             landed = json.loads(reply.data).get("landed")
             return int(landed) if landed else None
-        if msg.headers and msg.headers.get("Nats-Msg-Id") == event_id:
+        if msg.headers and msg.headers.get("Nats-Msg-Id") == message_id:
             return msg.seq
         return None
 

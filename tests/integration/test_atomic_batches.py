@@ -69,7 +69,7 @@ def count_batches(publisher: Publisher) -> list[int]:
 
 async def test_publish_many_stores_chunks_as_atomic_batches_in_input_order(nc: Client):
     """1,200 events: two atomic batches (1,000 + 200), sequences 1..1,200 in input order, and the
-    stored messages carry the event id and content type as a single publish would."""
+    stored messages carry the message id `<source> <id>` and content type as a single publish would."""
     js = nc.jetstream()
     await fresh_stream(js)
     publisher = Publisher(nc, lookup=False)
@@ -79,7 +79,7 @@ async def test_publish_many_stores_chunks_as_atomic_batches_in_input_order(nc: C
     assert sizes == [1000, 200]
     assert [r.sequence for r in results] == list(range(1, 1201))
     assert not any(r.duplicate for r in results)
-    assert await stored_ids(js) == [validate(r).id for r in raws]
+    assert await stored_ids(js) == [validate(r).msg_id for r in raws]
     first = await js.get_msg(EVENTS_STREAM, 1)
     assert first.data == raws[0]
     assert first.headers is not None and first.headers["Content-Type"] == CONTENT_TYPE
@@ -137,7 +137,7 @@ async def test_without_validate_first_the_chunks_before_an_invalid_event_are_sto
     raws[2300] = raws[2300].replace(b"vn.gov.doingoai.activity_held.", b"vn.gov.doingoai.nope.")
     with pytest.raises(InvalidEvent):
         await Publisher(nc, lookup=False).publish_many(raws, validate_first=False)
-    assert await stored_ids(js) == [validate(r).id for r in raws[:2000]]
+    assert await stored_ids(js) == [validate(r).msg_id for r in raws[:2000]]
 
 
 async def test_a_stream_without_atomic_batches_gets_pipelined_single_publishes(nc: Client):
@@ -148,7 +148,7 @@ async def test_a_stream_without_atomic_batches_gets_pipelined_single_publishes(n
     results = await publisher.publish_many(raws)
     assert publisher.atomic is False  # learnt from the server's refusal (10174)
     assert [r.sequence for r in results] == list(range(1, 301))
-    assert await stored_ids(js) == [validate(r).id for r in raws]
+    assert await stored_ids(js) == [validate(r).msg_id for r in raws]
 
 
 async def test_atomic_batch_refusals_store_nothing_and_an_abandoned_batch_frees_its_ids(nc: Client):
@@ -192,7 +192,7 @@ async def test_concurrent_publishes_on_one_publisher_are_committed_in_atomic_gro
     assert sizes and max(sizes) >= MIN_ATOMIC
     ids = await stored_ids(js)
     assert len(ids) == 400
-    assert {r.sequence: r.id for r in results} == {seq: i for seq, i in enumerate(ids, 1)}
+    assert {r.sequence: validate(raw).msg_id for r, raw in zip(results, raws, strict=True)} == dict(enumerate(ids, 1))
 
 
 async def test_group_commit_with_ids_in_the_window_stores_nothing_twice(nc: Client):

@@ -23,7 +23,7 @@ from schemas.envelope import CloudEvent, nats_subject
 from services.embedded.ports import free_port
 from services.embedded.postgres import EmbeddedPostgres
 from services.runtime import SERVICE_USER
-from services.store import EVENTS_STREAM
+from services.store import EVENTS_STREAM, msg_id
 from services.store.publisher import Publisher, StoreUnavailable
 from services.store.streams import ensure_streams
 from tests.cluster import SERVICE_PASSWORD, Cluster, read_stream
@@ -68,7 +68,7 @@ async def publish_until(stop: asyncio.Event, publisher: Publisher, ledger: Ledge
         n += 1
         if n % LOST_ACK_EVERY == 0:  # a first try whose acknowledgement is lost: it may have landed
             await publisher.nc.publish(nats_subject(event.province, event.agency, event.event_name),
-                                       encode(event), headers={"Nats-Msg-Id": event.id})
+                                       encode(event), headers={"Nats-Msg-Id": msg_id(event.source, event.id)})
             ledger.lost_acks += 1
         while True:
             try:

@@ -1,4 +1,4 @@
-"""The fast ingest paths on the running system: the event-id lookup (its own asyncpg connection,
+"""The fast ingest paths on the running system: the (source, id) lookup (its own asyncpg connection,
 coalesced callers, reconnection), the lookup service over NATS, and POST /events with batches and
 with many concurrent single events."""
 
@@ -18,6 +18,9 @@ from services.store import EVENTS_STREAM, LOOKUP_SUBJECT
 from services.store.publisher import Publisher
 from tests.support import System, sample
 
+SOURCE = "/provinces/ha-tinh/agencies/so-ngoai-vu"
+"""The source of `sample`'s events."""
+
 pytestmark = pytest.mark.integration
 CE = {"content-type": "application/cloudevents+json"}
 BATCH = {"content-type": "application/cloudevents-batch+json"}
@@ -28,7 +31,7 @@ def auth(creds: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
 
 
 async def stored_events(system: System, n: int, raws: list[bytes] | None = None) -> list[tuple[str, int]]:
-    """Publish `n` events (their bytes appended to `raws`) and wait until they are indexed;
+    """Publish `n` events of SOURCE (their bytes appended to `raws`) and wait until they are indexed;
     (id, sequence) of each."""
     events = [encode(sample("activity_held")) for _ in range(n)]
     nc = await system.service_nats()
@@ -42,6 +45,11 @@ async def stored_events(system: System, n: int, raws: list[bytes] | None = None)
     return [(r.id, r.sequence) for r in results]
 
 
+def keyed(known: list[tuple[str, int]]) -> dict[tuple[str, str], int]:
+    """(SOURCE, id) -> sequence."""
+    return {(SOURCE, i): seq for i, seq in known}
+
+
 @pytest.fixture
 async def lookup(system: System):
     engine = make_engine(system.runtime()["database_url"], pool_size=1)
@@ -53,10 +61,12 @@ async def lookup(system: System):
 
 async def test_the_lookup_answers_from_the_event_index_and_ignores_ids_no_index_can_hold(
         system: System, lookup: CoalescingLookup):
+    """Only the pairs stored: not another source's equal id, nor ids PostgreSQL cannot hold."""
     known = await stored_events(system, 5)
-    ids = [i for i, _ in known]
-    found = await lookup([*ids, "never-stored", "nul\x00id", "lone\ud800surrogate"])
-    assert found == dict(known)
+    other = "/provinces/ha-tinh/agencies/so-noi-vu"
+    asked = [*keyed(known), (other, known[0][0]), *((SOURCE, i) for i in ("never-stored", "nul\x00id", "lone\ud800"))]
+    found = await lookup(asked)
+    assert found == keyed(known)
     assert lookup.conn is not None and not lookup.conn.is_closed()
 
 
@@ -65,14 +75,14 @@ async def test_concurrent_lookups_share_one_query(system: System, lookup: Coales
     queries = 0
     query = lookup.query
 
-    async def counted(ids: list[str]) -> dict[str, int]:
+    async def counted(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         nonlocal queries
         queries += 1
-        return await query(ids)
+        return await query(keys)
 
     lookup.query = counted  # type: ignore[method-assign]
-    answers = await asyncio.gather(*(lookup([i]) for i, _ in known))
-    assert answers == [{i: seq} for i, seq in known]
+    answers = await asyncio.gather(*(lookup([(SOURCE, i)]) for i, _ in known))
+    assert answers == [{(SOURCE, i): seq} for i, seq in known]
     assert queries < len(known) / 4
 
 
@@ -80,7 +90,7 @@ async def test_the_lookup_reconnects_when_its_connection_is_killed(system: Syste
     """The server ends the lookup's session (asked again at once, and after the client noticed):
     the next lookup opens a new connection and answers."""
     (event_id, seq), = await stored_events(system, 1)
-    assert await lookup([event_id]) == {event_id: seq}
+    assert await lookup([(SOURCE, event_id)]) == {(SOURCE, event_id): seq}
     admin = await asyncpg.connect(system.runtime()["database_url"].replace("postgresql+asyncpg://", "postgresql://"))
     try:
         for pause in (0.0, 0.5):
@@ -88,7 +98,7 @@ async def test_the_lookup_reconnects_when_its_connection_is_killed(system: Syste
             pid = lookup.conn.get_server_pid()
             assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
             await asyncio.sleep(pause)
-            assert await lookup([event_id]) == {event_id: seq}
+            assert await lookup([(SOURCE, event_id)]) == {(SOURCE, event_id): seq}
             assert lookup.conn.get_server_pid() != pid
     finally:
         await admin.close()
@@ -96,8 +106,9 @@ async def test_the_lookup_reconnects_when_its_connection_is_killed(system: Syste
 
 async def test_ids_the_index_holds_are_answered_as_duplicates_after_the_window_without_a_second_copy(
         system: System):
-    """After the 2 s duplicate window only the event index knows the ids: publish_many asks the
-    lookup service over NATS and publishes nothing again."""
+    """After the 2 s duplicate window only the event index knows the pairs: publish_many asks the
+    lookup service over NATS (`{"source", "ids"}`) and publishes nothing again. A request without
+    a source is refused: an id alone is no key."""
     raws: list[bytes] = []
     known = await stored_events(system, 60, raws)
     await asyncio.sleep(2.5)
@@ -105,8 +116,12 @@ async def test_ids_the_index_holds_are_answered_as_duplicates_after_the_window_w
     try:
         js = nc.jetstream()
         before = (await js.stream_info(EVENTS_STREAM)).state.last_seq
-        ask = json.dumps({"ids": [i for i, _ in known[:3]]}).encode()
+        ask = json.dumps({"source": SOURCE, "ids": [i for i, _ in known[:3]]}).encode()
         assert json.loads((await nc.request(LOOKUP_SUBJECT, ask, timeout=5)).data)["found"] == dict(known[:3])
+        other = json.dumps({"source": "/provinces/ha-tinh/agencies/so-noi-vu", "ids": [known[0][0]]}).encode()
+        assert json.loads((await nc.request(LOOKUP_SUBJECT, other, timeout=5)).data)["found"] == {}
+        sourceless = json.dumps({"ids": [known[0][0]]}).encode()
+        assert "error" in json.loads((await nc.request(LOOKUP_SUBJECT, sourceless, timeout=5)).data)
         again = await Publisher(nc).publish_many(raws)
         assert [(r.id, r.sequence, r.duplicate) for r in again] == [(i, s, True) for i, s in known]
         single = await Publisher(nc).publish(raws[0])
@@ -169,41 +184,44 @@ async def test_concurrent_single_posts_and_their_repeats_are_each_stored_once(sy
         await nc.close()
 
 
-def counting(lookup: CoalescingLookup) -> list[list[str]]:
-    """The ids of every query `lookup` sends from now on."""
-    asked: list[list[str]] = []
+def counting(lookup: CoalescingLookup) -> list[list[tuple[str, str]]]:
+    """The keys of every query `lookup` sends from now on."""
+    asked: list[list[tuple[str, str]]] = []
     query = lookup.query
 
-    async def counted(ids: list[str]) -> dict[str, int]:
-        asked.append(ids)
-        return await query(ids)
+    async def counted(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        asked.append(keys)
+        return await query(keys)
 
     lookup.query = counted  # type: ignore[method-assign]
     return asked
 
 
 async def test_with_the_window_ids_never_indexed_are_answered_without_a_query(system: System):
-    """The filter, once loaded and while fresh, answers ids it never saw without a query; ids it may
-    hold are asked of PostgreSQL; a stale filter is not used."""
+    """The filter, once loaded and while fresh, answers pairs it never saw without a query (another
+    source's equal id among them); pairs it may hold are asked of PostgreSQL; a stale filter is not used."""
     engine = make_engine(system.runtime()["database_url"], pool_size=2)
     lookup = CoalescingLookup(engine, window_s=60)
     try:
         known = await stored_events(system, 5)
         asked = counting(lookup)
-        assert await lookup([i for i, _ in known]) == dict(known)  # starts the filter; asked meanwhile
+        assert await lookup(list(keyed(known))) == keyed(known)  # starts the filter; asked meanwhile
         for _ in range(200):
             if lookup.seen is not None and lookup.seen_through >= max(s for _, s in known):
                 break
             await asyncio.sleep(0.05)
         assert lookup.seen is not None and lookup.seen_through >= max(s for _, s in known)
-        assert all(lookup.seen.may_hold(i) for i, _ in known)
+        assert all(lookup.seen.may_hold(k) for k in keyed(known))
         asked.clear()
-        unseen = [i for i in (f"never-{k}" for k in range(100)) if not lookup.seen.may_hold(i)][:20]
+        others = [("/provinces/ha-tinh/agencies/so-noi-vu", i) for i, _ in known]
+        never = [(SOURCE, f"never-{k}") for k in range(100)]
+        unseen = [k for k in [*others, *never] if not lookup.seen.may_hold(k)][:20]
         assert len(unseen) == 20
         assert await lookup(unseen) == {}
         assert asked == []  # no query
-        assert await lookup([*unseen, known[0][0]]) == {known[0][0]: known[0][1]}
-        assert asked == [[known[0][0]]]  # only the id the filter may hold
+        first = (SOURCE, known[0][0])
+        assert await lookup([*unseen, first]) == {first: known[0][1]}
+        assert asked == [[first]]  # only the pair the filter may hold
         if lookup.refresher is not None:
             lookup.refresher.cancel()  # no refresh from now on: the filter goes stale
         lookup.refresh_began -= 60

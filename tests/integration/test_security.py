@@ -177,8 +177,9 @@ async def test_an_auditor_reads_by_sequence_but_cannot_publish_consume_or_touch_
 
 
 async def test_a_corrected_event_resolves_its_rejection_over_either_path(system: System):
-    """A schema violation published over NATS (with Nats-Msg-Id) is corrected by posting the fixed
-    event with the same id over HTTP inside the duplicate window: it is stored, and the rejection is
+    """A schema violation published over NATS (with the Nats-Msg-Id `<source> <id>` the fixed event
+    will have) is corrected by posting the fixed event with the same id over HTTP inside the
+    duplicate window: it is stored (the message holding its message id is no copy of it), and the rejection is
     listed as resolved by it. An unreadable event is corrected through /api/rejected/{key}/resubmit,
     by its own agency only; a still-invalid correction is refused and kept too."""
     me = agency_slug()
@@ -189,7 +190,7 @@ async def test_a_corrected_event_resolves_its_rejection_over_either_path(system:
     nc = await connect(creds)
     try:
         ack = await nc.jetstream().publish(f"doingoai.events.ha-tinh.{me}.activity_held", bad,
-                                           headers={"Nats-Msg-Id": good.id})
+                                           headers={"Nats-Msg-Id": f"{good.source} {good.id}"})
     finally:
         await nc.close()
     system.wait_projected(ack.seq)

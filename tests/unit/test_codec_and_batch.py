@@ -88,11 +88,55 @@ def test_classify_keeps_order_and_separates_duplicates_and_rejections():
     assert batch.last_seq == 5
 
 
-def test_classify_treats_ids_already_indexed_as_duplicates():
+def test_classify_treats_pairs_already_indexed_as_duplicates():
     a = sample("activity_held")
-    batch = classify([msg(10, encode(a))], known={a.id: 3})
+    batch = classify([msg(10, encode(a))], known={(a.source, a.id): 3})
     assert batch.fresh == []
     assert batch.duplicates[0].original_seq == 3
+    assert (batch.duplicates[0].source, batch.duplicates[0].id) == (a.source, a.id)
+
+
+def test_classify_keys_on_source_and_id_not_on_the_id_alone():
+    """Another source's equal id is another event, in the batch and against the index; the same
+    (source, id) again is a duplicate of its first copy."""
+    a = sample("activity_held")
+    b = sample("activity_held", agency="so-noi-vu").model_copy(update={"id": a.id})
+    system = sample("activity_held", agency="doingoai").model_copy(update={"id": a.id})
+    batch = classify(
+        [
+            msg(1, encode(a)),
+            msg(2, encode(b), "doingoai.events.ha-tinh.so-noi-vu.activity_held"),
+            msg(3, encode(b), "doingoai.events.ha-tinh.so-noi-vu.activity_held"),
+            msg(4, encode(system), "doingoai.events.ha-tinh.doingoai.activity_held"),
+        ],
+        known={("/provinces/ha-tinh/agencies/so-tu-phap", a.id): 7},  # a third source's, indexed earlier
+    )
+    assert [(s.seq, s.event.envelope.source) for s in batch.fresh] == [
+        (1, a.source), (2, b.source), (4, system.source)]
+    assert [(d.seq, d.source, d.id, d.original_seq) for d in batch.duplicates] == [(3, b.source, a.id, 2)]
+    assert not batch.rejections
+
+
+def test_a_candidate_key_is_the_source_and_id_of_each_valid_event():
+    from projections.batch import candidate_keys, decode_messages
+
+    a = sample("activity_held")
+    decoded = decode_messages([msg(1, encode(a)), msg(2, b"not json")])
+    assert candidate_keys(decoded) == [(a.source, a.id)]
+
+
+def test_a_duplicate_acknowledgement_counts_only_for_the_same_valid_event_on_its_own_subject():
+    """`is_copy_of`: what the publisher checks before it believes a "duplicate" answer."""
+    from projections.batch import is_copy_of
+
+    a = sample("activity_held")
+    mine = "doingoai.events.ha-tinh.so-ngoai-vu.activity_held"
+    assert is_copy_of((a.source, a.id), mine, encode(a))
+    other = sample("activity_held", agency="so-noi-vu").model_copy(update={"id": a.id})
+    assert not is_copy_of((a.source, a.id), "doingoai.events.ha-tinh.so-noi-vu.activity_held", encode(other))
+    assert not is_copy_of((a.source, a.id), "doingoai.events.ha-tinh.so-noi-vu.activity_held", encode(a))  # forged
+    assert not is_copy_of((a.source, a.id), mine, encode(a).replace(b'"participants":150', b'"participants":-1'))
+    assert not is_copy_of((a.source, a.id), mine, b"not json")
 
 
 def test_a_batch_prepared_ahead_is_decoded_once_and_a_new_reading_is_decoded_afresh():

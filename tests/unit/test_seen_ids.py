@@ -1,4 +1,4 @@
-"""The id lookup's Bloom filter: never a false negative, few false positives."""
+"""The lookup's Bloom filter of (source, id) keys: never a false negative, few false positives."""
 
 from __future__ import annotations
 
@@ -13,20 +13,26 @@ from services.http.lookup import SeenIds
 pytestmark = pytest.mark.unit
 
 
-@given(st.lists(st.text(min_size=1, max_size=128), max_size=300), st.integers(min_value=1, max_value=5000))
-def test_every_id_added_may_be_held(ids: list[str], capacity: int):
+SOURCES = ("/provinces/ha-tinh/agencies/so-ngoai-vu", "/provinces/ha-tinh/agencies/doingoai")
+
+
+@given(st.lists(st.tuples(st.sampled_from(SOURCES), st.text(min_size=1, max_size=128)), max_size=300),
+       st.integers(min_value=1, max_value=5000))
+def test_every_key_added_may_be_held(keys: list[tuple[str, str]], capacity: int):
     seen = SeenIds(capacity)
-    for event_id in ids:
-        seen.add(event_id)
-    assert all(seen.may_hold(event_id) for event_id in ids)
-    assert seen.count == len(ids)
+    for key in keys:
+        seen.add(key)
+    assert all(seen.may_hold(key) for key in keys)
+    assert seen.count == len(keys)
 
 
-def test_ids_never_added_are_mostly_told_apart_up_to_the_capacity():
+def test_keys_never_added_are_mostly_told_apart_up_to_the_capacity():
+    """Another source's equal id is a key never added, as is an unseen id."""
     seen = SeenIds(20_000)
-    for _ in range(20_000):
-        seen.add(str(uuid.uuid4()))
-    others = [str(uuid.uuid4()) for _ in range(20_000)]
-    false_positives = sum(seen.may_hold(event_id) for event_id in others)
+    ids = [str(uuid.uuid4()) for _ in range(20_000)]
+    for event_id in ids:
+        seen.add((SOURCES[0], event_id))
+    others = [(SOURCES[0], str(uuid.uuid4())) for _ in range(10_000)] + [(SOURCES[1], i) for i in ids[:10_000]]
+    false_positives = sum(seen.may_hold(key) for key in others)
     assert false_positives < 0.03 * len(others)  # about 1% expected
-    assert not SeenIds(10).may_hold("anything")  # an empty filter holds nothing
+    assert not SeenIds(10).may_hold((SOURCES[0], "anything"))  # an empty filter holds nothing

@@ -9,7 +9,7 @@ under the authority rules on their next start; events the rules refuse are then 
 rejections of kind `not_authorized` (`doingoai rejected`), nothing is dropped.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
