@@ -24,7 +24,7 @@ from schemas.codec import encode
 from schemas.envelope import CloudEvent
 from services.credentials import issue
 from services.db import make_engine
-from tests.support import System, sample
+from tests.support import System, nats_options, sample
 
 pytestmark = pytest.mark.integration
 A, B = f"tinh-{uuid.uuid4().hex[:6]}", f"tinh-{uuid.uuid4().hex[:6]}"
@@ -174,7 +174,7 @@ class World:
         if publisher not in self.conns:
             c = self.creds.get(publisher)
             self.conns[publisher] = await (self.system.service_nats() if c is None else nats.connect(
-                c["nats_url"], user=c["nats_user"], password=c["nats_password"]))
+                c["nats_url"], **nats_options(c)))
         province, agency = who(publisher)
         ack = await self.conns[publisher].jetstream().publish(f"doingoai.events.{province}.{agency}.{name}", body)
         self.last = max(self.last, ack.seq)

@@ -22,7 +22,7 @@ from services.db import make_engine
 from services.http.lookup import CoalescingLookup
 from services.store import EVENTS_STREAM, msg_id
 from services.store.publisher import Publisher
-from tests.support import System, sample
+from tests.support import System, nats_options, sample
 
 pytestmark = pytest.mark.integration
 CE = {"content-type": "application/cloudevents+json"}
@@ -50,11 +50,14 @@ def auth(creds: dict[str, str]) -> dict[str, str]:
 
 
 async def connect(creds: dict[str, str]) -> Client:
-    return await nats.connect(creds["nats_url"], user=creds["nats_user"], password=creds["nats_password"])
+    return await nats.connect(creds["nats_url"], **nats_options(creds))
 
 
 def get_event(system: System, event_id: str, **params: str) -> httpx.Response:
-    return httpx.get(f"{system.http}/api/events/{event_id}", params=params, timeout=10)
+    """GET /api/events/{id} as an auditor of the province of `source=` (default ha-tinh)."""
+    province = params.get("source", "/provinces/ha-tinh/").split("/")[2]
+    return httpx.get(f"{system.http}/api/events/{event_id}", params=params, headers=system.reader(province),
+                     timeout=10)
 
 
 def indexed(system: System, event: CloudEvent, timeout: float = 30) -> dict[str, Any]:
