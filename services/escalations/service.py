@@ -33,6 +33,7 @@ from schemas.codec import new_event
 from schemas.envelope import CloudEvent
 from schemas.events.escalations import EscalationClosedV1, EscalationRaisedV1, EscalationRemindedV1
 from schemas.reference import UnknownReference, report_deadline, reporting_agencies
+from services.db.readable import Unreadable, readable_rows
 from services.escalations.causes import (
     Cause,
     Parked,
@@ -141,6 +142,12 @@ def plan_tick(now: datetime, causes: Sequence[Cause], rows: Mapping[str, Any], p
     return plan
 
 
+def unreadable_rows(kind: str, found: Sequence[Unreadable]) -> list[Parked]:
+    """Rows of a read model the driver could not read (a date out of Python's range), as parked
+    causes named by the row (`<province>:<kind>/<id>`): which of its causes they hold is unknown."""
+    return [Parked(f"{u.ident[1]}:{kind}/{u.ident[0]}", None, u.ident[1], u.error) for u in found]
+
+
 def report_parked(parked: Parked) -> None:
     """Log a parked cause (its key, trigger, province, error and where it was raised) and count it."""
     frames = traceback.extract_tb(parked.error.__traceback__)
@@ -165,12 +172,19 @@ class EscalationService:
 
     async def causes(self, conn: AsyncConnection) -> Readout:
         """Every cause the read models hold, by deadline, and those that could not be computed."""
-        rows = (await conn.execute(select(difficulties))).all()
+        d = difficulties.c
+        rows, unreadable = await readable_rows(conn, select(d.difficulty_id, d.province, d.topic, d.agency, d.state),
+                                               [d.difficulty_id, d.province])
         parts = [difficulty_causes([r for r in rows if r.province == province],
                                    self.limits_by_province.get(province, self.limits))
                  for province in {r.province for r in rows}]
-        parts.append(task_causes(await conn.execute(select(tasks))))
-        parts.append(information_causes(await conn.execute(select(information))))
+        task_rows, bad_tasks = await readable_rows(conn, select(tasks), [tasks.c.task_id, tasks.c.province])
+        parts.append(task_causes(task_rows))
+        info_rows, bad_info = await readable_rows(conn, select(information),
+                                                  [information.c.info_id, information.c.province])
+        parts.append(information_causes(info_rows))
+        parts.append(Readout([], unreadable_rows("difficulty", unreadable) + unreadable_rows("task", bad_tasks)
+                             + unreadable_rows("information", bad_info)))
         submitted = {(r.province, r.agency, r.period) for r in await conn.execute(
             select(reports.c.province, reports.c.agency, reports.c.period))}
         periods = {(p, per) for p, _, per in submitted}
@@ -201,9 +215,13 @@ class EscalationService:
         now = self.clock.now()
         async with self.engine.connect() as conn:
             found = await self.causes(conn)
-            rows = {r.escalation_id: r for r in await conn.execute(select(escalations))}
+            escalation_rows, unreadable = await readable_rows(conn, select(escalations),
+                                                              [escalations.c.escalation_id, escalations.c.province])
+        rows = {r.escalation_id: r for r in escalation_rows}
         planned = plan_tick(now, found.causes, rows, self.policy)
-        for parked in found.parked + planned.parked:
+        # a cause whose escalation row is unreadable is decided as if that level had not been raised:
+        # its event has the id of the one stored, so the publisher drops it as a duplicate
+        for parked in found.parked + unreadable_rows("escalation", unreadable) + planned.parked:
             report_parked(parked)
         if not planned.events:
             return []
