@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.tables import difficulties, escalations, information, report_requests, reports, tasks
+from schemas.authority import SYSTEM
 from schemas.codec import new_event
 from schemas.envelope import CloudEvent
 from schemas.events.escalations import EscalationClosedV1, EscalationRaisedV1, EscalationRemindedV1
@@ -60,7 +61,6 @@ from services.store.outgoing import Valid, validate
 from services.store.publisher import Publisher
 
 log = structlog.get_logger(__name__)
-SYSTEM_AGENCY = "doingoai"
 EVENT_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:escalation-event")
 PARKED = Counter("doingoai_escalation_causes_parked_total",
                  "Escalation causes left out of a tick because computing them failed (once per cause and tick)",
@@ -99,7 +99,7 @@ def event_for(cause: Cause, decision: Decision, policy: EscalationPolicy) -> Any
                                     message=f"Nhắc hạn: {cause.message}")
     else:
         data = EscalationClosedV1(reason="Nguyên nhân đã được xử lý", cause_subject=cause.cause_subject)
-    return new_event(data, province=cause.province, agency=SYSTEM_AGENCY, aggregate_id=agg, time=decision.at,
+    return new_event(data, province=cause.province, agency=SYSTEM, aggregate_id=agg, time=decision.at,
                      event_id=str(uuid.uuid5(EVENT_NS, f"{agg}|{decision.kind.value}")),
                      actor="doingoai-escalations")
 
