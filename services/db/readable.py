@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select
+from sqlalchemy import Row, Select, and_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,9 +33,9 @@ async def readable_rows(conn: AsyncConnection, query: Select[Any], ident: Sequen
                         ) -> tuple[list[Row[Any]], list[Unreadable]]:
     """The rows of `query`, and those it holds that cannot be read.
 
-    `ident`: columns that name a row (its key first, then e.g. its province), of types that always
-    decode (text); `ident[0]` must be unique in the query's result. Only when the whole query
-    fails to decode are the rows read one by one, so the usual path costs one query."""
+    `ident`: columns that together name a row in the query's result (e.g. its id and province), of
+    types that always decode (text). Only when the whole query fails to decode are the rows read
+    one by one, so the usual path costs one query."""
     try:
         return list((await conn.execute(query)).all()), []
     except UNDECODABLE:
@@ -44,7 +44,8 @@ async def readable_rows(conn: AsyncConnection, query: Select[Any], ident: Sequen
     unreadable: list[Unreadable] = []
     for found in (await conn.execute(query.with_only_columns(*ident))).all():
         try:
-            rows.append((await conn.execute(query.where(ident[0] == found[0]))).one())
+            named = and_(*(column == value for column, value in zip(ident, found, strict=True)))
+            rows.extend((await conn.execute(query.where(named))).all())
         except UNDECODABLE as exc:
             unreadable.append(Unreadable(tuple(found), exc))
     return rows, unreadable
