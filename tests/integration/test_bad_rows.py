@@ -72,7 +72,7 @@ async def test_a_planted_bad_row_is_parked_and_the_good_causes_of_two_provinces_
         creds = stack.credentials(province, "so-noi-vu")
         event = sample("difficulty_raised", province=province, agency="so-noi-vu", aggregate_id=f"good-{province}",
                        data={"topic": f"Thủ tục cấp thị thực ({province})"})
-        last = post(stack, creds, event.model_copy(update={"time": vn("2027-05-03T09:00:00")}))
+        last = post(stack, creds, event.model_copy(update={"time": vn("2026-05-04T09:00:00")}))
     stack.wait_projected(last)
 
     engine = make_engine(stack.runtime()["database_url"], pool_size=2)
@@ -83,7 +83,7 @@ async def test_a_planted_bad_row_is_parked_and_the_good_causes_of_two_provinces_
                 state = {"status": "raised", "raised_at": at, "beyond_authority": beyond}
                 await conn.execute(PLANT, {"id": difficulty_id, "province": province, "at": at, "beyond": beyond,
                                            "topic": f"Hàng bất thường {difficulty_id}", "state": json.dumps(state)})
-        clock = MovableClock(vn("2027-05-06T08:00:00"))  # the good ones were due by the end of Wed 05/05
+        clock = MovableClock(vn("2026-05-07T08:00:00"))  # the good ones were due by the end of Wed 06/05
         service = EscalationService(nc, engine, clock)
         before = REGISTRY.get_sample_value("doingoai_escalation_causes_parked_total",
                                            {"trigger": "difficulty_unacknowledged"}) or 0.0
@@ -111,7 +111,7 @@ async def test_a_planted_bad_row_is_parked_and_the_good_causes_of_two_provinces_
 
     for province in ("ha-tinh", "kon-tum"):
         with capture_logs():
-            r = report(stack, province=province, period="2027-H1", date="2027-05-06")
+            r = report(stack, province=province, period="2026-H1", date="2026-05-07")
         assert r.status_code == 200, r.text
         assert r.headers["content-type"] == DOCX
         topics = difficulty_topics(r.content)
@@ -121,7 +121,7 @@ async def test_a_planted_bad_row_is_parked_and_the_good_causes_of_two_provinces_
 
 def test_the_command_line_report_of_the_province_with_the_bad_row_is_written(stack: System, tmp_path: Path):
     out = tmp_path / "ha-tinh.docx"
-    done = stack.cli("report", "--province", "ha-tinh", "--period", "2027-H1", "--date", "2027-05-06",
+    done = stack.cli("report", "--province", "ha-tinh", "--period", "2026-H1", "--date", "2026-05-07",
                      "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "Thủ tục cấp thị thực (ha-tinh)" in difficulty_topics(out.read_bytes())
