@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import bcrypt
+import structlog
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,10 +20,28 @@ from schemas.envelope import SOURCE_RE, source_for
 from services.natsauth import NatsUser, inbox_prefix
 
 ROLES = ("agency", "auditor")
+log = structlog.get_logger(__name__)
 
 
 class UnknownToken(Exception):
     """The bearer token is missing, unknown or revoked."""
+
+
+class ReservedIdentity(ValueError):
+    """Credentials were asked for the system's own identity (`schemas.authority.SYSTEM`, agency
+    `doingoai`), which only the services publish as: they connect with their own secret instead."""
+
+    def __init__(self, agency: str) -> None:
+        self.agency = agency
+        super().__init__(f"{agency!r} is the system's own identity (escalations): no credentials speak as it; "
+                         "issue them for the agency's own slug, e.g. so-ngoai-vu")
+
+
+def check_not_reserved(agency: str) -> str:
+    """`agency` unless it is the system identity (`ReservedIdentity`)."""
+    if agency == SYSTEM:
+        raise ReservedIdentity(agency)
+    return agency
 
 
 @dataclass(frozen=True)
@@ -50,13 +69,14 @@ def password_hash(password: str) -> str:
 
 
 def _new_row(province: str, agency: str, role: str) -> tuple[dict[str, object], dict[str, str]]:
-    """A credentials row and the secrets it hashes (returned once, never stored)."""
+    """A credentials row and the secrets it hashes (returned once, never stored). Raises
+    `ReservedIdentity` for the system identity and ValueError for an unknown role or slugs that are
+    not lowercase."""
+    check_not_reserved(agency)
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     if not SOURCE_RE.match(source_for(province, agency)):
         raise ValueError("province and agency must be lowercase slugs, e.g. ha-tinh / so-ngoai-vu")
-    if agency == SYSTEM:
-        raise ValueError(f"{SYSTEM} is the system's own identity (escalations): no credentials speak as it")
     token = "dgo_" + secrets.token_urlsafe(32)
     password = secrets.token_urlsafe(24)
     nats_user = f"{province}.{agency}.{secrets.token_hex(4)}"
@@ -129,9 +149,14 @@ async def list_credentials(engine: AsyncEngine, province: str | None = None,
 
 
 async def nats_users(engine: AsyncEngine) -> list[NatsUser]:
+    """The NATS users of the credentials in force; any stored for the system identity are left out."""
     async with engine.connect() as conn:
-        rows = await conn.execute(select(credentials).where(credentials.c.revoked.is_(False)))
-        return [NatsUser(r.nats_user, r.nats_password_hash, r.role, r.province, r.agency) for r in rows]
+        rows = (await conn.execute(select(credentials).where(credentials.c.revoked.is_(False)))).all()
+    for r in rows:
+        if r.agency == SYSTEM:
+            log.warning("credentials.reserved_identity_ignored", nats_user=r.nats_user, province=r.province)
+    return [NatsUser(r.nats_user, r.nats_password_hash, r.role, r.province, r.agency) for r in rows
+            if r.agency != SYSTEM]
 
 
 IDENTITY_TTL_S = 10.0
@@ -153,7 +178,7 @@ async def identify(engine: AsyncEngine, token: str | None) -> Identity:
                 select(credentials).where(credentials.c.token_hash == key[1], credentials.c.revoked.is_(False))
             )
         ).first()
-    if row is None:
+    if row is None or row.agency == SYSTEM:  # the system identity has no token
         _verified.pop(key, None)
         raise UnknownToken("unknown or revoked token")
     who = Identity(row.province, row.agency, row.role, row.nats_user)

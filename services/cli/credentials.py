@@ -44,7 +44,13 @@ def credentials_issue(
     role: str = typer.Option("agency", "--role", help="agency or auditor"),
 ) -> None:
     """Print JSON with the agency's HTTP token, NATS user and password and its NATS inbox prefix."""
-    from services.credentials import issue
+    from services.credentials import ReservedIdentity, check_not_reserved, issue
+
+    try:
+        check_not_reserved(agency)
+    except ReservedIdentity as exc:  # refused before anything is started
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
     async def action(rt: Any, engine: Any) -> dict[str, str]:
         issued = await issue(engine, province, agency, role)
@@ -101,7 +107,13 @@ def credentials_revoke(province: str = PROVINCE, agency: str = AGENCY) -> None:
 @credentials_app.command("rotate")
 def credentials_rotate(province: str = PROVINCE, agency: str = AGENCY) -> None:
     """Issue new credentials (as `issue` prints them) and revoke the agency's previous ones."""
-    from services.credentials import NoActiveCredentials, rotate
+    from services.credentials import NoActiveCredentials, ReservedIdentity, check_not_reserved, rotate
+
+    try:
+        check_not_reserved(agency)  # credentials stored for it can be revoked, never renewed
+    except ReservedIdentity as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
     async def action(rt: Any, engine: Any) -> dict[str, Any]:
         issued, revoked = await rotate(engine, province, agency)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.batch import StreamMessage
 from projections.runner import Handler
+from schemas.authority import SYSTEM
 from schemas.codec import InvalidEvent, decode
 from services.store import ESCALATIONS_STREAM, msg_id
 
@@ -30,7 +31,7 @@ def delivery_handler(js: JetStreamContext) -> Handler:
                 event = decode(m.data)
             except InvalidEvent:
                 continue  # the projector keeps it as rejected; nothing to deliver
-            if event.name not in DELIVERED or event.envelope.agency != "doingoai":
+            if event.name not in DELIVERED or event.envelope.agency != SYSTEM:
                 continue  # only the escalation service's own decisions are delivered
             target = event.data.target_agency  # type: ignore[attr-defined]
             headers = {"Nats-Msg-Id": msg_id(event.envelope.source, event.id),

@@ -3,27 +3,42 @@ what to do, and append the decisions to the stream as events.
 
 Event ids are derived from the escalation id (uuid5), so a tick repeated after a restart, or
 before the read model caught up, publishes nothing twice: the publisher's idempotency drops it.
+
+Each cause is evaluated on its own. A cause whose state, deadline, decision or event cannot be
+computed (e.g. a row holding a time at the edge of the calendar, year 9999) is *parked*: left out
+of this tick, logged (`escalations.cause_parked`) and counted in
+`doingoai_escalation_causes_parked_total`; every other cause, of its province and of the others,
+is decided and published as usual. A parked cause is tried again on the next tick, so it comes
+back by itself once its row is corrected.
 """
 
 from __future__ import annotations
 
 import asyncio
+import traceback
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 import structlog
 from nats.aio.client import Client
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.tables import difficulties, escalations, information, report_requests, reports, tasks
+from schemas.authority import SYSTEM
 from schemas.codec import new_event
+from schemas.envelope import CloudEvent
 from schemas.events.escalations import EscalationClosedV1, EscalationRaisedV1, EscalationRemindedV1
 from schemas.reference import UnknownReference, report_deadline, reporting_agencies
+from services.db.readable import Unreadable, readable_rows
 from services.escalations.causes import (
     Cause,
+    Parked,
+    Readout,
     difficulty_causes,
     information_causes,
     report_causes,
@@ -37,18 +52,22 @@ from services.escalations.policy import (
     DecisionKind,
     EscalationPolicy,
     EscalationState,
+    TriggerKind,
     escalation_id,
     evaluate,
 )
 from services.http.lookup import CoalescingLookup
+from services.store.outgoing import Valid, validate
 from services.store.publisher import Publisher
 
 log = structlog.get_logger(__name__)
-SYSTEM_AGENCY = "doingoai"
 EVENT_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:escalation-event")
+PARKED = Counter("doingoai_escalation_causes_parked_total",
+                 "Escalation causes left out of a tick because computing them failed (once per cause and tick)",
+                 ["trigger"])
 
 
-def state_for(cause: Cause, rows: dict[str, Any]) -> EscalationState:
+def state_for(cause: Cause, rows: Mapping[str, Any]) -> EscalationState:
     """The policy's state of a cause, from the escalations read model (pure)."""
     reminded = str(escalation_id(cause.trigger, cause.key, 0)) in rows
     raised = [(n, rows[i]) for n in range(1, 11) if (i := str(escalation_id(cause.trigger, cause.key, n))) in rows]
@@ -80,9 +99,63 @@ def event_for(cause: Cause, decision: Decision, policy: EscalationPolicy) -> Any
                                     message=f"Nhắc hạn: {cause.message}")
     else:
         data = EscalationClosedV1(reason="Nguyên nhân đã được xử lý", cause_subject=cause.cause_subject)
-    return new_event(data, province=cause.province, agency=SYSTEM_AGENCY, aggregate_id=agg, time=decision.at,
+    return new_event(data, province=cause.province, agency=SYSTEM, aggregate_id=agg, time=decision.at,
                      event_id=str(uuid.uuid5(EVENT_NS, f"{agg}|{decision.kind.value}")),
                      actor="doingoai-escalations")
+
+
+def decide(now: datetime, cause: Cause, rows: Mapping[str, Any],
+           policy: EscalationPolicy) -> list[tuple[CloudEvent, Valid]]:
+    """The events that carry out what the policy decides for one cause at `now`, each with its
+    validated bytes (pure). Raises when the cause's state, deadline, decision or event cannot be
+    computed; nothing of the cause is then published."""
+    state = state_for(cause, rows)
+    if cause.resolved and state.current_level is None:
+        return []
+    out = []
+    for decision in evaluate(now, state, policy):
+        if decision.kind == DecisionKind.close:
+            row = rows.get(str(decision.escalation_id))
+            if row is None or row.status == "closed":
+                continue
+        event = event_for(cause, decision, policy)
+        out.append((event, validate(event)))
+    return out
+
+
+class TickPlan(NamedTuple):
+    """What one tick publishes, in the order of the causes, and the causes it parked."""
+
+    events: list[tuple[CloudEvent, Valid]]
+    parked: list[Parked]
+
+
+def plan_tick(now: datetime, causes: Sequence[Cause], rows: Mapping[str, Any], policy: EscalationPolicy) -> TickPlan:
+    """`decide` for each cause on its own (pure): a cause that raises is parked with its error and
+    the others are decided as if it were not there."""
+    plan = TickPlan([], [])
+    for cause in causes:
+        try:
+            plan.events.extend(decide(now, cause, rows, policy))
+        except Exception as exc:  # parked with its error, never raised: one cause never stops the others
+            plan.parked.append(Parked(cause.key, cause.trigger, cause.province, exc))
+    return plan
+
+
+def unreadable_rows(kind: str, found: Sequence[Unreadable]) -> list[Parked]:
+    """Rows of a read model the driver could not read (a date out of Python's range), as parked
+    causes named by the row (`<province>:<kind>/<id>`): which of its causes they hold is unknown."""
+    return [Parked(f"{u.ident[1]}:{kind}/{u.ident[0]}", None, u.ident[1], u.error) for u in found]
+
+
+def report_parked(parked: Parked) -> None:
+    """Log a parked cause (its key, trigger, province, error and where it was raised) and count it."""
+    frames = traceback.extract_tb(parked.error.__traceback__)
+    where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno} {frames[-1].name}" if frames else None
+    trigger = parked.trigger.value if parked.trigger is not None else None
+    log.error("escalations.cause_parked", key=parked.key, trigger=trigger, province=parked.province,
+              error=repr(parked.error), where=where)
+    PARKED.labels(trigger=trigger or "unreadable").inc()
 
 
 @dataclass
@@ -97,16 +170,21 @@ class EscalationService:
     def __post_init__(self) -> None:
         self.publisher = Publisher(self.nc, lookup=CoalescingLookup(self.engine))
 
-    async def causes(self, conn: AsyncConnection) -> list[Cause]:
-        rows = (await conn.execute(select(difficulties))).all()
-        found = [
-            cause
-            for province in {r.province for r in rows}
-            for cause in difficulty_causes([r for r in rows if r.province == province],
-                                           self.limits_by_province.get(province, self.limits))
-        ]
-        found += task_causes(await conn.execute(select(tasks)))
-        found += information_causes(await conn.execute(select(information)))
+    async def causes(self, conn: AsyncConnection) -> Readout:
+        """Every cause the read models hold, by deadline, and those that could not be computed."""
+        d = difficulties.c
+        rows, unreadable = await readable_rows(conn, select(d.difficulty_id, d.province, d.topic, d.agency, d.state),
+                                               [d.difficulty_id, d.province])
+        parts = [difficulty_causes([r for r in rows if r.province == province],
+                                   self.limits_by_province.get(province, self.limits))
+                 for province in {r.province for r in rows}]
+        task_rows, bad_tasks = await readable_rows(conn, select(tasks), [tasks.c.task_id, tasks.c.province])
+        parts.append(task_causes(task_rows))
+        info_rows, bad_info = await readable_rows(conn, select(information),
+                                                  [information.c.info_id, information.c.province])
+        parts.append(information_causes(info_rows))
+        parts.append(Readout([], unreadable_rows("difficulty", unreadable) + unreadable_rows("task", bad_tasks)
+                             + unreadable_rows("information", bad_info)))
         submitted = {(r.province, r.agency, r.period) for r in await conn.execute(
             select(reports.c.province, reports.c.agency, reports.c.period))}
         periods = {(p, per) for p, _, per in submitted}
@@ -114,39 +192,43 @@ class EscalationService:
             select(report_requests.c.province, report_requests.c.period))}
         expected: dict[tuple[str, str], date] = {}
         names: dict[tuple[str, str], str] = {}
+        unexpected: list[Parked] = []
         for province, period in periods:
             try:
                 deadline = report_deadline(province, period)
                 agencies = reporting_agencies(province)
             except (UnknownReference, ValueError):
+                continue  # no reporting calendar for it: nobody owes that report
+            except Exception as exc:  # parked like a cause: the other periods go on
+                unexpected.append(Parked(f"{province}:report/{period}", TriggerKind.report_missing, province, exc))
                 continue
             if deadline is not None:
                 expected[(province, period)] = deadline
                 names.update({(province, a.slug): a.name_vi for a in agencies if a.slug != "so-ngoai-vu"})
-        return sorted(found + report_causes(expected, submitted, names), key=lambda c: (c.due_at, c.key))
+        parts.append(report_causes(expected, submitted, names))
+        causes = [c for part in parts for c in part.causes]
+        return Readout(sorted(causes, key=lambda c: (c.due_at, c.key)),
+                       unexpected + [p for part in parts for p in part.parked])
 
     async def tick(self) -> list[Any]:
         """Evaluate every cause now; publish the decisions and return the events newly appended."""
         now = self.clock.now()
         async with self.engine.connect() as conn:
-            causes = await self.causes(conn)
-            rows = {r.escalation_id: r for r in await conn.execute(select(escalations))}
-        out = []
-        for cause in causes:
-            state = state_for(cause, rows)
-            if cause.resolved and state.current_level is None:
-                continue
-            for decision in evaluate(now, state, self.policy):
-                if decision.kind == DecisionKind.close:
-                    row = rows.get(str(decision.escalation_id))
-                    if row is None or row.status == "closed":
-                        continue
-                out.append(event_for(cause, decision, self.policy))
-        if not out:
+            found = await self.causes(conn)
+            escalation_rows, unreadable = await readable_rows(conn, select(escalations),
+                                                              [escalations.c.escalation_id, escalations.c.province])
+        rows = {r.escalation_id: r for r in escalation_rows}
+        planned = plan_tick(now, found.causes, rows, self.policy)
+        # a cause whose escalation row is unreadable is decided as if that level had not been raised:
+        # its event has the id of the one stored, so the publisher drops it as a duplicate
+        for parked in found.parked + unreadable_rows("escalation", unreadable) + planned.parked:
+            report_parked(parked)
+        if not planned.events:
             return []
-        results = await self.publisher.publish_many(out)
-        appended = [event for event, result in zip(out, results, strict=True) if not result.duplicate]
-        log.info("escalations.published", decided=len(out), appended=len(appended), at=now.isoformat())
+        results = await self.publisher.publish_many([valid for _, valid in planned.events])
+        appended = [event for (event, _), result in zip(planned.events, results, strict=True) if not result.duplicate]
+        log.info("escalations.published", decided=len(planned.events), appended=len(appended),
+                 parked=len(found.parked) + len(planned.parked), at=now.isoformat())
         return appended
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:

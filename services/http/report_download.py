@@ -11,9 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from schemas.reference import UnknownReference
 from services.http.deps import state
+from services.http.params import bad_query
 from services.http.scope import Reader, reader
 from services.queries.periods import BadPeriod
-from services.reports.data import gather, today_vn
+from services.reports.data import BadReportDate, check_report_date, gather, today_vn
 from services.reports.docx_report import DOCX_MEDIA_TYPE, filename, to_bytes
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
@@ -29,16 +30,21 @@ async def consolidated_docx(
     who: Reader = Depends(reader),
 ) -> Response:
     """The consolidated report SNgV sends the UBND tỉnh (báo cáo kết quả công tác đối ngoại nhân dân),
-    built from the read models for the province and the period's data window."""
+    built from the read models for the province and the period's data window. A period or date
+    outside the years 1900-2100 is a 400 naming the parameter."""
     province = who.province(province)
     try:
+        report_day = check_report_date(day) if day is not None else today_vn()
         async with state(request).engine.connect() as conn:
-            data = await gather(conn, province, period, day or today_vn())
+            data = await gather(conn, province, period, report_day)
     except BadPeriod as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise bad_query("period", str(exc)) from None
+    except BadReportDate as exc:
+        raise bad_query("date", str(exc)) from None
     except UnknownReference as exc:
         raise HTTPException(404, str(exc)) from None
     body = await run_in_threadpool(to_bytes, data)
     name = filename(data)
     return Response(body, media_type=DOCX_MEDIA_TYPE, headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"})
+

@@ -6,11 +6,15 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.tables import reports
 from schemas.reference import UnknownReference, report_deadline, reporting_agencies
+from services.db.readable import readable_rows
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,10 @@ async def compliance(conn: AsyncConnection, province: str, period: str, today: d
         .where(reports.c.province == province, reports.c.period == period)
         .order_by(reports.c.submitted_on)
     )
+    rows, unreadable = await readable_rows(conn, q, [reports.c.report_id, reports.c.agency])
+    for u in unreadable:  # a date beyond what Python holds: judged as if not submitted
+        log.warning("compliance.report_left_out", report_id=u.ident[0], agency=u.ident[1], error=repr(u.error))
     first: dict[str, tuple[date, str]] = {}
-    for row in await conn.execute(q):
+    for row in rows:
         first.setdefault(row.agency, (row.submitted_on, row.status))
     return compliance_rows(expected, first, period, deadline, today)

@@ -3,47 +3,72 @@
 Activities, delegations, agreements and aid count in the period when they start inside its data
 window (Decree 09/2019: 15/12 of the previous year to 14/6, or to 14/12), as the dashboard counts
 them. Task and report statuses are judged on the report date, or on the window's last day when
-the report is written after the window closed."""
+the report is written after the window closed.
+
+A row the report cannot place on the calendar (a time of 31/12/9999 that is already year 10000 in
+Việt Nam, a date beyond what Python holds) is left out of its table and logged as
+`report.row_left_out` with its table, key and error; the rest of the report is made as usual."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+import structlog
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from projections.tables import activities, difficulties, escalations, plans, tasks
 from schemas.reference import Province, UnknownReference, agencies, province
+from services.db.readable import readable_rows
 from services.queries.compliance import compliance
 from services.queries.dashboard import task_status
-from services.queries.periods import BadPeriod, report_period_of, window
+from services.queries.periods import FIRST_YEAR, LAST_YEAR, BadPeriod, report_period_of, window
 from services.reports import model as m
 from services.reports.labels import COUNTRIES, label, partner
 
+log = structlog.get_logger(__name__)
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
+FIRST_DAY, LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
+OFF_CALENDAR = (ArithmeticError, ValueError)
+"""What placing a date or time on the calendar raises at its edges (OverflowError, 'year 0 is out of range')."""
+L = TypeVar("L")
 DELEGATION_KINDS = {"delegation_in": "in", "delegation_out": "out"}
 REPORT_PERIOD = re.compile(r"^[0-9]{4}(-H1)?$")
 ROMAN = re.compile(r"^[IVXLC]+$")
 ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 
+class BadReportDate(ValueError):
+    """A report date outside the years reports are made for (those of `periods.window`)."""
+
+
 def today_vn() -> date:
     return datetime.now(VN).date()
 
 
+def check_report_date(day: date) -> date:
+    """`day` if a report may be dated so, else `BadReportDate`."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadReportDate(f"date must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}, "
+                            f"not {day.isoformat()}")
+    return day
+
+
 def report_date(text: str | None) -> date:
-    """The report's date from YYYY-MM-DD, or today in Việt Nam; ValueError when malformed."""
+    """The report's date from YYYY-MM-DD, or today in Việt Nam; ValueError when malformed or out of range."""
     if text is None:
         return today_vn()
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"date must look like 2021-06-18, not {text!r}") from None
+    return check_report_date(day)
 
 
 def check_request(province_slug: str, period: str) -> tuple[Province, date, date]:
@@ -59,7 +84,33 @@ def check_request(province_slug: str, period: str) -> tuple[Province, date, date
 
 
 def vn_day(at: datetime | None) -> date | None:
-    return None if at is None else at.astimezone(VN).date()
+    """The day in Việt Nam of a moment; OverflowError when it falls outside years 1-9999 there."""
+    if at is None:
+        return None
+    if at.tzinfo is None or at.utcoffset() is None:  # the driver reads 'infinity' so
+        raise ValueError(f"a time without its offset: {at.isoformat()}")
+    return at.astimezone(VN).date()
+
+
+def left_out(table: str, key: Any, error: Exception) -> None:
+    """Note in the log a row the report leaves out because it cannot place it on the calendar."""
+    log.warning("report.row_left_out", table=table, key=key, error=repr(error))
+
+
+def each_line(table: str, key: str, rows: Sequence[Mapping[str, Any]],
+              build: Callable[[Mapping[str, Any]], L | None]) -> list[L]:
+    """`build` the line of each row (None: not in the report); a row it cannot place on the calendar
+    is left out and logged, and the next one is built."""
+    out = []
+    for r in rows:
+        try:
+            line = build(r)
+        except OFF_CALENDAR as exc:
+            left_out(table, r.get(key), exc)
+            continue
+        if line is not None:
+            out.append(line)
+    return out
 
 
 def natural(number: str) -> tuple[tuple[int, int | str], ...]:
@@ -128,54 +179,60 @@ def task_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], star
     kept = [r for r in rows if (r["plan_issued_on"] is None or r["plan_issued_on"] <= end)
             and (r["completed_on"] is None or r["completed_on"] >= start)]
     kept.sort(key=lambda r: (r["plan_issued_on"] or date.min, r["plan_id"], natural(r["task_number"])))
-    return [
-        m.TaskLine(
-            plan=r["plan_number"] or r["plan_id"], number=r["task_number"], title=task_heading(r["title"]),
-            lead_agencies="; ".join(names.get(a, a) for a in r["lead_agencies"]), due_date=r["due_date"],
-            timeframe=r["timeframe"], progress_percent=r["progress_percent"],
-            status=task_status(SimpleNamespace(status=r["status"], due_date=r["due_date"]), as_of),
-        )
-        for r in kept
-    ]
+    return each_line("tasks", "task_id", kept, lambda r: m.TaskLine(
+        plan=r["plan_number"] or r["plan_id"], number=r["task_number"], title=task_heading(r["title"]),
+        lead_agencies="; ".join(names.get(a, a) for a in r["lead_agencies"]), due_date=r["due_date"],
+        timeframe=r["timeframe"], progress_percent=r["progress_percent"],
+        status=task_status(SimpleNamespace(status=r["status"], due_date=r["due_date"]), as_of),
+    ))
+
+
+def difficulty_line(r: Mapping[str, Any], names: Mapping[str, str], start: date, end: date) -> m.DifficultyLine | None:
+    """A difficulty raised in the window, or raised before it and not yet resolved; None otherwise."""
+    raised = vn_day(r["raised_at"])
+    if raised is None:
+        raise ValueError("raised_at is missing")
+    if raised > end or (raised < start and r["status"] == "resolved"):
+        return None
+    return m.DifficultyLine(agency=names.get(r["agency"], r["agency"]), topic=r["topic"], raised_on=raised,
+                            severity=r["severity"], beyond_authority=r["beyond_authority"], status=r["status"])
 
 
 def difficulty_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], start: date,
                      end: date) -> list[m.DifficultyLine]:
     """Difficulties raised in the window, and those raised before it that are not yet resolved."""
-    out = []
-    for r in rows:
-        raised = vn_day(r["raised_at"])
-        assert raised is not None
-        if raised > end or (raised < start and r["status"] == "resolved"):
-            continue
-        out.append(m.DifficultyLine(agency=names.get(r["agency"], r["agency"]), topic=r["topic"], raised_on=raised,
-                                    severity=r["severity"], beyond_authority=r["beyond_authority"],
-                                    status=r["status"]))
-    return out
+    return each_line("difficulties", "difficulty_id", rows, lambda r: difficulty_line(r, names, start, end))
 
 
 def escalation_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], period: str, start: date,
                      end: date) -> list[m.EscalationLine]:
     """One line per cause (trigger and aggregate) whose deadline fell in the window or that concerns
     the period's reports, at the highest level it reached."""
-    top: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for r in rows:
-        due = vn_day(r["due_at"])
+    dated = each_line("escalations", "escalation_id", rows, lambda r: (r, vn_day(r["due_at"]), vn_day(r["raised_at"])))
+    top: dict[tuple[str, str], tuple[Mapping[str, Any], date | None]] = {}
+    for r, due, _ in dated:
         if r["period"] != report_period_of(period) and not (due is not None and start <= due <= end):
             continue
         key = (r["trigger"], r["cause_subject"])
-        if key not in top or r["level"] > top[key]["level"]:
-            top[key] = r
-    ordered = sorted(top.values(), key=lambda r: (r["due_at"] or r["raised_at"], r["trigger"], r["cause_subject"]))
+        if key not in top or r["level"] > top[key][0]["level"]:
+            top[key] = (r, due)
+    ordered = sorted(top.values(), key=lambda x: (x[0]["due_at"] or x[0]["raised_at"], x[0]["trigger"],
+                                                   x[0]["cause_subject"]))
     return [
         m.EscalationLine(trigger=r["trigger"], message=r["message"], target=names.get(r["target_agency"],
-                         r["target_agency"]), level=r["level"], due_on=vn_day(r["due_at"]), status=r["status"])
-        for r in ordered
+                         r["target_agency"]), level=r["level"], due_on=due, status=r["status"])
+        for r, due in ordered
     ]
 
 
-async def _rows(conn: AsyncConnection, query: Any) -> list[dict[str, Any]]:
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
+async def _rows(conn: AsyncConnection, table: str, query: Select[Any],
+                ident: ColumnElement[Any]) -> list[dict[str, Any]]:
+    """The rows of `query` as dicts; those the driver cannot read (a date beyond what Python holds)
+    are left out and logged by `ident`, their key."""
+    rows, unreadable = await readable_rows(conn, query, [ident])
+    for u in unreadable:
+        left_out(table, u.ident[0], u.error)
+    return [dict(r._mapping) for r in rows]
 
 
 async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date) -> tuple[m.ComplianceSummary,
@@ -200,21 +257,22 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
     prov, start, end = check_request(province_slug, period)
     as_of = min(report_date, end)
     names = {a.slug: a.name_vi for a in agencies(province_slug)}
-    found = await _rows(conn, select(activities).where(
+    found = await _rows(conn, "activities", select(activities).where(
         activities.c.province == province_slug, activities.c.start_date >= start, activities.c.start_date <= end,
-    ).order_by(activities.c.start_date, activities.c.subject))
+    ).order_by(activities.c.start_date, activities.c.subject), activities.c.subject)
     of_kind = {kind: [r for r in found if r["kind"] in kinds] for kind, kinds in (
         ("activity", ("activity", "conference")), ("delegation", tuple(DELEGATION_KINDS)),
         ("agreement", ("agreement",)), ("aid", ("aid",)))}
     same_plan = (tasks.c.plan_id == plans.c.plan_id) & (tasks.c.province == plans.c.province)
-    task_rows = await _rows(conn, select(tasks, plans.c.issued_on.label("plan_issued_on")).select_from(
-        tasks.outerjoin(plans, same_plan)).where(tasks.c.province == province_slug))
-    difficulty_rows = await _rows(conn, select(difficulties).where(difficulties.c.province == province_slug)
-                                  .order_by(difficulties.c.raised_at, difficulties.c.difficulty_id))
-    escalation_rows = await _rows(conn, select(escalations).where(escalations.c.province == province_slug,
-                                                                  escalations.c.level > 0))
-    plan_rows = await _rows(conn, select(plans).where(plans.c.province == province_slug)
-                            .order_by(plans.c.issued_on, plans.c.plan_id))
+    task_rows = await _rows(conn, "tasks", select(tasks, plans.c.issued_on.label("plan_issued_on")).select_from(
+        tasks.outerjoin(plans, same_plan)).where(tasks.c.province == province_slug), tasks.c.task_id)
+    difficulty_rows = await _rows(conn, "difficulties", select(difficulties).where(
+        difficulties.c.province == province_slug).order_by(difficulties.c.raised_at, difficulties.c.difficulty_id),
+        difficulties.c.difficulty_id)
+    escalation_rows = await _rows(conn, "escalations", select(escalations).where(
+        escalations.c.province == province_slug, escalations.c.level > 0), escalations.c.escalation_id)
+    plan_rows = await _rows(conn, "plans", select(plans).where(plans.c.province == province_slug)
+                            .order_by(plans.c.issued_on, plans.c.plan_id), plans.c.plan_id)
     summary, late_or_missing = await _compliance(conn, province_slug, period, as_of)
     return m.ReportData(
         province=province_slug, province_name=prov.name_vi, period=period, window_start=start, window_end=end,

@@ -21,7 +21,7 @@ def report_cause(submitted: bool = False):
         {("ha-tinh", "2021-H1"): date(2021, 5, 25)},
         {("ha-tinh", "so-tu-phap", "2021-H1")} if submitted else set(),
         {("ha-tinh", "so-tu-phap"): "Sở Tư pháp"},
-    )
+    ).causes
     return cause
 
 
@@ -38,14 +38,14 @@ def test_only_tasks_with_a_due_date_can_be_overdue_and_completion_resolves_them(
                             status="assigned", task_number="6", plan_id="gia-lai-1109-2020", title="Tập huấn"),
             SimpleNamespace(task_id="t2", province="gia-lai", due_date=None, lead_agencies=["so-ngoai-vu"],
                             status="assigned", task_number="1", plan_id="gia-lai-1109-2020", title="Nghiên cứu")]
-    [cause] = task_causes(rows)
+    [cause] = task_causes(rows).causes
     assert (cause.trigger, cause.responsible_agency, cause.resolved) == (TriggerKind.task_overdue, "so-noi-vu", False)
 
 
 def test_each_recipient_that_has_not_acknowledged_is_its_own_cause():
     row = SimpleNamespace(info_id="i1", province="ha-tinh", respond_by=date(2021, 4, 10), topic="Tình hình",
                           recipients=["so-y-te", "so-noi-vu"], acknowledged=["so-y-te"])
-    causes = {c.responsible_agency: c.resolved for c in information_causes([row])}
+    causes = {c.responsible_agency: c.resolved for c in information_causes([row]).causes}
     assert causes == {"so-y-te": True, "so-noi-vu": False}
 
 
