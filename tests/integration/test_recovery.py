@@ -90,7 +90,7 @@ async def test_restart_of_up_keeps_all_data(tmp_path):
         first.stop()
     again = type(first)(first.data_dir, first.http_port).start()
     try:
-        got = again.get(f"/api/events/{event.id}").json()
+        got = again.get(f"/api/events/{event.id}", province="gia-lai").json()
         assert got["sequence"] == seq
         second = sample("activity_held", province="gia-lai")
         r2 = httpx.post(f"{again.http}/events", content=encode(second),
