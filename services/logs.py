@@ -1,4 +1,6 @@
-"""Structured logs: JSON when not on a terminal, readable on one."""
+"""Structured logs: readable on a terminal, JSON when asked for (`--log-format json`) or, for the
+long-running processes (`up`, the workers), when not on a terminal. A one-off command logs only its
+warnings and errors."""
 
 from __future__ import annotations
 
@@ -7,11 +9,19 @@ import sys
 
 import structlog
 
+FORMAT = {"value": "auto"}
+"""`auto`, `json` or `console`: the CLI's `--log-format`."""
 
-def configure(level: str = "INFO") -> None:
+
+def configure(level: str = "INFO", *, service: bool = True) -> None:
+    """`service`: a long-running process (INFO, JSON off a terminal); else a one-off command
+    (WARNING, readable unless JSON is asked for)."""
+    wanted = FORMAT["value"]
+    as_json = wanted == "json" or (wanted == "auto" and service and not sys.stderr.isatty())
     renderer: structlog.types.Processor = (
-        structlog.dev.ConsoleRenderer() if sys.stderr.isatty() else structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    level = level if service else "WARNING"
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BadSettings(ValueError):
+    """A setting that cannot be used; the message is one line naming it and why."""
 
 
 class Settings(BaseSettings):
@@ -48,6 +52,20 @@ class Settings(BaseSettings):
         "Most bytes the rejected-events stream holds; the oldest rejections go first"))
     rejected_max_age_days: float = Field(180, gt=0, description="Rejections older than this leave the stream")
 
+    @field_validator("http")
+    @classmethod
+    def _http_address(cls, value: str) -> str:
+        """`http://host:port` or `host:port` (every command alike), kept as `http://host:port`."""
+        scheme, sep, rest = value.strip().partition("://")
+        if not sep:
+            scheme, rest = "http", value.strip()
+        if scheme not in ("http", "https"):
+            raise ValueError(f"{value!r}: the scheme must be http or https")
+        host, _, port = rest.rstrip("/").rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
+            raise ValueError(f"{value!r} is not host:port or http://host:port (e.g. 127.0.0.1:8080)")
+        return f"{scheme}://{host}:{int(port)}"
+
     @property
     def embedded(self) -> bool:
         return not self.nats_url and not self.database_url
@@ -71,6 +89,12 @@ class Settings(BaseSettings):
 
 
 def load() -> Settings:
-    settings = Settings()
+    """The settings, checked once: `BadSettings` (one line) for a value that cannot be used."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        name = "DOINGOAI_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise BadSettings(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None
     settings.data_dir = settings.data_dir.expanduser().resolve()
     return settings

