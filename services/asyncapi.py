@@ -54,10 +54,11 @@ def asyncapi(servers: list[str]) -> dict[str, Any]:
             "summary": f"An agency publishes {name}; JetStream acknowledges with the stream sequence",
         }
     channels["escalations"] = {
-        "address": "doingoai.escalations.{province}.{target_agency}",
-        "description": ("Escalations delivered to their target agency (stream DOINGOAI_ESCALATIONS; the agency's "
-                        "own pull consumers, named {province}_{target_agency}_1 to _4)"),
-        "parameters": {"province": SLUG, "target_agency": SLUG},
+        "address": "doingoai.escalations.{province}.{agency}",
+        "description": ("Escalations delivered to their target agency, and, after a deadline it missed, to the "
+                        "responsible agency (Nats-Msg-Id '<agency> <source> <id>') (stream DOINGOAI_ESCALATIONS; "
+                        "the agency's own pull consumers, named {province}_{agency}_1 to _4)"),
+        "parameters": {"province": SLUG, "agency": SLUG},
         "messages": {"escalation_raised": {"$ref": "#/components/messages/escalation_raised"}},
     }
     operations["receive_escalations"] = {"action": "receive", "channel": {"$ref": "#/channels/escalations"}}

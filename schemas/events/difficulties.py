@@ -35,7 +35,9 @@ class DifficultyRaisedV1(EventData):
     )
     severity: Severity = Field(description="How serious", examples=["medium"])
     beyond_authority: bool = Field(
-        False, description="The raiser believes it is beyond SNgV's authority", examples=[False]
+        False,
+        description="The raiser's view that it is beyond SNgV's authority (shown; SNgV judges, on acknowledgement)",
+        examples=[False],
     )
     addressed_to: Slug = Field(
         "so-ngoai-vu", description="Agency asked for guidance", examples=["so-ngoai-vu"]
@@ -63,7 +65,9 @@ class DifficultyAcknowledgedV1(EventData):
         examples=[{"name": "Trần Thị Bình", "title": "Trưởng phòng Hợp tác quốc tế"}],
     )
     within_authority: bool | None = Field(
-        None, description="SNgV's first view: can it decide alone?", examples=[True]
+        None,
+        description="SNgV's judgement: can it decide alone? false: beyond its authority, it proposes to the UBND tỉnh",
+        examples=[True],
     )
     respond_by: date | None = Field(None, description="Date guidance is expected by", examples=["2021-04-09"])
     note: str | None = Field(
@@ -137,7 +141,11 @@ class DifficultyEscalatedV1(EventData):
         description="SNgV's submission (tờ trình)",
         examples=[{"number": "45/TTr-SNgV", "issued_on": "2021-04-12", "issuer": "Sở Ngoại vụ Hà Tĩnh"}],
     )
-    decide_by: date | None = Field(None, description="Date a decision is needed by", examples=["2021-04-23"])
+    decide_by: date | None = Field(
+        None,
+        description="Date a decision is needed by (else the province's UBND decision limit applies)",
+        examples=["2021-04-23"],
+    )
 
     @model_validator(mode="after")
     def _deadline_after_escalation(self) -> DifficultyEscalatedV1:

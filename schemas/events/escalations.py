@@ -45,15 +45,19 @@ class EscalationRaisedV1(EventData):
     level: int = Field(
         ge=1,
         le=10,
-        description="Rank in the escalation policy, 1 first (default: SNgV officer, SNgV director, UBND)",
+        description="Rank in the escalation policy, 1 first (default: SNgV officer, SNgV director, UBND's office)",
         examples=[1],
     )
-    target_agency: Slug = Field(description="Agency that must act", examples=["so-ngoai-vu"])
+    target_agency: Slug = Field(
+        description="Agency that must act, the only one that acknowledges the escalation", examples=["so-ngoai-vu"]
+    )
     target_role: str | None = Field(
         None, max_length=200, description="Role notified at that agency", examples=["Chuyên viên Sở Ngoại vụ"]
     )
     responsible_agency: Slug | None = Field(
-        None, description="Agency that missed the deadline, if any", examples=["so-tu-phap"]
+        None,
+        description="Agency that missed the deadline (whoever's step it was), if any; it receives the escalation too",
+        examples=["so-tu-phap"],
     )
     period: Period | None = Field(None, description="Reporting period concerned", examples=["2021-H1"])
     due_at: AwareDatetime | None = Field(

@@ -51,6 +51,7 @@ __all__ = [
     "provinces",
     "report_deadline",
     "reporting_agencies",
+    "ubnd_office",
 ]
 
 
@@ -128,6 +129,20 @@ def in_group(province_slug: str, agency_slug: str, group: str) -> bool:
         return agency(province_slug, agency_slug).kind in kinds
     except UnknownReference:
         return False
+
+
+def ubnd_office(province_slug: str) -> str:
+    """The agency that receives SNgV's proposals for the UBND tỉnh of a province (`ubnd_office` in
+    provinces.yaml): the top level of its escalations. Raises ValueError if the configured slug is
+    not the province's UBND or an office of it."""
+    slug = province(province_slug).ubnd_office
+    try:
+        kind = agency(province_slug, slug).kind
+    except UnknownReference:
+        kind = None
+    if kind not in (AgencyKind.ubnd, AgencyKind.office):
+        raise ValueError(f"ubnd_office of {province_slug} is {slug!r}, not the UBND tỉnh or its office")
+    return slug
 
 
 def reporting_agencies(province_slug: str) -> list[Agency]:

@@ -26,6 +26,10 @@ class Province(_Frozen):
     ubnd_name: str = Field(min_length=1, description="Full name of the Provincial People's Committee")
     border_countries: list[CountryCode] = Field(default_factory=list)
     focal_agency: Slug = "so-ngoai-vu"
+    ubnd_office: Slug = Field(
+        "van-phong-ubnd-tinh",
+        description="The office that receives SNgV's proposals (tờ trình) for the UBND tỉnh: escalations' top level",
+    )
 
 
 class AgencyKind(StrEnum):

@@ -89,7 +89,11 @@ def difficulty(b: Builder, agency: str, key: str, day: date, topic: str, beyond:
     )
     if steps >= 1:
         b.add(
-            SNGV, "difficulty_acknowledged", {"acknowledged_on": day.isoformat(), "handler": SNGV}, at(day, 15), subject
+            SNGV,
+            "difficulty_acknowledged",
+            {"acknowledged_on": day.isoformat(), "handler": SNGV, "within_authority": not beyond},
+            at(day, 15),
+            subject,
         )
     if steps >= 2 and not beyond:
         b.add(

@@ -66,7 +66,8 @@ def attempt(build: Callable[[], Cause | None], key: str, trigger: TriggerKind | 
         out.causes.append(cause)
 
 
-def _unacknowledged(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str) -> Cause | None:
+def _unacknowledged(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str,
+                    office: str) -> Cause | None:
     if state.status != DifficultyStatus.raised and state.acknowledged_at is None:
         return None
     due = step_deadline(state.model_copy(update={"status": DifficultyStatus.raised}), limits)
@@ -76,9 +77,9 @@ def _unacknowledged(r: Any, state: DifficultyState, limits: StepLimits, key: str
                  f"{who} chưa được Sở Ngoại vụ tiếp nhận (hạn {vn_date(due)})")
 
 
-def _unhandled(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str) -> Cause | None:
-    if state.acknowledged_at is None:
-        return None
+def _unhandled(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str, office: str) -> Cause | None:
+    if state.acknowledged_at is None or state.within_authority is False:
+        return None  # judged beyond its authority on acknowledgement: the step is the proposal ("propose")
     due = step_deadline(state.model_copy(update={"status": DifficultyStatus.acknowledged}), limits)
     assert due is not None
     return Cause(TriggerKind.difficulty_unhandled, r.province, f"difficulty/{r.difficulty_id}", key, due,
@@ -86,24 +87,61 @@ def _unhandled(r: Any, state: DifficultyState, limits: StepLimits, key: str, who
                  f"{who} chưa được hướng dẫn hoặc đề xuất xử lý (hạn {vn_date(due)})")
 
 
-def _beyond_authority(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str) -> Cause | None:
+def _beyond_authority(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str,
+                      office: str) -> Cause | None:
+    """SNgV judged it beyond its authority on acknowledgement: it must aggregate and propose to the
+    UBND tỉnh within the guidance-or-escalation limit. The raiser's own flag gives no such cause."""
+    if state.acknowledged_at is None or state.within_authority is not False:
+        return None
+    due = step_deadline(state.model_copy(update={"status": DifficultyStatus.acknowledged}), limits)
+    assert due is not None
+    return Cause(TriggerKind.difficulty_beyond_authority, r.province, f"difficulty/{r.difficulty_id}", key, due,
+                 "so-ngoai-vu", state.status != DifficultyStatus.acknowledged,
+                 f"{who} vượt thẩm quyền Sở Ngoại vụ: cần tổng hợp, đề xuất UBND tỉnh quyết định (hạn {vn_date(due)})")
+
+
+def _raisers_flag(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str,
+                  office: str) -> Cause | None:
+    """An earlier version escalated a difficulty at once on the raiser's flag alone (key suffix
+    `beyond`). The flag is the raiser's view and escalates nothing: the cause is kept resolved only
+    so that such an escalation still open is closed."""
     if not state.beyond_authority:
         return None
-    settled = state.status not in (DifficultyStatus.raised, DifficultyStatus.acknowledged)
     return Cause(TriggerKind.difficulty_beyond_authority, r.province, f"difficulty/{r.difficulty_id}", key,
-                 state.raised_at, "so-ngoai-vu", settled,
-                 f"{who} vượt thẩm quyền Sở Ngoại vụ: cần tổng hợp, đề xuất UBND tỉnh quyết định")
+                 state.raised_at, "so-ngoai-vu", True, f"{who}: đơn vị phản ánh cho là vượt thẩm quyền Sở Ngoại vụ")
+
+
+def _undecided(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str, office: str) -> Cause | None:
+    """SNgV proposed it to the UBND tỉnh: the UBND (its office, `office`) must decide by the date
+    the proposal asks, else within `ubnd_decision` working days of the escalation."""
+    if state.escalated_at is None:
+        return None
+    due = step_deadline(state.model_copy(update={"status": DifficultyStatus.escalated}), limits)
+    assert due is not None
+    document = f" (Tờ trình số {state.proposal_document})" if state.proposal_document else ""
+    return Cause(TriggerKind.difficulty_beyond_authority, r.province, f"difficulty/{r.difficulty_id}", key, due,
+                 office, state.decision_issued_at is not None,
+                 f"{who} đã được Sở Ngoại vụ đề xuất UBND tỉnh{document}, chưa có quyết định (hạn {vn_date(due)})")
 
 
 DIFFICULTY_CAUSES = (
     (TriggerKind.difficulty_unacknowledged, "ack", _unacknowledged),
     (TriggerKind.difficulty_unhandled, "handle", _unhandled),
-    (TriggerKind.difficulty_beyond_authority, "beyond", _beyond_authority),
+    (TriggerKind.difficulty_beyond_authority, "propose", _beyond_authority),
+    (TriggerKind.difficulty_beyond_authority, "decide", _undecided),
+    (TriggerKind.difficulty_beyond_authority, "beyond", _raisers_flag),
 )
-"""The causes a difficulty may give: trigger, the suffix of its key, and how it is computed."""
+"""The causes a difficulty may give: trigger, the suffix of its key, and how it is computed. Each
+step's cause is due at that step's limit and its responsible agency is whoever's step it is: SNgV
+to acknowledge, to guide or propose; the UBND's office (`office`) to decide what SNgV proposed."""
+
+DEFAULT_OFFICE = "van-phong-ubnd-tinh"
+"""Who receives SNgV's proposals for the UBND tỉnh where a province configures nothing else."""
 
 
-def difficulty_causes(rows: Iterable[Any], limits: StepLimits) -> Readout:
+def difficulty_causes(rows: Iterable[Any], limits: StepLimits, office: str = DEFAULT_OFFICE) -> Readout:
+    """The causes of the difficulties of one province, under its step limits; `office` receives
+    SNgV's proposals for its UBND tỉnh (`schemas.reference.ubnd_office`)."""
     out = Readout([], [])
     for r in rows:
         subject = f"difficulty/{r.difficulty_id}"
@@ -115,7 +153,7 @@ def difficulty_causes(rows: Iterable[Any], limits: StepLimits) -> Readout:
         who = f"Khó khăn “{r.topic}” của {r.agency}"
         for trigger, suffix, build in DIFFICULTY_CAUSES:
             key = f"{r.province}:{subject}:{suffix}"
-            attempt(partial(build, r, state, limits, key, who), key, trigger, r.province, out)
+            attempt(partial(build, r, state, limits, key, who, office), key, trigger, r.province, out)
     return out
 
 

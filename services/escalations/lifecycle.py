@@ -14,8 +14,13 @@ difficulty is then resolved::
 once SNgV has registered it, and forcing a fictitious guidance step would falsify the record.
 `raised → resolved` is not: SNgV must first acknowledge receipt, so the history always shows the
 focal agency saw the difficulty. An escalated difficulty is resolved only after the UBND decision.
-The `beyond_authority` flag (from difficulty_raised's payload) is carried for the escalation policy;
-it does not forbid guidance, since SNgV may judge the matter within its authority after all.
+
+Whether a difficulty is beyond SNgV's authority is SNgV's judgement ("trường hợp vượt thẩm quyền,
+Sở Ngoại vụ tổng hợp, tham mưu, đề xuất UBND tỉnh"): it says so on acknowledgement
+(`within_authority: false`) or shows it by escalating the difficulty with its proposal (tờ trình).
+`DifficultyState.beyond_sngv_authority` is that judgement. The raiser's `beyond_authority` flag
+(difficulty_raised) is the raiser's view only: it is kept and shown, and decides nothing. Neither
+forbids guidance, since SNgV may judge the matter within its authority after all.
 
 Redelivered events are not this module's concern: projections skip them by stream sequence, so a
 repeated event reaching `apply` is an impossible transition.
@@ -24,13 +29,13 @@ repeated event reaching `apply` is an impossible transition.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.escalations.calendar import add_working_days
+from services.escalations.calendar import add_working_days, end_of_day
 
 
 class DifficultyStatus(StrEnum):
@@ -91,7 +96,8 @@ class ImpossibleTransition(ValueError):
 
 
 class InvalidDifficultyPayload(ValueError):
-    """An event payload the lifecycle cannot read (e.g. `beyond_authority` that is not a boolean)."""
+    """An event payload the lifecycle cannot read (e.g. `beyond_authority` that is not a boolean, a
+    `decide_by` that is not a date)."""
 
 
 class DifficultyState(BaseModel):
@@ -101,7 +107,20 @@ class DifficultyState(BaseModel):
 
     status: DifficultyStatus = Field(description="Current step", examples=["acknowledged"])
     beyond_authority: bool = Field(
-        default=False, description="The raiser believes it is beyond SNgV's authority", examples=[False]
+        default=False,
+        description="The raiser's view that it is beyond SNgV's authority (shown, never escalated on by itself)",
+        examples=[False],
+    )
+    within_authority: bool | None = Field(
+        default=None,
+        description="SNgV's judgement on acknowledgement: within its authority, beyond it (False), or not said",
+        examples=[False],
+    )
+    proposal_document: str | None = Field(
+        default=None, description="Number of SNgV's submission (tờ trình) to the UBND tỉnh", examples=["45/TTr-SNgV"]
+    )
+    decide_by: date | None = Field(
+        default=None, description="Date SNgV asked the UBND tỉnh to decide by", examples=["2021-04-23"]
     )
     raised_at: AwareDatetime = Field(description="When it was raised", examples=["2027-01-29T09:30:00+07:00"])
     acknowledged_at: AwareDatetime | None = Field(default=None, description="When SNgV acknowledged it")
@@ -111,6 +130,12 @@ class DifficultyState(BaseModel):
     )
     decision_issued_at: AwareDatetime | None = Field(default=None, description="When the UBND tỉnh decided")
     resolved_at: AwareDatetime | None = Field(default=None, description="When it was resolved")
+
+    @property
+    def beyond_sngv_authority(self) -> bool:
+        """SNgV's own judgement that the difficulty is beyond its authority: said on acknowledgement
+        (`within_authority` False) or shown by escalating it to the UBND with its proposal."""
+        return self.within_authority is False or self.escalated_at is not None
 
     def reached_at(self, status: DifficultyStatus) -> datetime | None:
         """When the difficulty reached `status`, or None if it has not."""
@@ -132,7 +157,11 @@ class StepLimits(BaseModel):
         examples=[10],
     )
     ubnd_decision: int = Field(
-        default=15, ge=1, le=120, description="From escalated to the UBND decision", examples=[15]
+        default=15,
+        ge=1,
+        le=120,
+        description="From escalated to the UBND decision (unless SNgV's proposal asks a decide_by date)",
+        examples=[15],
     )
     resolve: int = Field(
         default=20, ge=1, le=250, description="From guidance or UBND decision to resolved", examples=[20]
@@ -161,6 +190,41 @@ def _beyond_authority(payload: Mapping[str, Any]) -> bool:
     return value
 
 
+def _within_authority(payload: Mapping[str, Any]) -> bool | None:
+    value = payload.get("within_authority")
+    if value is not None and not isinstance(value, bool):
+        raise InvalidDifficultyPayload(f"within_authority must be a boolean or null, got {value!r}")
+    return value
+
+
+def _decide_by(payload: Mapping[str, Any]) -> date | None:
+    value = payload.get("decide_by")
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidDifficultyPayload(f"decide_by must be a date, got {value!r}")
+
+
+def _document_number(payload: Mapping[str, Any]) -> str | None:
+    document = payload.get("document")
+    number = document.get("number") if isinstance(document, Mapping) else None
+    return number if isinstance(number, str) else None
+
+
+def _step_facts(event: DifficultyEvent, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What an event says besides its step: SNgV's judgement on acknowledgement, its proposal's
+    document and the date it asks the UBND to decide by on escalation."""
+    if event is DifficultyEvent.difficulty_acknowledged:
+        return {"within_authority": _within_authority(payload)}
+    if event is DifficultyEvent.difficulty_escalated:
+        return {"decide_by": _decide_by(payload), "proposal_document": _document_number(payload)}
+    return {}
+
+
 def apply(
     state: DifficultyState | None, event_name: str, at: datetime, payload: Mapping[str, Any]
 ) -> DifficultyState:
@@ -180,21 +244,24 @@ def apply(
         raise ImpossibleTransition(status, event_name) from None
     if state is None:
         return DifficultyState(status=target, raised_at=at, beyond_authority=_beyond_authority(payload))
-    return state.model_copy(update={"status": target, _TIMESTAMP_FIELD[target]: at})
+    return state.model_copy(update={"status": target, _TIMESTAMP_FIELD[target]: at, **_step_facts(event, payload)})
 
 
 def step_deadline(state: DifficultyState, limits: StepLimits | None = None) -> datetime | None:
     """When the current step is due, or None once the difficulty is resolved.
 
     raised → acknowledge within `acknowledge` working days of raising; acknowledged → guidance or
-    escalation within `guide_or_escalate` of acknowledgement; escalated → UBND decision within
-    `ubnd_decision` of escalation; guidance_issued / decision_issued → resolved within `resolve`
-    of the guidance or decision. Counted with `calendar.add_working_days`.
+    escalation within `guide_or_escalate` of acknowledgement; escalated → UBND decision by the end
+    of the `decide_by` day SNgV's proposal asks, else within `ubnd_decision` of escalation;
+    guidance_issued / decision_issued → resolved within `resolve` of the guidance or decision.
+    Counted with `calendar.add_working_days`.
     """
     limits = limits or StepLimits()
     field = _LIMIT_OF.get(state.status)
     if field is None:
         return None
+    if state.status is DifficultyStatus.escalated and state.decide_by is not None:
+        return end_of_day(state.decide_by)
     since = state.reached_at(state.status)
     assert since is not None, "a state always has the timestamp of its own status"
     return add_working_days(since, getattr(limits, field))

@@ -1,6 +1,8 @@
 """Escalation policies, decided like an on-call tool's: remind, raise at level 1, climb, close.
 
-A policy is an ordered list of levels (SNgV specialist → SNgV director → UBND tỉnh by default).
+A policy is an ordered list of levels (SNgV specialist → SNgV director → the office that receives
+SNgV's proposals for the UBND tỉnh, Văn phòng UBND tỉnh, by default; `addressed_to_office` puts a
+province's own configured office there).
 Each level names a target agency slug, a role label and an acknowledgement timeout in **working
 days**: administrative limits are written in working days (ngày làm việc), not hours, and a
 count of whole working days never fires at night, at weekends or over Tết. A timeout of n means
@@ -32,6 +34,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from schemas.authority import UBND
 from schemas.common import Slug
 from schemas.events.escalations import EscalationTrigger
 from services.escalations.calendar import add_working_days, start_of_day, subtract_working_days
@@ -98,10 +101,25 @@ DEFAULT_POLICY = EscalationPolicy(
         EscalationLevel(
             level=2, agency="so-ngoai-vu", role="Giám đốc Sở Ngoại vụ", ack_timeout_working_days=2
         ),
-        EscalationLevel(level=3, agency="ubnd-tinh", role="Lãnh đạo UBND tỉnh", ack_timeout_working_days=3),
+        EscalationLevel(
+            level=3,
+            agency="van-phong-ubnd-tinh",
+            role="Văn phòng UBND tỉnh (trình Lãnh đạo UBND tỉnh)",
+            ack_timeout_working_days=3,
+        ),
     ),
     reminder_lead_working_days=1,
 )
+"""The default: SNgV's specialist, SNgV's director, then the UBND tỉnh through its office, which
+receives what SNgV proposes to the UBND ("Sở Ngoại vụ tổng hợp, tham mưu, đề xuất UBND tỉnh")."""
+
+
+def addressed_to_office(policy: EscalationPolicy, office: AgencySlug) -> EscalationPolicy:
+    """`policy` with every level addressed to the UBND tỉnh or its office (`schemas.authority.UBND`)
+    addressed to `office` instead: the agency a province configures to receive SNgV's proposals
+    (`ubnd_office` in schemas/reference/provinces.yaml). Other levels are kept as they are."""
+    levels = tuple(lv.model_copy(update={"agency": office}) if lv.agency in UBND else lv for lv in policy.levels)
+    return policy if levels == policy.levels else policy.model_copy(update={"levels": levels})
 
 
 class EscalationState(_Frozen):

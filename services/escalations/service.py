@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -33,9 +33,10 @@ from schemas.authority import SYSTEM
 from schemas.codec import new_event
 from schemas.envelope import CloudEvent
 from schemas.events.escalations import EscalationClosedV1, EscalationRaisedV1, EscalationRemindedV1
-from schemas.reference import UnknownReference, report_deadline, reporting_agencies
+from schemas.reference import UnknownReference, report_deadline, reporting_agencies, ubnd_office
 from services.db.readable import Unreadable, readable_rows
 from services.escalations.causes import (
+    DEFAULT_OFFICE,
     Cause,
     Parked,
     Readout,
@@ -53,6 +54,7 @@ from services.escalations.policy import (
     EscalationPolicy,
     EscalationState,
     TriggerKind,
+    addressed_to_office,
     escalation_id,
     evaluate,
 )
@@ -130,13 +132,20 @@ class TickPlan(NamedTuple):
     parked: list[Parked]
 
 
-def plan_tick(now: datetime, causes: Sequence[Cause], rows: Mapping[str, Any], policy: EscalationPolicy) -> TickPlan:
-    """`decide` for each cause on its own (pure): a cause that raises is parked with its error and
-    the others are decided as if it were not there."""
+PolicyOf = Callable[[str], EscalationPolicy]
+"""The escalation policy of a province."""
+
+
+def plan_tick(now: datetime, causes: Sequence[Cause], rows: Mapping[str, Any],
+              policy: EscalationPolicy | PolicyOf) -> TickPlan:
+    """`decide` for each cause on its own, under the policy of its province (one policy for all, or
+    a function of the province) (pure): a cause that raises is parked with its error and the others
+    are decided as if it were not there."""
     plan = TickPlan([], [])
     for cause in causes:
         try:
-            plan.events.extend(decide(now, cause, rows, policy))
+            chosen = policy if isinstance(policy, EscalationPolicy) else policy(cause.province)
+            plan.events.extend(decide(now, cause, rows, chosen))
         except Exception as exc:  # parked with its error, never raised: one cause never stops the others
             plan.parked.append(Parked(cause.key, cause.trigger, cause.province, exc))
     return plan
@@ -169,6 +178,21 @@ class EscalationService:
 
     def __post_init__(self) -> None:
         self.publisher = Publisher(self.nc, lookup=CoalescingLookup(self.engine))
+        self._policies: dict[str, EscalationPolicy] = {}
+
+    def office(self, province: str) -> str:
+        """The agency that receives SNgV's proposals for the province's UBND tỉnh (reference data;
+        the default office for a province the reference data does not hold)."""
+        try:
+            return ubnd_office(province)
+        except UnknownReference:
+            return DEFAULT_OFFICE
+
+    def policy_for(self, province: str) -> EscalationPolicy:
+        """The policy of a province: its top level addressed to the province's configured office."""
+        if province not in self._policies:
+            self._policies[province] = addressed_to_office(self.policy, self.office(province))
+        return self._policies[province]
 
     async def causes(self, conn: AsyncConnection) -> Readout:
         """Every cause the read models hold, by deadline, and those that could not be computed."""
@@ -176,7 +200,7 @@ class EscalationService:
         rows, unreadable = await readable_rows(conn, select(d.difficulty_id, d.province, d.topic, d.agency, d.state),
                                                [d.difficulty_id, d.province])
         parts = [difficulty_causes([r for r in rows if r.province == province],
-                                   self.limits_by_province.get(province, self.limits))
+                                   self.limits_by_province.get(province, self.limits), self.office(province))
                  for province in {r.province for r in rows}]
         task_rows, bad_tasks = await readable_rows(conn, select(tasks), [tasks.c.task_id, tasks.c.province])
         parts.append(task_causes(task_rows))
@@ -218,7 +242,7 @@ class EscalationService:
             escalation_rows, unreadable = await readable_rows(conn, select(escalations),
                                                               [escalations.c.escalation_id, escalations.c.province])
         rows = {r.escalation_id: r for r in escalation_rows}
-        planned = plan_tick(now, found.causes, rows, self.policy)
+        planned = plan_tick(now, found.causes, rows, self.policy_for)
         # a cause whose escalation row is unreadable is decided as if that level had not been raised:
         # its event has the id of the one stored, so the publisher drops it as a duplicate
         for parked in found.parked + unreadable_rows("escalation", unreadable) + planned.parked:

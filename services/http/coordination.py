@@ -189,7 +189,9 @@ async def get_information(request: Request, province: str | None = None, agency:
 @router.get("/difficulties")
 async def get_difficulties(request: Request, province: str | None = None, status: str | None = None,
                            who: Reader = Depends(reader)) -> Response:
-    """Difficulties with their step (an agency: the ones it raised)."""
+    """Difficulties with their step (an agency: the ones it raised): `beyond_authority` is the raiser's
+    view; `within_authority` SNgV's judgement on acknowledgement (null until it says), and
+    `proposal_document`/`decide_by` its proposal to the UBND tỉnh once escalated."""
     q = select(difficulties).where(difficulties.c.province == who.province(province)).order_by(difficulties.c.raised_at)
     if (own := who.own(difficulties)) is not None:
         q = q.where(own)
@@ -197,5 +199,6 @@ async def get_difficulties(request: Request, province: str | None = None, status
         q = q.where(difficulties.c.status == status)
     rows = await rows_of(request, q)
     for row in rows:
-        row.pop("state", None)
+        state = row.pop("state", None) or {}
+        row.update({k: state.get(k) for k in ("within_authority", "proposal_document", "decide_by")})
     return table_response(request, rows, "difficulties")

@@ -194,8 +194,10 @@ def difficulty_line(r: Mapping[str, Any], names: Mapping[str, str], start: date,
         raise ValueError("raised_at is missing")
     if raised > end or (raised < start and r["status"] == "resolved"):
         return None
+    state = r.get("state") or {}  # SNgV's judgement, not the raiser's flag: the report is SNgV's to the UBND
+    beyond = state.get("within_authority") is False or state.get("escalated_at") is not None
     return m.DifficultyLine(agency=names.get(r["agency"], r["agency"]), topic=r["topic"], raised_on=raised,
-                            severity=r["severity"], beyond_authority=r["beyond_authority"], status=r["status"])
+                            severity=r["severity"], beyond_authority=beyond, status=r["status"])
 
 
 def difficulty_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], start: date,

@@ -104,7 +104,7 @@ class DifficultyLine:
     topic: str
     raised_on: date
     severity: str  # a Severity value
-    beyond_authority: bool
+    beyond_authority: bool  # SNgV judged it beyond its authority (DifficultyState.beyond_sngv_authority)
     status: str  # a DifficultyStatus value
 
 

@@ -76,6 +76,47 @@ def test_a_non_boolean_beyond_authority_is_an_invalid_payload() -> None:
         apply(None, "difficulty_raised", T0, {"beyond_authority": "yes"})
 
 
+def test_the_raisers_flag_is_its_view_only_and_sngv_judges_on_acknowledgement() -> None:
+    flagged = run("difficulty_raised", "difficulty_acknowledged", payload={"beyond_authority": True})
+    assert flagged.beyond_authority is True and flagged.within_authority is None
+    assert flagged.beyond_sngv_authority is False  # the raiser said so; SNgV has not
+    raised = run("difficulty_raised")
+    judged = apply(raised, "difficulty_acknowledged", T0 + timedelta(days=1), {"within_authority": False})
+    assert judged.within_authority is False and judged.beyond_sngv_authority is True
+    within = apply(raised, "difficulty_acknowledged", T0 + timedelta(days=1), {"within_authority": True})
+    assert within.beyond_sngv_authority is False
+
+
+def test_escalating_with_a_proposal_is_sngv_judging_it_beyond_its_authority() -> None:
+    acknowledged = run("difficulty_raised", "difficulty_acknowledged", payload={"within_authority": True})
+    proposal = {"decide_by": date(2027, 2, 26), "document": {"number": "45/TTr-SNgV", "issued_on": None}}
+    escalated = apply(acknowledged, "difficulty_escalated", T0 + timedelta(days=5), proposal)
+    assert escalated.beyond_sngv_authority is True
+    assert (escalated.proposal_document, escalated.decide_by) == ("45/TTr-SNgV", date(2027, 2, 26))
+    again = DifficultyState.model_validate(escalated.model_dump(mode="json"))  # as the read model keeps it
+    assert again == escalated
+
+
+def test_the_ubnd_decision_is_due_by_the_date_sngv_asks_else_ubnd_decision_working_days() -> None:
+    acknowledged = run("difficulty_raised", "difficulty_acknowledged")
+    at = datetime(2027, 2, 23, 9, tzinfo=VN_TZ)
+    asked = apply(acknowledged, "difficulty_escalated", at, {"decide_by": "2027-03-05"})
+    assert step_deadline(asked, StepLimits()) == end_of_day(date(2027, 3, 5))
+    unasked = apply(acknowledged, "difficulty_escalated", at, {})
+    assert step_deadline(unasked, StepLimits(ubnd_decision=2)) == end_of_day(date(2027, 2, 25))
+
+
+@pytest.mark.parametrize(("event_name", "payload"), [
+    ("difficulty_acknowledged", {"within_authority": "no"}),
+    ("difficulty_escalated", {"decide_by": "soon"}),
+])
+def test_an_unreadable_judgement_or_decide_by_is_an_invalid_payload(event_name: str, payload: dict) -> None:
+    state = run("difficulty_raised") if event_name == "difficulty_acknowledged" else run(
+        "difficulty_raised", "difficulty_acknowledged")
+    with pytest.raises(InvalidDifficultyPayload):
+        apply(state, event_name, T0 + timedelta(days=3), payload)
+
+
 def test_apply_returns_a_new_frozen_state_and_leaves_the_old_one_unchanged() -> None:
     raised = run("difficulty_raised")
     acknowledged = apply(raised, "difficulty_acknowledged", T0 + timedelta(hours=2), {})

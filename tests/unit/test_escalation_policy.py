@@ -20,6 +20,7 @@ from services.escalations.policy import (
     EscalationState,
     TriggerKind,
     acknowledge,
+    addressed_to_office,
     apply_decision,
     escalation_id,
     evaluate,
@@ -57,12 +58,21 @@ def test_the_six_trigger_kinds_are_modelled() -> None:
     }
 
 
-def test_the_default_policy_climbs_from_the_sngv_specialist_to_the_director_to_the_ubnd() -> None:
+def test_the_default_policy_climbs_from_the_sngv_specialist_to_the_director_to_the_ubnd_office() -> None:
+    """Level 3 is the office that receives SNgV's proposals for the UBND tỉnh, not the UBND itself."""
     assert [(lv.level, lv.agency) for lv in DEFAULT_POLICY.levels] == [
         (1, "so-ngoai-vu"),
         (2, "so-ngoai-vu"),
-        (3, "ubnd-tinh"),
+        (3, "van-phong-ubnd-tinh"),
     ]
+
+
+def test_a_province_s_configured_office_takes_the_ubnd_level_and_the_sngv_levels_stay() -> None:
+    own = addressed_to_office(DEFAULT_POLICY, "ubnd-tinh")
+    assert [lv.agency for lv in own.levels] == ["so-ngoai-vu", "so-ngoai-vu", "ubnd-tinh"]
+    assert [lv.role for lv in own.levels] == [lv.role for lv in DEFAULT_POLICY.levels]
+    assert addressed_to_office(DEFAULT_POLICY, "van-phong-ubnd-tinh") is DEFAULT_POLICY
+    assert [lv.agency for lv in DEFAULT_POLICY.levels][-1] == "van-phong-ubnd-tinh"  # left unchanged
 
 
 def test_nothing_happens_before_the_reminder_window() -> None:
@@ -105,7 +115,7 @@ def test_an_unacknowledged_escalation_climbs_level_by_level_and_stops_at_the_top
     assert climb.due_at == end_of_day(date(2027, 2, 12))
     assert evaluate(at(2, 10), state, DEFAULT_POLICY) == []
     state, [top] = step(state, at(2, 13))
-    assert (top.kind, top.level, top.agency) == (DecisionKind.climb, 3, "ubnd-tinh")
+    assert (top.kind, top.level, top.agency) == (DecisionKind.climb, 3, "van-phong-ubnd-tinh")
     assert evaluate(at(6, 1), state, DEFAULT_POLICY) == []
 
 
@@ -154,7 +164,7 @@ def test_escalation_ids_are_uuid5_and_differ_by_trigger_subject_and_level() -> N
     assert base != escalation_id(TriggerKind.report_missing, "report.gia-lai.so-tu-phap.2027-H1", 2)
 
 
-def test_a_beyond_authority_difficulty_due_on_raising_is_raised_at_once() -> None:
+def test_a_cause_due_at_the_moment_it_arises_is_raised_at_once() -> None:
     raised_at = at(2, 1, 10)
     state = EscalationState(
         trigger=TriggerKind.difficulty_beyond_authority, subject=SUBJECT, due_at=raised_at

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from schemas import reference
+from schemas.authority import UBND
 from schemas.codec import decode, encode, new_event
 from schemas.common import ReportKind
 from schemas.reference import AgencyKind, UnknownReference
@@ -30,6 +31,21 @@ def test_every_province_has_its_ubnd_and_focal_agency(province: str) -> None:
     assert reference.province(province).focal_agency == "so-ngoai-vu"
     districts = [a for a in reference.agencies(province) if a.kind == AgencyKind.district]
     assert len(districts) >= 10
+
+
+@pytest.mark.parametrize("province", PROVINCES)
+def test_every_province_configures_the_office_that_receives_sngv_s_proposals(province: str) -> None:
+    """The top level of escalations is the UBND tỉnh's office: it may speak for the UBND (decide)."""
+    office = reference.ubnd_office(province)
+    assert office == "van-phong-ubnd-tinh"
+    assert office in UBND
+
+
+def test_an_office_that_is_not_the_ubnd_or_its_office_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = reference.province("ha-tinh").model_copy(update={"ubnd_office": "so-tu-phap"})
+    monkeypatch.setattr(reference, "province", lambda slug: wrong)
+    with pytest.raises(ValueError, match="so-tu-phap"):
+        reference.ubnd_office("ha-tinh")
 
 
 @pytest.mark.parametrize("province", PROVINCES)

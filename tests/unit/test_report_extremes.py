@@ -47,6 +47,19 @@ def test_a_difficulty_raised_in_year_9999_is_left_out_with_a_log_line_and_the_ot
     assert "OverflowError" in logs[0]["error"] and logs[0]["log_level"] == "warning"
 
 
+def test_the_report_says_beyond_sngv_s_authority_on_sngv_s_judgement_not_the_raiser_s_flag():
+    at = datetime(2021, 3, 1, 2, tzinfo=UTC)
+    flagged = {**difficulty("flag", at, "acknowledged"), "beyond_authority": True,
+               "state": {"status": "acknowledged", "within_authority": None}}
+    judged = {**difficulty("judged", at, "acknowledged"),
+              "state": {"status": "acknowledged", "within_authority": False}}
+    proposed = {**difficulty("proposed", at, "escalated"),
+                "state": {"status": "escalated", "escalated_at": "2021-03-05T09:00:00+07:00"}}
+    lines = difficulty_lines([flagged, judged, proposed], NAMES, START, END)
+    assert [(x.topic, x.beyond_authority) for x in lines] == [
+        ("Khó khăn flag", False), ("Khó khăn judged", True), ("Khó khăn proposed", True)]
+
+
 def test_a_difficulty_of_year_0001_still_open_is_shown_as_raised_before_the_window():
     [line] = difficulty_lines([difficulty("old", datetime(1, 1, 1, tzinfo=UTC))], NAMES, START, END)
     assert line.raised_on == date(1, 1, 1)
