@@ -211,7 +211,7 @@ class Plan(_Frozen):
     note: str | None = None
     covers_to: int | None = Field(
         None, ge=2000, le=2100,
-        description="Last year the plan covers (e.g. a plan for 2021); None: from `year` until a later plan replaces it",
+        description="Last year the plan covers (a plan for 2021); None: from `year` until a later plan replaces it",
     )
     reporting: list[ReportingDuty] = Field(default_factory=list, description="The reporting duties it sets")
     tasks: list[PlanTask] = Field(default_factory=list)
