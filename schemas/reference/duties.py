@@ -73,6 +73,15 @@ def in_force(province: str, year: int, recorded: Collection[str] | None = None) 
     return covering[-1] if covering else None
 
 
+def recorded_plans(province: str, issued: Iterable[tuple[str, str | None]]) -> set[str]:
+    """The reference plans a province's `plan_issued` records name — by id (`ha-tinh-53-2021`) or by
+    number (`53/KH-UBND`) — given as (plan id, number) pairs."""
+    pairs = list(issued)
+    ids = {plan_id for plan_id, _ in pairs}
+    numbers = {number for _, number in pairs if number}
+    return {p.slug for p in plans(province) if p.slug in ids or (p.number is not None and p.number in numbers)}
+
+
 def years_in_force(the_plan: Plan, until: int, recorded: Collection[str] | None = None) -> list[int]:
     """The years from the plan's first to `until` in which it is the plan in force."""
     out = []

@@ -34,6 +34,7 @@ from schemas.authority import SYSTEM
 from schemas.codec import new_event
 from schemas.envelope import CloudEvent
 from schemas.events.escalations import EscalationClosedV1, EscalationRaisedV1, EscalationRemindedV1
+from schemas.reference.duties import recorded_plans
 from services.db.readable import Unreadable, readable_rows
 from services.escalations.causes import (
     Cause,
@@ -184,9 +185,10 @@ class EscalationService:
         parts = [difficulty_causes([r for r in rows if r.province == province],
                                    self.limits_by_province.get(province, self.limits))
                  for province in {r.province for r in rows}]
-        recorded: dict[str, set[str]] = {}
-        for r in await conn.execute(select(plans.c.province, plans.c.plan_id)):
-            recorded.setdefault(r.province, set()).add(r.plan_id)
+        issued: dict[str, list[tuple[str, str | None]]] = {}
+        for r in await conn.execute(select(plans.c.province, plans.c.plan_id, plans.c.number)):
+            issued.setdefault(r.province, []).append((r.plan_id, r.number))
+        recorded = {province: recorded_plans(province, pairs) for province, pairs in issued.items()}
         task_rows, bad_tasks = await readable_rows(conn, select(tasks), [tasks.c.task_id, tasks.c.province])
         parts.append(task_causes(task_rows, today, recorded))
         info_rows, bad_info = await readable_rows(conn, select(information),

@@ -17,7 +17,7 @@ from schemas.reference import UnknownReference
 from services.http.deps import state, table_response, wants_csv
 from services.http.params import bad_query
 from services.http.scope import Reader, reader
-from services.queries.compliance import compliance_view
+from services.queries.compliance import compliance_view, recorded_plans
 from services.queries.dashboard import dashboard
 from services.queries.periods import BadPeriod, window
 from services.queries.tasks import task_state
@@ -96,11 +96,12 @@ async def get_tasks(
     async with state(request).engine.connect() as conn:
         issued = {r.plan_id: r.issued_on for r in await conn.execute(
             select(plans.c.plan_id, plans.c.issued_on).where(plans.c.province == who.province(province)))}
+        recorded = await recorded_plans(conn, who.province(province))
         rows = []
         for r in (await conn.execute(q)).mappings():
             row = plain(r)
             first = issued.get(r["plan_id"])
-            judged = task_state(r, today, set(issued), first.year if first else None)
+            judged = task_state(r, today, recorded, first.year if first else None)
             row.update(status=judged.status, due_date=judged.due_date.isoformat() if judged.due_date else None,
                        instances=judged.instances_as_dicts(today))
             if status is None or row["status"] == status:

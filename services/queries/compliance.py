@@ -29,6 +29,7 @@ from projections.tables import plans, report_requests, reports
 from schemas.common import ReportKind
 from schemas.reference import UnknownReference, agencies, parse_period, province
 from schemas.reference.duties import DEFAULT, Duty, in_force, on_request, periodic_duties
+from schemas.reference.duties import recorded_plans as recorded_slugs
 from services.db.readable import readable_rows
 
 log = structlog.get_logger(__name__)
@@ -209,8 +210,10 @@ def period_note(province_slug: str, period: str, duties: Sequence[Duty], recorde
 
 
 async def recorded_plans(conn: AsyncConnection, province_slug: str) -> set[str]:
-    """The plans the system has recorded (issued) in the province: only those create duties."""
-    return set((await conn.execute(select(plans.c.plan_id).where(plans.c.province == province_slug))).scalars())
+    """The plans the system has recorded (issued) in the province, by id or number: only those
+    create duties."""
+    found = await conn.execute(select(plans.c.plan_id, plans.c.number).where(plans.c.province == province_slug))
+    return recorded_slugs(province_slug, [(r.plan_id, r.number) for r in found])
 
 
 async def compliance_view(conn: AsyncConnection, province_slug: str, period: str, today: date) -> ComplianceView:

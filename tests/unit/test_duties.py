@@ -129,3 +129,12 @@ def test_a_task_of_a_plan_the_reference_does_not_hold_runs_from_its_first_year()
     assert task_years("gia-lai", "khac-2023", 2025) == [2025]
     [instance] = annual_instances("gia-lai", "khac-2023", "1", [2025], None)
     assert instance.due_date == date(2025, 12, 31)
+
+
+def test_a_plan_is_recorded_by_its_id_or_its_number() -> None:
+    from schemas.reference.duties import recorded_plans
+
+    assert recorded_plans("ha-tinh", [("ha-tinh-53-2021", None), ("khac", "365/KH-UBND")]) == {
+        "ha-tinh-53-2021", "ha-tinh-365-2019"}
+    assert recorded_plans("ha-tinh", [("khac", "999/KH-UBND")]) == set()
+    assert recorded_plans("kon-tum", [("ha-tinh-53-2021", "53/KH-UBND")]) == set()  # another province's
