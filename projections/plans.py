@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 from projections.batch import Stored
 from projections.rows import Reducer, Row, RowProjection, aggregate_id, base_row
 from projections.tables import plans, tasks
+from schemas.events.plans import Recurrence
+from schemas.reference.duties import completion_year
 
 
 def plan_issued(row: Row | None, s: Stored) -> Row:
@@ -49,12 +51,19 @@ def progress_reported(row: Row | None, s: Stored) -> Row:
     return {**current, "status": status, "progress_percent": d.progress_percent, "last_report_on": d.reported_on}
 
 
+RECURRING = frozenset(r.value for r in Recurrence) - {Recurrence.once.value}
+
+
 def completed(row: Row | None, s: Stored) -> Row:
     d: Any = s.event.data
     current = _known(row, s)
-    if current.get("recurrence") in ("annually", "ongoing", "periodic_or_ad_hoc"):
-        # a recurring task completes per period; it stays open for the next one
-        return {**current, "status": "in_progress", "last_report_on": d.completed_on, "completed_on": d.completed_on}
+    if current.get("recurrence") in RECURRING:
+        # a recurring task completes per year (its period's, else the year it was done); it stays open
+        year = completion_year(d.period, d.completed_on)
+        periods = {**(current.get("completed_periods") or {})}
+        periods.setdefault(year, d.completed_on.isoformat())
+        return {**current, "status": "in_progress", "last_report_on": d.completed_on, "completed_on": d.completed_on,
+                "completed_periods": periods}
     return {**current, "status": "completed", "progress_percent": 100, "completed_on": d.completed_on}
 
 

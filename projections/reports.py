@@ -11,9 +11,14 @@ from projections.tables import report_requests, reports
 
 
 def submitted(row: Row | None, s: Stored) -> Row:
+    """A report sent, or sent again: after a return the new date counts (the report was not there
+    until then); a copy sent again unasked keeps the day the report first arrived."""
     d: Any = s.event.data
+    day = d.submitted_on
+    if row is not None and row.get("status") != "returned" and row.get("submitted_on") is not None:
+        day = min(row["submitted_on"], day)
     return {**(row or {}), **base_row(s), "report_kind": d.report_kind.value, "period": d.period, "title": d.title,
-            "submitted_on": d.submitted_on, "status": "submitted"}
+            "submitted_on": day, "status": "submitted", "request_id": d.request_id}
 
 
 def returned(row: Row | None, s: Stored) -> Row:

@@ -146,6 +146,7 @@ tasks = Table(
     Column("progress_percent", Integer),
     Column("last_report_on", Date),
     Column("completed_on", Date),
+    Column("completed_periods", JSONB, comment="a recurring task: year -> the day it was completed for that year"),
     Column("last_seq", BigInteger, nullable=False),
     PrimaryKeyConstraint("province", "task_id"),
 )
@@ -163,6 +164,7 @@ reports = Table(
     Column("status", Text, nullable=False),
     Column("returned_on", Date),
     Column("accepted_on", Date),
+    Column("request_id", Text, comment="the report_requested aggregate this report answers"),
     Column("last_seq", BigInteger, nullable=False),
     PrimaryKeyConstraint("province", "report_id"),
 )

@@ -50,10 +50,13 @@ class PlanIssuedV1(EventData):
 
 
 class Recurrence(StrEnum):
+    """How often a task recurs, as the plan writes it."""
+
     once = "once"
-    annually = "annually"
+    annually = "annually"  # "hàng năm": one instance a year, each with its own due date and completion
     ongoing = "ongoing"
     periodic_or_ad_hoc = "periodic_or_ad_hoc"
+    monthly = "monthly"  # "hằng tháng"
 
 
 @event(
@@ -103,7 +106,7 @@ class TaskAssignedV1(EventData):
         examples=["Trong Quý II năm 2020"],
     )
     recurrence: Recurrence = Field(
-        description="Once (with a due date), annually, ongoing, ...", examples=["once"]
+        description="Once (with a due date), annually, monthly, ongoing, periodic or ad hoc", examples=["once"]
     )
     due_date: date | None = Field(None, description="Deadline, for a one-off task", examples=["2020-06-30"])
     expected_result: str | None = Field(
@@ -180,7 +183,10 @@ class TaskCompletedV1(EventData):
         examples=["Quy chế phối hợp được ban hành"],
     )
     period: Period | None = Field(
-        None, description="Period completed, for a recurring task", examples=["2020"]
+        None,
+        description="Period completed, for a recurring task: for an annual task the year it covers "
+        "(without it, the year of completed_on)",
+        examples=["2020"],
     )
     evidence: list[DocumentRef] = Field(
         default_factory=list,

@@ -24,24 +24,29 @@ from schemas.reference.models import (
     Plan,
     PlanTask,
     Province,
-    ProvinceCalendar,
+    ProvinceDefaults,
     ReportDeadline,
+    ReportingDuty,
 )
 
 __all__ = [
+    "GROUPS",
     "Agency",
     "AgencyKind",
     "Partner",
     "Plan",
     "PlanTask",
     "Province",
-    "ProvinceCalendar",
+    "ProvinceDefaults",
     "ReportDeadline",
+    "ReportingDuty",
     "UnknownReference",
     "agencies",
     "agency",
-    "calendar",
     "data_window",
+    "default_deadline",
+    "in_group",
+    "parse_period",
     "partner",
     "partners",
     "period_kind",
@@ -49,7 +54,6 @@ __all__ = [
     "plans",
     "province",
     "provinces",
-    "report_deadline",
     "reporting_agencies",
     "ubnd_office",
 ]
@@ -192,15 +196,15 @@ def _calendars() -> Calendars:
     return Calendars.model_validate(_load("calendars.yaml"))
 
 
-def calendar(province_slug: str, year: int) -> ProvinceCalendar:
-    """The reporting calendar in force in a province for a year (the latest `valid_from` <= year)."""
-    candidates = [c for c in _calendars().provinces if c.province == province_slug and c.valid_from <= year]
-    if not candidates:
-        raise UnknownReference(f"no reporting calendar for {province_slug!r} in {year}")
-    return max(candidates, key=lambda c: c.valid_from)
+def default_deadline(province_slug: str, report_kind: ReportKind) -> ReportDeadline | None:
+    """The deadline a province configures for periodic reports of a kind its plans set without a date
+    (configuration, not a plan's word), or None where it configures none."""
+    found = next((d for d in _calendars().defaults if d.province == province_slug), None)
+    return None if found is None else found.deadline(report_kind)
 
 
-def _parse_period(period: str) -> tuple[ReportKind, int, int | None]:
+def parse_period(period: str) -> tuple[ReportKind, int, int | None]:
+    """'2021-H1' -> (semiannual, 2021, 1); '2021' -> (annual, 2021, None); ValueError if malformed."""
     found = _PERIOD.match(period)
     if found is None:
         raise ValueError(f"period must look like 2021 or 2021-H1, got {period!r}")
@@ -210,21 +214,8 @@ def _parse_period(period: str) -> tuple[ReportKind, int, int | None]:
 
 def period_kind(period: str) -> tuple[ReportKind, int]:
     """'2021-H1' -> (semiannual, 2021); '2021' -> (annual, 2021); ValueError if malformed."""
-    kind, year, _ = _parse_period(period)
+    kind, year, _ = parse_period(period)
     return kind, year
-
-
-def report_deadline(province_slug: str, period: str) -> date | None:
-    """The date before which agencies' reports for `period` are due ("trước ngày dd/mm").
-
-    None when the province sets no deadline for that kind of report, and for a second half
-    (`2021-H2`): the 6-month report covers the first half, the annual report the whole year.
-    """
-    kind, year, half = _parse_period(period)
-    if half == 2:
-        return None
-    deadline = calendar(province_slug, year).deadline(kind)
-    return None if deadline is None else deadline.due.in_year(year)
 
 
 def data_window(period: str) -> tuple[date, date]:
@@ -233,7 +224,7 @@ def data_window(period: str) -> tuple[date, date]:
     `2021-H1` -> 15/12/2020 .. 14/06/2021; `2021` -> 15/12/2020 .. 14/12/2021. A second half has
     no periodic report of its own, so `2021-H2` raises ValueError.
     """
-    kind, year, half = _parse_period(period)
+    kind, year, half = parse_period(period)
     if half == 2:
         raise ValueError("Decree 09/2019 defines no report for the second half; use the annual period")
     cutoff: DataCutoff | None = next((c for c in _calendars().data_cutoffs if c.report_kind == kind), None)

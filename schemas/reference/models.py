@@ -112,6 +112,37 @@ class Partner(_Frozen):
         )
 
 
+_DAY_MONTH = re.compile(r"^(?P<day>[0-3]?[0-9])/(?P<month>[01]?[0-9])$")
+
+
+class DayMonth(_Frozen):
+    """A day of the year written dd/mm, as Vietnamese documents do."""
+
+    day: int = Field(ge=1, le=31)
+    month: int = Field(ge=1, le=12)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        if isinstance(value, str):
+            found = _DAY_MONTH.match(value.strip())
+            if found is None:
+                raise ValueError(f"expected dd/mm, got {value!r}")
+            return {"day": int(found["day"]), "month": int(found["month"])}
+        return value
+
+    @model_validator(mode="after")
+    def _exists(self) -> DayMonth:
+        date(2000, self.month, self.day)  # a leap year: 29/02 is allowed
+        return self
+
+    def in_year(self, year: int) -> date:
+        return date(year, self.month, self.day)
+
+    def __str__(self) -> str:
+        return f"{self.day:02d}/{self.month:02d}"
+
+
 class PlanTask(_Frozen):
     """One task of a plan, as the plan words it."""
 
@@ -124,8 +155,50 @@ class PlanTask(_Frozen):
     timeframe: str = Field(min_length=1, description="'Thời gian thực hiện' verbatim or summarised")
     recurrence: Recurrence
     due_date: date | None = None
+    due_each_year: DayMonth | None = Field(
+        None, description="An annual task: the day each year's instance is due, as the plan says (default 31/12)"
+    )
     expected_result: str | None = None
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _yearly_due_only_for_annual_tasks(self) -> PlanTask:
+        if self.due_each_year is not None and self.recurrence != Recurrence.annually:
+            raise ValueError(f"task {self.number}: due_each_year is for annual tasks")
+        return self
+
+    def due_in(self, year: int) -> date:
+        """The due date of this annual task's instance of `year` (the plan's day, or 31/12)."""
+        return (self.due_each_year or DayMonth(day=31, month=12)).in_year(year)
+
+
+class ReportingDuty(_Frozen):
+    """Who owes which report under a plan, to whom and by when, as the plan words it.
+
+    `agencies` names agencies or groups (`cac-so-ban-nganh`, ...); the recipient (`to`) and the
+    channel (`via`) are never among those who owe it. A kind `ad_hoc` means "đột xuất, khi có yêu
+    cầu": only a request (`report_requested`) binds, and only the agencies it names."""
+
+    report_kinds: list[ReportKind] = Field(min_length=1)
+    agencies: list[Slug] = Field(min_length=1, description="Agencies or groups that owe the report")
+    to: Slug = Field(description="Who receives it: so-ngoai-vu or ubnd-tinh")
+    via: Slug | None = Field(None, description="Through whom it goes ('qua Sở Ngoại vụ')")
+    due: DayMonth | None = Field(
+        None, description="'trước ngày dd/mm' of the period's year; None: the plan names no date"
+    )
+    text: str = Field(min_length=1, description="The plan's words, verbatim or summarised")
+
+    @model_validator(mode="after")
+    def _dates_for_periodic_kinds_only(self) -> ReportingDuty:
+        if len(set(self.report_kinds)) != len(self.report_kinds):
+            raise ValueError("report_kinds lists a kind twice")
+        if self.due is not None and ReportKind.ad_hoc in self.report_kinds:
+            raise ValueError("an ad hoc report is due when its request says, not on a day of the year")
+        return self
+
+    @property
+    def periodic_kinds(self) -> list[ReportKind]:
+        return [k for k in self.report_kinds if k != ReportKind.ad_hoc]
 
 
 class Plan(_Frozen):
@@ -140,6 +213,11 @@ class Plan(_Frozen):
     legal_basis: list[str] = Field(default_factory=list)
     source: str = Field(description="Seed document the data is drawn from")
     note: str | None = None
+    covers_to: int | None = Field(
+        None, ge=2000, le=2100,
+        description="Last year the plan covers (a plan for 2021); None: from `year` until a later plan replaces it",
+    )
+    reporting: list[ReportingDuty] = Field(default_factory=list, description="The reporting duties it sets")
     tasks: list[PlanTask] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -148,6 +226,16 @@ class Plan(_Frozen):
         if len(set(numbers)) != len(numbers):
             raise ValueError(f"plan {self.slug} numbers a task twice")
         return self
+
+    @model_validator(mode="after")
+    def _covers_from_its_year(self) -> Plan:
+        if self.covers_to is not None and self.covers_to < self.year:
+            raise ValueError(f"plan {self.slug} covers_to {self.covers_to} is before its year {self.year}")
+        return self
+
+    def covers(self, year: int) -> bool:
+        """Whether `year` is one of the plan's own years (a later plan may still replace it then)."""
+        return self.year <= year and (self.covers_to is None or year <= self.covers_to)
 
     def task(self, number: str) -> PlanTask:
         for t in self.tasks:
@@ -186,51 +274,21 @@ class Plan(_Frozen):
         ]
 
 
-_DAY_MONTH = re.compile(r"^(?P<day>[0-3]?[0-9])/(?P<month>[01]?[0-9])$")
-
-
-class DayMonth(_Frozen):
-    """A day of the year written dd/mm, as Vietnamese documents do."""
-
-    day: int = Field(ge=1, le=31)
-    month: int = Field(ge=1, le=12)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _parse(cls, value: object) -> object:
-        if isinstance(value, str):
-            found = _DAY_MONTH.match(value.strip())
-            if found is None:
-                raise ValueError(f"expected dd/mm, got {value!r}")
-            return {"day": int(found["day"]), "month": int(found["month"])}
-        return value
-
-    @model_validator(mode="after")
-    def _exists(self) -> DayMonth:
-        date(2000, self.month, self.day)  # a leap year: 29/02 is allowed
-        return self
-
-    def in_year(self, year: int) -> date:
-        return date(year, self.month, self.day)
-
-    def __str__(self) -> str:
-        return f"{self.day:02d}/{self.month:02d}"
-
-
 class ReportDeadline(_Frozen):
-    """When agencies' reports of a kind are due: before `due` (dd/mm) of the period's year."""
+    """A default deadline a province configures for one kind of periodic report: before `due` (dd/mm)
+    of the period's year."""
 
     report_kind: ReportKind
     due: DayMonth
-    basis: str = Field(pattern=r"^(seed|default)$", description="'seed': the plan says so; 'default': ours")
     note: str | None = None
 
 
-class ProvinceCalendar(_Frozen):
-    """A province's reporting calendar, in force from `valid_from` (a year)."""
+class ProvinceDefaults(_Frozen):
+    """The deadlines a province configures for periodic reports its plans set without a date.
+
+    Configuration, not the plans' word: the compliance view says so (`deadline_basis: default`)."""
 
     province: Slug
-    valid_from: int = Field(ge=2000, le=2100)
     source: str
     deadlines: list[ReportDeadline] = Field(min_length=1)
 
@@ -240,6 +298,8 @@ class ProvinceCalendar(_Frozen):
         kinds = [d.report_kind for d in value]
         if len(set(kinds)) != len(kinds):
             raise ValueError("one deadline per report kind")
+        if ReportKind.ad_hoc in kinds:
+            raise ValueError("an ad hoc report is due when its request says")
         return value
 
     def deadline(self, report_kind: ReportKind) -> ReportDeadline | None:
@@ -262,4 +322,12 @@ class Calendars(_Frozen):
 
     source: str
     data_cutoffs: list[DataCutoff]
-    provinces: list[ProvinceCalendar]
+    defaults: list[ProvinceDefaults] = Field(default_factory=list)
+
+    @field_validator("defaults")
+    @classmethod
+    def _one_per_province(cls, value: list[ProvinceDefaults]) -> list[ProvinceDefaults]:
+        provinces = [d.province for d in value]
+        if len(set(provinces)) != len(provinces):
+            raise ValueError("one set of defaults per province")
+        return value

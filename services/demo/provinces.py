@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import date
 
 from schemas.reference import plan
-from services.demo.scenario import SNGV, Builder, agencies_of, at, partner_ref, registry_and_plans, reports
+from services.demo.scenario import (
+    SNGV,
+    Builder,
+    agencies_of,
+    answer,
+    at,
+    bound,
+    partner_ref,
+    registry_and_plans,
+    reports,
+    request,
+    returned_and_resent,
+)
 
 
 def exchange(
@@ -177,7 +189,10 @@ def ha_tinh() -> Builder:
         at(date(2021, 4, 20)),
         "aid-ipm-2021",
     )
-    reports(b, "2021-H1", date(2021, 5, 25), on_time=6, late=4)
+    # plan 53/KH-UBND: the units' 6-month reports are due before 25/5; one sent in time is returned
+    # for correction and sent again after the deadline, which makes it late
+    reports(b, "2021-H1", on_time=6, late=4)
+    returned_and_resent(b, bound("ha-tinh", "2021-H1")[0].agency, "2021-H1", date(2021, 5, 27), date(2021, 6, 2))
     difficulty(
         b,
         "so-van-hoa-the-thao-du-lich",
@@ -220,7 +235,17 @@ def kon_tum() -> Builder:
     delegation_in(b, "attapeu", date(2021, 2, 26), "Phó Tỉnh trưởng tỉnh Attapeu", 12, "Trao đổi hợp tác biên giới")
     delegation_out(b, "ratanakiri", date(2021, 4, 5), "Phó Chủ tịch UBND tỉnh Kon Tum", 9, "Hội đàm định kỳ")
     exchange(b, "Kết nghĩa cụm dân cư hai bên biên giới", date(2021, 3, 12), "attapeu", 120, kind="border_twinning")
-    reports(b, "2021-H1", date(2021, 6, 20), on_time=5, late=2)
+    # plan 3291/KH-UBND binds no unit to periodic reports: SNgV asks three of them for an ad hoc report,
+    # and reports to the UBND itself ("định kỳ", no date)
+    asked = ["bo-chi-huy-bien-phong", "cong-an-tinh", "ubnd-huyen-ngoc-hoi"]
+    title = "Báo cáo đột xuất tình hình giao lưu, kết nghĩa cụm dân cư biên giới quý I/2021"
+    request(b, "kon-tum-bien-gioi-2021-q1", title, "2021-H1", date(2021, 3, 29), date(2021, 4, 9), asked)
+    for n, agency in enumerate(asked):
+        answer(b, agency, "kon-tum-bien-gioi-2021-q1", title, "2021-H1", date(2021, 4, 5 + n))
+    b.add(SNGV, "report_submitted", {"report_kind": "semiannual", "period": "2021-H1", "submitted_on": "2021-06-25",
+                                     "title": "Báo cáo kết quả công tác đối ngoại nhân dân 6 tháng đầu năm 2021",
+                                     "document_number": "95/BC-SNgV"}, at(date(2021, 6, 25), 14),
+          "kon-tum-so-ngoai-vu-2021-H1")
     difficulty(b, "bo-chi-huy-bien-phong", "d1", date(2021, 3, 3), "Kinh phí tổ chức giao lưu biên giới", False, 1)
     return b
 
@@ -243,14 +268,24 @@ def gia_lai() -> Builder:
                 at(date(2020, 6, 15)),
                 task_id,
             )
-    reports(b, "2020-H1", date(2020, 6, 20), on_time=4, late=3)
+    # the plan names no date: the province's configured default (20/06) applies
+    reports(b, "2020-H1", on_time=4, late=3)
+    # "Hàng năm": the training of 2020 is done; the propaganda of 2020 (task 5) is not
+    task_id = plan("gia-lai-1109-2020").task_id("8")
+    b.add(SNGV, "task_completed", {"agency": SNGV, "completed_on": "2020-11-20", "period": "2020",
+                                   "result": "Tổ chức 02 lớp tập huấn kỹ năng đối ngoại nhân dân"},
+          at(date(2020, 11, 20)), task_id)
     return b
 
 
 def dong_nai() -> Builder:
     b = Builder("dong-nai")
     registry_and_plans(b)
-    reports(b, "2022", date(2022, 11, 15), on_time=5, late=2)
+    reports(b, "2022", on_time=5, late=2)  # "trước ngày 15/11 hằng năm"
+    task_id = plan("dong-nai-175-2022").task_id("III.9")
+    b.add("so-tai-chinh", "task_completed", {"agency": "so-tai-chinh", "completed_on": "2022-12-20", "period": "2022",
+                                             "result": "Đã tham mưu cấp kinh phí đối ngoại nhân dân năm 2022"},
+          at(date(2022, 12, 20)), task_id)
     return b
 
 

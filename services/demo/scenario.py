@@ -15,6 +15,7 @@ from schemas.base import EventData, registry
 from schemas.codec import new_event
 from schemas.envelope import CloudEvent
 from schemas.reference import partners, plans, reporting_agencies
+from schemas.reference.duties import Duty, periodic_duties
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:demo")
@@ -74,6 +75,11 @@ def agencies_of(province: str, count: int) -> list[str]:
     return [a.slug for a in reporting_agencies(province) if a.slug != SNGV][:count]
 
 
+def bound(province: str, period: str) -> list[Duty]:
+    """The units the plans bind to the periodic report of `period` (SNgV's own report aside)."""
+    return [d for d in periodic_duties(province, period) if d.agency != SNGV]
+
+
 def registry_and_plans(b: Builder) -> None:
     for p in partners(b.province):
         b.add(SNGV, "partner_registered", p.registered_event(), at(date(2020, 1, 6)), p.slug)
@@ -98,10 +104,19 @@ def registry_and_plans(b: Builder) -> None:
             b.add(SNGV, "task_assigned", payload, at(issued, 10), task_id, via="nats")
 
 
-def reports(b: Builder, period: str, deadline: date, on_time: int, late: int) -> None:
-    """`on_time` agencies submit before the deadline, `late` after it; the rest never do."""
-    kind = "annual" if "-H" not in period else "semiannual"
-    for i, agency in enumerate(agencies_of(b.province, on_time + late)):
+def report_title(kind: str, period: str) -> str:
+    return f"Báo cáo công tác đối ngoại nhân dân {'6 tháng đầu năm ' if kind == 'semiannual' else 'năm '}{period[:4]}"
+
+
+def reports(b: Builder, period: str, on_time: int, late: int) -> date:
+    """`on_time` of the units the plan binds submit before the deadline, `late` after it; the rest
+    never do. Returns the deadline (the plan's, or the province's configured default)."""
+    duties = bound(b.province, period)
+    deadline = duties[0].deadline
+    assert deadline is not None, f"no deadline for {b.province} {period}"
+    kind = duties[0].report_kind.value
+    for i, duty in enumerate(duties[: on_time + late]):
+        agency = duty.agency
         submitted = (
             date.fromordinal(deadline.toordinal() - 10 + i)
             if i < on_time
@@ -114,14 +129,42 @@ def reports(b: Builder, period: str, deadline: date, on_time: int, late: int) ->
                 "report_kind": kind,
                 "period": period,
                 "submitted_on": submitted.isoformat(),
-                "title": f"Báo cáo công tác đối ngoại nhân dân {'6 tháng đầu năm ' if kind == 'semiannual' else 'năm '}"
-                f"{period[:4]}",
+                "title": report_title(kind, period),
                 "document_number": f"{10 + i}/BC-{agency.split('-')[0].upper()}",
             },
             at(submitted, 14),
             f"{b.province}-{agency}-{period}",
             via="nats" if i % 2 else "http",
         )
+    return deadline
+
+
+def returned_and_resent(b: Builder, agency: str, period: str, returned_on: date, resent_on: date) -> None:
+    """SNgV returns an agency's report for correction; the agency sends it again on `resent_on`, the
+    day that counts."""
+    aggregate = f"{b.province}-{agency}-{period}"
+    b.add(SNGV, "report_returned", {"returned_to": agency, "returned_on": returned_on.isoformat(),
+                                    "reason": "Thiếu số liệu đoàn ra, đoàn vào theo biểu mẫu",
+                                    "problems": ["Biểu số 2 chưa điền"]}, at(returned_on, 10), aggregate)
+    kind = "semiannual" if "-H" in period else "annual"
+    b.add(agency, "report_submitted", {"report_kind": kind, "period": period, "submitted_on": resent_on.isoformat(),
+                                       "title": report_title(kind, period) + " (bổ sung)"},
+          at(resent_on, 14), aggregate)
+
+
+def request(b: Builder, request_id: str, title: str, period: str, asked_on: date, deadline: date,
+            agencies: list[str]) -> None:
+    """SNgV asks the named agencies for an ad hoc report (báo cáo đột xuất) by `deadline`."""
+    b.add(SNGV, "report_requested", {"report_kind": "ad_hoc", "period": period, "title": title,
+                                     "deadline": deadline.isoformat(), "requested_agencies": agencies,
+                                     "requested_by": SNGV}, at(asked_on), request_id)
+
+
+def answer(b: Builder, agency: str, request_id: str, title: str, period: str, day: date) -> None:
+    """An agency answers a request with an ad hoc report naming it (`request_id`)."""
+    b.add(agency, "report_submitted", {"report_kind": "ad_hoc", "period": period, "title": title,
+                                       "submitted_on": day.isoformat(), "request_id": request_id},
+          at(day, 15), f"{b.province}-{agency}-{request_id}", via="nats")
 
 
 def partner_ref(slug: str) -> dict[str, Any]:

@@ -6,15 +6,18 @@ range, a state that does not parse) is `Parked` with its error and the others ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from typing import Any, NamedTuple
 
+from schemas.events.plans import Recurrence
+from schemas.reference.duties import TaskInstance
 from services.escalations.calendar import end_of_day
 from services.escalations.lifecycle import DifficultyState, DifficultyStatus, StepLimits, step_deadline
 from services.escalations.policy import TriggerKind
+from services.queries.tasks import instances_of
 
 
 @dataclass(frozen=True)
@@ -157,26 +160,47 @@ def difficulty_causes(rows: Iterable[Any], limits: StepLimits, office: str = DEF
     return out
 
 
-def _report(province: str, period: str, agency: str, name: str, deadline: date, submitted: bool,
-            key: str) -> Cause:
-    kind = "6 tháng đầu năm " + period[:4] if period.endswith("-H1") else "năm " + period[:4]
-    return Cause(TriggerKind.report_missing, province, f"report/{province}-{agency}-{period}", key,
-                 end_of_day(deadline), agency, submitted, f"{name} chưa gửi báo cáo {kind} (hạn {vn_date(deadline)})",
-                 period)
+@dataclass(frozen=True)
+class Owed:
+    """A report an agency owes by a deadline — under a plan's periodic duty, or because a request
+    names it (`request_id`) — and whether it is there (sent and not returned)."""
+
+    province: str
+    agency: str
+    agency_name: str
+    period: str
+    deadline: date
+    done: bool
+    request_id: str | None = None
+    title: str | None = None
+    """The request's title."""
 
 
-def report_causes(expected: dict[tuple[str, str], date], submitted: set[tuple[str, str, str]],
-                  names: dict[tuple[str, str], str]) -> Readout:
-    """`expected`: (province, period) -> deadline; every reporting agency owes a report for it."""
+def _report(o: Owed, key: str) -> Cause:
+    due = f"(hạn {vn_date(o.deadline)})"
+    if o.request_id is not None:
+        return Cause(TriggerKind.report_missing, o.province, f"report/{o.request_id}", key, end_of_day(o.deadline),
+                     o.agency, o.done, f"{o.agency_name} chưa gửi báo cáo theo yêu cầu “{o.title}” {due}", o.period)
+    kind = "6 tháng đầu năm " + o.period[:4] if o.period.endswith("-H1") else "năm " + o.period[:4]
+    subject = f"report/{o.province}-{o.agency}-{o.period}"
+    return Cause(TriggerKind.report_missing, o.province, subject, key, end_of_day(o.deadline), o.agency, o.done,
+                 f"{o.agency_name} chưa gửi báo cáo {kind} {due}", o.period)
+
+
+def report_key(o: Owed) -> str:
+    """A periodic report's cause is named by province, agency and period; a request's by the request
+    and the agency it names."""
+    if o.request_id is not None:
+        return f"{o.province}:report/{o.request_id}:{o.agency}"
+    return f"{o.province}:report/{o.province}-{o.agency}-{o.period}"
+
+
+def report_causes(owed: Iterable[Owed]) -> Readout:
+    """A cause per report owed: due at the end of its deadline day, resolved once it is there."""
     out = Readout([], [])
-    for (province, period), deadline in sorted(expected.items()):
-        for (prov, agency), name in sorted(names.items()):
-            if prov != province:
-                continue
-            key = f"{province}:report/{province}-{agency}-{period}"
-            build = partial(_report, province, period, agency, name, deadline, (province, agency, period) in submitted,
-                            key)
-            attempt(build, key, TriggerKind.report_missing, province, out)
+    for o in sorted(owed, key=lambda o: (o.province, o.period, o.request_id or "", o.agency)):
+        key = report_key(o)
+        attempt(partial(_report, o, key), key, TriggerKind.report_missing, o.province, out)
     return out
 
 
@@ -190,11 +214,32 @@ def _task(r: Any, key: str) -> Cause | None:
                  f"{r.title[:160]}")
 
 
-def task_causes(rows: Iterable[Any]) -> Readout:
+def _instance(r: Any, instance: TaskInstance, key: str) -> Cause:
+    lead = r.lead_agencies[0] if r.lead_agencies else None
+    return Cause(TriggerKind.task_overdue, r.province, f"task/{r.task_id}", key, end_of_day(instance.due_date), lead,
+                 instance.completed_on is not None,
+                 f"Nhiệm vụ {r.task_number} ({r.plan_id}) năm {instance.year} quá hạn {vn_date(instance.due_date)}, "
+                 f"chưa hoàn thành: {r.title[:160]}", str(instance.year))
+
+
+def task_causes(rows: Iterable[Any], today: date | None = None,
+                recorded: Mapping[str, Collection[str]] | None = None) -> Readout:
+    """A cause per task with a due date; for an annual task, one per instance (year) up to `today`'s
+    year, in the years its plan is in force (among the plans `recorded` in its province)."""
     out = Readout([], [])
     for r in rows:
         key = f"{r.province}:task/{r.task_id}"
-        attempt(partial(_task, r, key), key, TriggerKind.task_overdue, r.province, out)
+        if getattr(r, "recurrence", None) != Recurrence.annually.value or today is None:
+            attempt(partial(_task, r, key), key, TriggerKind.task_overdue, r.province, out)
+            continue
+        try:
+            instances = instances_of(r, today, None if recorded is None else recorded.get(r.province, ()))
+        except Exception as exc:  # parked with its error, never raised: one row never stops the others
+            out.parked.append(Parked(key, TriggerKind.task_overdue, r.province, exc))
+            continue
+        for instance in instances:
+            year_key = f"{key}:{instance.year}"
+            attempt(partial(_instance, r, instance, year_key), year_key, TriggerKind.task_overdue, r.province, out)
     return out
 
 

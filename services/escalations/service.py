@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 import structlog
 from nats.aio.client import Client
@@ -28,12 +29,13 @@ from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.tables import difficulties, escalations, information, report_requests, reports, tasks
+from projections.tables import difficulties, escalations, information, plans, report_requests, reports, tasks
 from schemas.authority import SYSTEM
 from schemas.codec import new_event
 from schemas.envelope import CloudEvent
 from schemas.events.escalations import EscalationClosedV1, EscalationRaisedV1, EscalationRemindedV1
-from schemas.reference import UnknownReference, report_deadline, reporting_agencies, ubnd_office
+from schemas.reference import UnknownReference, ubnd_office
+from schemas.reference.duties import recorded_plans
 from services.db.readable import Unreadable, readable_rows
 from services.escalations.causes import (
     DEFAULT_OFFICE,
@@ -47,22 +49,24 @@ from services.escalations.causes import (
 )
 from services.escalations.clock import Clock
 from services.escalations.lifecycle import StepLimits
+from services.escalations.owed import Owing, owed_reports
 from services.escalations.policy import (
     DEFAULT_POLICY,
     Decision,
     DecisionKind,
     EscalationPolicy,
     EscalationState,
-    TriggerKind,
     addressed_to_office,
     escalation_id,
     evaluate,
 )
 from services.http.lookup import CoalescingLookup
+from services.queries.compliance import Request, Sent
 from services.store.outgoing import Valid, validate
 from services.store.publisher import Publisher
 
 log = structlog.get_logger(__name__)
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 EVENT_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:escalation-event")
 PARKED = Counter("doingoai_escalation_causes_parked_total",
                  "Escalation causes left out of a tick because computing them failed (once per cause and tick)",
@@ -194,51 +198,61 @@ class EscalationService:
             self._policies[province] = addressed_to_office(self.policy, self.office(province))
         return self._policies[province]
 
-    async def causes(self, conn: AsyncConnection) -> Readout:
-        """Every cause the read models hold, by deadline, and those that could not be computed."""
+    async def causes(self, conn: AsyncConnection, today: date | None = None) -> Readout:
+        """Every cause the read models hold, by deadline, and those that could not be computed.
+
+        `today` (in Việt Nam; the clock's day by default) bounds the years whose periodic reports and
+        annual task instances are owed: those up to its year, of the plans recorded."""
+        today = today or self.clock.now().astimezone(VN).date()
         d = difficulties.c
         rows, unreadable = await readable_rows(conn, select(d.difficulty_id, d.province, d.topic, d.agency, d.state),
                                                [d.difficulty_id, d.province])
         parts = [difficulty_causes([r for r in rows if r.province == province],
                                    self.limits_by_province.get(province, self.limits), self.office(province))
                  for province in {r.province for r in rows}]
+        issued: dict[str, list[tuple[str, str | None]]] = {}
+        for r in await conn.execute(select(plans.c.province, plans.c.plan_id, plans.c.number)):
+            issued.setdefault(r.province, []).append((r.plan_id, r.number))
+        recorded = {province: recorded_plans(province, pairs) for province, pairs in issued.items()}
         task_rows, bad_tasks = await readable_rows(conn, select(tasks), [tasks.c.task_id, tasks.c.province])
-        parts.append(task_causes(task_rows))
+        parts.append(task_causes(task_rows, today, recorded))
         info_rows, bad_info = await readable_rows(conn, select(information),
                                                   [information.c.info_id, information.c.province])
         parts.append(information_causes(info_rows))
+        owed, bad_reports = await self.reports_owed(conn, recorded, today)
+        parts.append(report_causes(owed.owed))
         parts.append(Readout([], unreadable_rows("difficulty", unreadable) + unreadable_rows("task", bad_tasks)
-                             + unreadable_rows("information", bad_info)))
-        submitted = {(r.province, r.agency, r.period) for r in await conn.execute(
-            select(reports.c.province, reports.c.agency, reports.c.period))}
-        periods = {(p, per) for p, _, per in submitted}
-        periods |= {(r.province, r.period) for r in await conn.execute(
-            select(report_requests.c.province, report_requests.c.period))}
-        expected: dict[tuple[str, str], date] = {}
-        names: dict[tuple[str, str], str] = {}
-        unexpected: list[Parked] = []
-        for province, period in periods:
-            try:
-                deadline = report_deadline(province, period)
-                agencies = reporting_agencies(province)
-            except (UnknownReference, ValueError):
-                continue  # no reporting calendar for it: nobody owes that report
-            except Exception as exc:  # parked like a cause: the other periods go on
-                unexpected.append(Parked(f"{province}:report/{period}", TriggerKind.report_missing, province, exc))
-                continue
-            if deadline is not None:
-                expected[(province, period)] = deadline
-                names.update({(province, a.slug): a.name_vi for a in agencies if a.slug != "so-ngoai-vu"})
-        parts.append(report_causes(expected, submitted, names))
+                             + unreadable_rows("information", bad_info) + bad_reports + owed.parked))
         causes = [c for part in parts for c in part.causes]
-        return Readout(sorted(causes, key=lambda c: (c.due_at, c.key)),
-                       unexpected + [p for part in parts for p in part.parked])
+        return Readout(sorted(causes, key=lambda c: (c.due_at, c.key)), [p for part in parts for p in part.parked])
+
+    async def reports_owed(self, conn: AsyncConnection, recorded: Mapping[str, set[str]],
+                           today: date) -> tuple[Owing, list[Parked]]:
+        """The reports owed under the plans recorded (each period of the years they are in force, up
+        to `today`'s) and the requests, judged as the compliance view judges them."""
+        rq, rp = report_requests.c, reports.c
+        found, bad_requests = await readable_rows(conn, select(rq.province, rq.request_id, rq.report_kind, rq.period,
+                                                               rq.title, rq.deadline, rq.requested_agencies),
+                                                  [rq.request_id, rq.province])
+        requests: dict[tuple[str, str], list[Request]] = {}
+        for r in found:
+            requests.setdefault((r.province, r.period), []).append(
+                Request(r.request_id, r.report_kind, r.period, r.title, r.deadline, list(r.requested_agencies)))
+        sent_rows, bad_sent = await readable_rows(conn, select(rp.province, rp.report_id, rp.agency, rp.report_kind,
+                                                               rp.period, rp.submitted_on, rp.status, rp.returned_on,
+                                                               rp.request_id), [rp.report_id, rp.province])
+        sent: dict[str, list[Sent]] = {}
+        for r in sent_rows:
+            sent.setdefault(r.province, []).append(Sent(r.report_id, r.agency, r.report_kind, r.period,
+                                                        r.submitted_on, r.status, r.returned_on, r.request_id))
+        owing = owed_reports(recorded, requests, sent, today)
+        return owing, unreadable_rows("report_request", bad_requests) + unreadable_rows("report", bad_sent)
 
     async def tick(self) -> list[Any]:
         """Evaluate every cause now; publish the decisions and return the events newly appended."""
         now = self.clock.now()
         async with self.engine.connect() as conn:
-            found = await self.causes(conn)
+            found = await self.causes(conn, now.astimezone(VN).date())
             escalation_rows, unreadable = await readable_rows(conn, select(escalations),
                                                               [escalations.c.escalation_id, escalations.c.province])
         rows = {r.escalation_id: r for r in escalation_rows}

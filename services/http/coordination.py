@@ -13,12 +13,14 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
 from projections.tables import activities, difficulties, information, partners, plans, reports, tasks
-from services.http.deps import state, table_response
+from schemas.reference import UnknownReference
+from services.http.deps import state, table_response, wants_csv
 from services.http.params import bad_query
 from services.http.scope import Reader, reader
-from services.queries.compliance import compliance
-from services.queries.dashboard import dashboard, task_status
+from services.queries.compliance import compliance_view, recorded_plans
+from services.queries.dashboard import dashboard
 from services.queries.periods import BadPeriod, window
+from services.queries.tasks import task_state
 
 router = APIRouter(prefix="/api", tags=["read models"])
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -82,7 +84,9 @@ async def get_tasks(
     day: date | None = Day,
     who: Reader = Depends(reader),
 ) -> Response:
-    """Plan tasks with lead and coordinating agencies, due date and status (overdue computed)."""
+    """Plan tasks with lead and coordinating agencies, due date and status (overdue computed). An annual
+    task lists its `instances` (one a year, each with its due date, completion and status); its
+    `due_date` is that of its earliest instance not completed, and it is overdue while one is."""
     q = select(tasks).where(tasks.c.province == who.province(province)).order_by(tasks.c.plan_id, tasks.c.task_number)
     if plan:
         q = q.where(tasks.c.plan_id == plan)
@@ -90,10 +94,16 @@ async def get_tasks(
         q = q.where(tasks.c.lead_agencies.contains([agency]) | tasks.c.coordinating_agencies.contains([agency]))
     today = today_or(day)
     async with state(request).engine.connect() as conn:
+        issued = {r.plan_id: r.issued_on for r in await conn.execute(
+            select(plans.c.plan_id, plans.c.issued_on).where(plans.c.province == who.province(province)))}
+        recorded = await recorded_plans(conn, who.province(province))
         rows = []
         for r in (await conn.execute(q)).mappings():
             row = plain(r)
-            row["status"] = task_status(r, today)
+            first = issued.get(r["plan_id"])
+            judged = task_state(r, today, recorded, first.year if first else None)
+            row.update(status=judged.status, due_date=judged.due_date.isoformat() if judged.due_date else None,
+                       instances=judged.instances_as_dicts(today))
             if status is None or row["status"] == status:
                 rows.append(row)
     return table_response(request, rows, "tasks")
@@ -110,16 +120,25 @@ async def get_compliance(
     request: Request, period: str, province: str | None = None, agency: str | None = None, day: date | None = Day,
     who: Reader = Depends(reader),
 ) -> Response:
-    """Per agency for a period: submitted on time, late, missing (past the deadline) or pending."""
+    """Who owes which report of a period (`2021-H1`, `2021`) and whether it came: one row per agency
+    the plan in force binds (`duty: periodic`, with `deadline_basis` plan, default — the province's
+    configured default — or none), one per request and agency it names (`duty: request`), one per
+    agency that sent a report nobody asked of it (`status: no_duty`). Status: on_time, late, missing
+    (past the deadline), pending or no_duty. `plan` is the plan in force; `note` says when no plan
+    binds the units to a periodic report of the period."""
     province = who.province(province)
     try:
         window(period)  # the period exists, as the dashboard's does
         async with state(request).engine.connect() as conn:
-            found = await compliance(conn, province, period, today_or(day))
+            view = await compliance_view(conn, province, period, today_or(day))
+    except UnknownReference:
+        raise HTTPException(404, f"unknown province {province}") from None
     except (ValueError, OverflowError) as exc:
         raise bad_period(exc) from None
-    rows = [c.as_dict() for c in found if agency is None or c.agency == agency]
-    return table_response(request, rows, f"compliance-{province}-{period}")
+    rows = [c.as_dict() for c in view.rows if agency is None or c.agency == agency]
+    if wants_csv(request):
+        return table_response(request, rows, f"compliance-{province}-{period}")
+    return JSONResponse({"items": rows, "count": len(rows), "period": period, "plan": view.plan, "note": view.note})
 
 
 @router.get("/reports")

@@ -10,15 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.tables import activities, difficulties, information, tasks
-from services.queries.compliance import compliance
+from services.queries.compliance import compliance, recorded_plans
 from services.queries.periods import report_period_of, window
+from services.queries.tasks import task_state, task_status
 
-
-def task_status(row: Any, today: date) -> str:
-    """assigned | in_progress | completed, or overdue when past its due date and not completed."""
-    if row.status != "completed" and row.due_date is not None and row.due_date < today:
-        return "overdue"
-    return str(row.status)
+__all__ = ["dashboard", "task_status"]
 
 
 async def dashboard(conn: AsyncConnection, province: str, period: str, today: date) -> dict[str, Any]:
@@ -49,7 +45,8 @@ async def dashboard(conn: AsyncConnection, province: str, period: str, today: da
             )
         )
     )
-    task_rows = (await conn.execute(select(tasks.c.status, tasks.c.due_date).where(tasks.c.province == province))).all()
+    task_rows = (await conn.execute(select(tasks).where(tasks.c.province == province))).all()
+    recorded = await recorded_plans(conn, province)
     diffs = Counter(
         s for (s,) in await conn.execute(select(difficulties.c.status).where(difficulties.c.province == province))
     )
@@ -74,7 +71,7 @@ async def dashboard(conn: AsyncConnection, province: str, period: str, today: da
             "aid_committed": aid,
         },
         "delegations_by_country": dict(partners.most_common()),
-        "tasks": dict(Counter(task_status(r, today) for r in task_rows)),
+        "tasks": dict(Counter(task_state(r, today, recorded).status for r in task_rows)),
         "reports": {"period": report_period, **Counter(c.status for c in comp)},
         "difficulties": dict(diffs),
         "information": {

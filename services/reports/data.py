@@ -12,9 +12,8 @@ Việt Nam, a date beyond what Python holds) is left out of its table and logged
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
-from types import SimpleNamespace
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -26,9 +25,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from projections.tables import activities, difficulties, escalations, plans, tasks
 from schemas.reference import Province, UnknownReference, agencies, province
 from services.db.readable import readable_rows
-from services.queries.compliance import compliance
-from services.queries.dashboard import task_status
+from services.queries.compliance import PERIODIC, ComplianceView, compliance_view, recorded_plans
 from services.queries.periods import FIRST_YEAR, LAST_YEAR, BadPeriod, report_period_of, window
+from services.queries.tasks import task_state
 from services.reports import model as m
 from services.reports.labels import COUNTRIES, label, partner
 
@@ -173,18 +172,24 @@ def task_heading(title: str) -> str:
     return head.strip() if colon and len(head.strip()) >= 20 else title
 
 
-def task_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], start: date, end: date,
-               as_of: date) -> list[m.TaskLine]:
-    """Tasks of the plans issued by the window's end, except those completed before it began."""
-    kept = [r for r in rows if (r["plan_issued_on"] is None or r["plan_issued_on"] <= end)
-            and (r["completed_on"] is None or r["completed_on"] >= start)]
-    kept.sort(key=lambda r: (r["plan_issued_on"] or date.min, r["plan_id"], natural(r["task_number"])))
-    return each_line("tasks", "task_id", kept, lambda r: m.TaskLine(
+def task_line(r: Mapping[str, Any], names: Mapping[str, str], as_of: date,
+              recorded: Collection[str] | None) -> m.TaskLine:
+    judged = task_state(r, as_of, recorded, r["plan_issued_on"].year if r["plan_issued_on"] else None)
+    return m.TaskLine(
         plan=r["plan_number"] or r["plan_id"], number=r["task_number"], title=task_heading(r["title"]),
-        lead_agencies="; ".join(names.get(a, a) for a in r["lead_agencies"]), due_date=r["due_date"],
-        timeframe=r["timeframe"], progress_percent=r["progress_percent"],
-        status=task_status(SimpleNamespace(status=r["status"], due_date=r["due_date"]), as_of),
-    ))
+        lead_agencies="; ".join(names.get(a, a) for a in r["lead_agencies"]), due_date=judged.due_date,
+        timeframe=r["timeframe"], progress_percent=r["progress_percent"], status=judged.status,
+    )
+
+
+def task_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], start: date, end: date,
+               as_of: date, recorded: Collection[str] | None = None) -> list[m.TaskLine]:
+    """Tasks of the plans issued by the window's end, except one-off tasks completed before it began;
+    an annual task is judged by its instances up to `as_of`."""
+    kept = [r for r in rows if (r["plan_issued_on"] is None or r["plan_issued_on"] <= end)
+            and (r["status"] != "completed" or r["completed_on"] is None or r["completed_on"] >= start)]
+    kept.sort(key=lambda r: (r["plan_issued_on"] or date.min, r["plan_id"], natural(r["task_number"])))
+    return each_line("tasks", "task_id", kept, lambda r: task_line(r, names, as_of, recorded))
 
 
 def difficulty_line(r: Mapping[str, Any], names: Mapping[str, str], start: date, end: date) -> m.DifficultyLine | None:
@@ -239,14 +244,19 @@ async def _rows(conn: AsyncConnection, table: str, query: Select[Any],
 
 async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date) -> tuple[m.ComplianceSummary,
                                                                                           list[m.ComplianceLine]]:
+    """The units' periodic reports of the period: the focal agency's own report to the UBND is the
+    one being written, and ad hoc requests are not the periodic duty."""
     try:
-        rows = await compliance(conn, slug, report_period_of(period), as_of)
-    except UnknownReference:  # no reporting calendar for that year
-        rows = []
+        view = await compliance_view(conn, slug, report_period_of(period), as_of)
+    except UnknownReference:
+        view = ComplianceView([])
+    focal = province(slug).focal_agency
+    rows = [c for c in view.rows if c.duty == PERIODIC and c.agency != focal]
     count = {s: sum(1 for c in rows if c.status == s) for s in ("on_time", "late", "missing", "pending")}
-    deadline = next((c.deadline for c in rows if c.deadline is not None), None)
-    summary = m.ComplianceSummary(deadline, len(rows), count["on_time"], count["late"], count["missing"],
-                                  count["pending"])
+    dated = next((c for c in rows if c.deadline is not None), None)
+    summary = m.ComplianceSummary(dated.deadline if dated else None, len(rows), count["on_time"], count["late"],
+                                  count["missing"], count["pending"], dated.deadline_basis if dated else None,
+                                  view.note)
     ordered = sorted(rows, key=lambda c: (c.status != "late", c.agency_name))
     lines = [m.ComplianceLine(c.agency_name, c.deadline, c.submitted_on, c.days_late, c.status)
              for c in ordered if c.status in ("late", "missing")]
@@ -268,6 +278,7 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
     same_plan = (tasks.c.plan_id == plans.c.plan_id) & (tasks.c.province == plans.c.province)
     task_rows = await _rows(conn, "tasks", select(tasks, plans.c.issued_on.label("plan_issued_on")).select_from(
         tasks.outerjoin(plans, same_plan)).where(tasks.c.province == province_slug), tasks.c.task_id)
+    recorded = await recorded_plans(conn, province_slug)
     difficulty_rows = await _rows(conn, "difficulties", select(difficulties).where(
         difficulties.c.province == province_slug).order_by(difficulties.c.raised_at, difficulties.c.difficulty_id),
         difficulties.c.difficulty_id)
@@ -285,7 +296,7 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
         delegations=tuple(delegation_line(r, names) for r in of_kind["delegation"]),
         agreements=tuple(agreement_line(r, names) for r in of_kind["agreement"]),
         aid=tuple(aid_line(r, names) for r in of_kind["aid"]),
-        tasks=tuple(task_lines(task_rows, names, start, end, as_of)),
+        tasks=tuple(task_lines(task_rows, names, start, end, as_of, recorded)),
         compliance=summary, late_or_missing=tuple(late_or_missing),
         difficulties=tuple(difficulty_lines(difficulty_rows, names, start, end)),
         escalations=tuple(escalation_lines(escalation_rows, names, period, start, end)),

@@ -185,18 +185,25 @@ def _results(doc: Document, d: ReportData) -> None:
 
     heading(doc, "6. Chế độ báo cáo")
     c = d.compliance
-    due = f"trước ngày {vi.prose_date(c.deadline)}" if c.deadline else "chưa được quy định"
-    pending = f", {_count(c.pending)} chưa đến hạn" if c.pending else ""
-    body(doc, f"Thời hạn gửi báo cáo {vi.period_label(d.period)}: {due}. Trong tổng số {_count(c.expected)} cơ quan, "
-         f"đơn vị thực hiện chế độ báo cáo định kỳ: {_count(c.on_time)} gửi đúng hạn, {_count(c.late)} gửi chậm, "
-         f"{_count(c.missing)} chưa gửi{pending}. Danh sách cơ quan, đơn vị gửi chậm hoặc chưa gửi tại Bảng 6.")
+    if c.expected == 0:
+        body(doc, f"{c.note or 'Không có kế hoạch nào quy định các cơ quan, đơn vị báo cáo định kỳ kỳ này'}.")
+    else:
+        due = f"trước ngày {vi.prose_date(c.deadline)}" if c.deadline else "chưa được quy định"
+        if c.deadline and c.deadline_basis == "default":
+            due += " (thời hạn mặc định do tỉnh cấu hình, kế hoạch không nêu ngày)"
+        pending = f", {_count(c.pending)} chưa đến hạn" if c.pending else ""
+        body(doc, f"Thời hạn gửi báo cáo {vi.period_label(d.period)}: {due}. Trong tổng số {_count(c.expected)} cơ "
+             f"quan, đơn vị thực hiện chế độ báo cáo định kỳ: {_count(c.on_time)} gửi đúng hạn, {_count(c.late)} gửi "
+             f"chậm, {_count(c.missing)} chưa gửi{pending}. Danh sách cơ quan, đơn vị gửi chậm hoặc chưa gửi tại "
+             "Bảng 6.")
     _caption(doc, "Bảng 6. Cơ quan, đơn vị gửi báo cáo chậm hoặc chưa gửi")
     data_table(doc, ("TT", "Cơ quan, đơn vị", "Hạn gửi", "Ngày gửi", "Số ngày chậm", "Tình trạng"),
                (1.0, 5.8, 2.6, 2.6, 1.8, 2.2),
                [(str(i), x.agency, vi.vn_date(x.deadline), vi.vn_date(x.submitted_on),
                  str(x.days_late) if x.days_late is not None else "", vi.label(vi.REPORT_STATUS, x.status))
                 for i, x in enumerate(d.late_or_missing, 1)], left=(1,),
-               empty="Các cơ quan, đơn vị đều gửi báo cáo đúng hạn")
+               empty="Các cơ quan, đơn vị đều gửi báo cáo đúng hạn" if c.expected
+               else "Không có cơ quan, đơn vị nào phải báo cáo định kỳ trong kỳ")
 
 
 def _difficulties(doc: Document, d: ReportData) -> None:

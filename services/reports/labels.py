@@ -46,7 +46,8 @@ TASK_STATUS = {
     "completed": "Hoàn thành",
     "overdue": "Quá hạn",
 }
-REPORT_STATUS = {"late": "Gửi chậm", "missing": "Chưa gửi", "on_time": "Đúng hạn", "pending": "Chưa đến hạn"}
+REPORT_STATUS = {"late": "Gửi chậm", "missing": "Chưa gửi", "on_time": "Đúng hạn", "pending": "Chưa đến hạn",
+                 "no_duty": "Không có nghĩa vụ báo cáo"}
 SEVERITY = {"low": "Thấp", "medium": "Trung bình", "high": "Cao", "critical": "Nghiêm trọng"}
 DIFFICULTY_STATUS = {
     "raised": "Chờ Sở Ngoại vụ tiếp nhận",

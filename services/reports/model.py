@@ -90,12 +90,16 @@ class ComplianceLine:
 
 @dataclass(frozen=True)
 class ComplianceSummary:
+    """The units' periodic reports of the period (the focal agency's own is this report)."""
+
     deadline: date | None
     expected: int
     on_time: int
     late: int
     missing: int
     pending: int
+    deadline_basis: str | None = None  # plan | default (the province's configured default) | None
+    note: str | None = None  # said when no plan binds the units to a periodic report of the period
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import asyncio
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from services.demo.provinces import scenario
 from tests.support import System, new_system
 
 pytestmark = pytest.mark.integration
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CONTRACT_EVENTS = {
     "activity_planned", "activity_held", "activity_cancelled", "delegation_received", "delegation_sent",
     "conference_held", "agreement_signed", "aid_committed", "information_shared", "information_acknowledged",
@@ -71,9 +73,112 @@ def test_ha_tinh_2021_h1_compliance_names_the_agencies_late_against_25_may(demo)
     assert late and len(late) < len(submitted)
     assert {r["agency"] for r in rows if r["status"] == "late"} == late
     assert {r["agency"] for r in rows if r["status"] == "on_time"} == set(submitted) - late
-    assert all(r["deadline"] == "2021-05-25" for r in rows)
+    units = [r for r in rows if r["agency"] != "so-ngoai-vu"]
+    assert all(r["deadline"] == "2021-05-25" and r["deadline_basis"] == "plan" for r in units)
+    assert {r["basis"] for r in units} == {"Kế hoạch số 53/KH-UBND"}
     missing = [r for r in rows if r["status"] == "missing"]
     assert missing and all(r["submitted_on"] is None for r in missing)
+    [sngv] = [r for r in rows if r["agency"] == "so-ngoai-vu"]  # SNgV reports to the UBND; the plan names no date
+    assert (sngv["deadline"], sngv["status"], sngv["note"]) == (None, "pending", "Kế hoạch không nêu thời hạn")
+
+
+def test_a_report_returned_and_sent_again_after_25_may_is_late(demo):
+    system, _ = demo
+    [back] = [s for s in scenario() if s.province == "ha-tinh" and s.event.type.endswith("report_returned.v1")]
+    agency = back.event.data["returned_to"]
+    [row] = get(system, "/api/reports/compliance", province="ha-tinh", period="2021-H1", agency=agency)["items"]
+    assert (row["status"], row["submitted_on"], row["days_late"]) == ("late", "2021-06-02", 8)
+
+
+@pytest.mark.parametrize(("province", "period"), [("ha-tinh", "2020"), ("ha-tinh", "2020-H1"), ("kon-tum", "2021"),
+                                                  ("kon-tum", "2021-H1"), ("ha-tinh", "2024"), ("ha-tinh", "2024-H1")])
+def test_where_no_plan_binds_the_units_none_is_missing_or_late_and_the_view_says_so(demo, province, period):
+    """Hà Tĩnh 365/KH-UBND: units report only on request; Kon Tum 3291/KH-UBND: SNgV reports to the
+    UBND; plan 53 covers 2021 only: no unit owes a 6-month or annual report there, no 20/06, 20/12 or
+    10/10/2024 deadline."""
+    system, _ = demo
+    found = get(system, "/api/reports/compliance", province=province, period=period, date="2025-01-01")
+    rows = found["items"]
+    assert not [r for r in rows if r["status"] in ("missing", "late")]
+    assert all(r["deadline"] is None for r in rows if r["duty"] == "periodic")
+    assert {r["agency"] for r in rows if r["duty"] == "periodic"} <= {"so-ngoai-vu"}
+    assert found["note"] and "không quy định" in found["note"]
+    if province == "ha-tinh":
+        assert found["plan"] == "ha-tinh-365-2019" and "khi có yêu cầu" in found["note"]
+
+
+def test_the_kon_tum_request_binds_exactly_the_three_agencies_it_names(demo):
+    system, _ = demo
+    rows = get(system, "/api/reports/compliance", province="kon-tum", period="2021-H1")["items"]
+    asked = [r for r in rows if r["duty"] == "request"]
+    assert sorted(r["agency"] for r in asked) == ["bo-chi-huy-bien-phong", "cong-an-tinh", "ubnd-huyen-ngoc-hoi"]
+    assert {(r["request_id"], r["deadline"], r["deadline_basis"], r["status"]) for r in asked} == {
+        ("kon-tum-bien-gioi-2021-q1", "2021-04-09", "request", "on_time")}
+    assert [(r["agency"], r["status"]) for r in rows if r["duty"] == "periodic"] == [("so-ngoai-vu", "on_time")]
+
+
+def test_gia_lai_2020_h1_is_due_by_the_configured_default_said_as_such(demo):
+    system, _ = demo
+    rows = get(system, "/api/reports/compliance", province="gia-lai", period="2020-H1")["items"]
+    assert rows and {(r["deadline"], r["deadline_basis"]) for r in rows} == {("2020-06-20", "default")}
+    assert "so-ngoai-vu" not in {r["agency"] for r in rows}  # the reports go to the UBND through SNgV
+    assert all("mặc định do tỉnh cấu hình" in r["note"] for r in rows)
+    assert {r["status"] for r in rows} == {"on_time", "late", "missing"}
+
+
+def test_no_cause_of_the_escalation_service_asks_a_report_no_plan_sets(demo):
+    """The escalation service's report causes are those of the compliance view: none in Hà Tĩnh
+    outside 2021, none in Kon Tum but its request's, none due 10/10/2024."""
+    system, _ = demo
+    causes = asyncio.run(escalation_causes(system, date(2025, 1, 1)))
+    reports = [c for c in causes if c.trigger == "report_missing"]
+    assert not [c for c in reports if c.province == "ha-tinh" and c.period[:4] != "2021"]
+    kon_tum = [c for c in reports if c.province == "kon-tum"]  # only the request's, all answered
+    assert {c.cause_subject for c in kon_tum} == {"report/kon-tum-bien-gioi-2021-q1"}
+    assert len(kon_tum) == 3 and all(c.resolved for c in kon_tum)
+    assert {c.due_at.date() for c in reports if c.province == "ha-tinh"} == {date(2021, 5, 25), date(2021, 10, 10)}
+    assert not [c for c in reports if c.due_at.date() == date(2024, 10, 10)]
+    assert {c.due_at.date() for c in reports if c.province == "dong-nai"} == {
+        date(y, 11, 15) for y in range(2022, 2026)}
+
+
+def test_the_monthly_broadcast_is_monthly_and_annual_tasks_fall_overdue_year_by_year(demo):
+    system, _ = demo
+    dong_nai = {t["task_number"]: t for t in get(system, "/api/tasks", province="dong-nai")["items"]}
+    assert dong_nai["III.12"]["recurrence"] == "monthly" and dong_nai["III.12"]["status"] != "overdue"
+    assert dong_nai["III.14"]["instances"][0] == {"year": 2022, "due_date": "2022-11-15", "completed_on": None,
+                                                  "status": "overdue"}
+    on = {t["task_number"]: t for t in get(system, "/api/tasks", province="gia-lai", date="2021-01-05")["items"]}
+    assert (on["5"]["status"], on["5"]["due_date"]) == ("overdue", "2020-12-31")  # not done for 2020
+    assert (on["8"]["status"], on["8"]["due_date"]) == ("in_progress", "2021-12-31")  # done for 2020
+    assert on["8"]["instances"] == [
+        {"year": 2020, "due_date": "2020-12-31", "completed_on": "2020-11-20", "status": "completed"},
+        {"year": 2021, "due_date": "2021-12-31", "completed_on": None, "status": "open"}]
+    later = {t["task_number"]: t for t in get(system, "/api/tasks", province="gia-lai", date="2022-01-03")["items"]}
+    assert (later["8"]["status"], later["8"]["due_date"]) == ("overdue", "2021-12-31")
+    causes = asyncio.run(escalation_causes(system, date(2022, 1, 3)))
+    eight = {c.key: c.resolved for c in causes if c.cause_subject == f"task/{plan('gia-lai-1109-2020').task_id('8')}"}
+    assert eight == {"gia-lai:task/gia-lai-1109-2020-8:2020": True, "gia-lai:task/gia-lai-1109-2020-8:2021": False,
+                     "gia-lai:task/gia-lai-1109-2020-8:2022": False}
+
+
+async def escalation_causes(system: System, today: date) -> list:
+    """The causes the escalation service reads from the read models on `today` (nothing published)."""
+    from services.db import make_engine
+    from services.escalations.clock import MovableClock
+    from services.escalations.service import EscalationService
+
+    nc = await system.service_nats()
+    engine = make_engine(system.runtime()["database_url"], pool_size=1)
+    try:
+        service = EscalationService(nc, engine, MovableClock(datetime.combine(today, time(8), VN)))
+        async with engine.connect() as conn:
+            found = await service.causes(conn)
+        assert found.parked == []
+        return found.causes
+    finally:
+        await nc.close()
+        await engine.dispose()
 
 
 def test_a_v1_event_is_projected_through_the_v2_model(demo):

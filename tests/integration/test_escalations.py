@@ -126,6 +126,11 @@ async def test_acknowledging_stops_the_climb_and_resolving_closes(esc, driver):
 
 
 async def test_a_missing_ha_tinh_six_month_report_escalates_after_25_may(esc, driver):
+    """Plan 53/KH-UBND, once issued, sets the units' 6-month report before 25/5 of 2021."""
+    sngv = esc.credentials("ha-tinh", "so-ngoai-vu")
+    issued = sample("plan_issued", aggregate_id="ha-tinh-53-2021",
+                    data={"number": "53/KH-UBND", "issued_on": "2021-02-26"})
+    esc.wait_projected(post(esc, sngv, issued))
     creds = esc.credentials("ha-tinh", "so-y-te")
     report = sample("report_submitted", agency="so-y-te", aggregate_id="ht-so-y-te-2021-H1",
                     data={"period": "2021-H1", "report_kind": "semiannual", "submitted_on": "2021-05-20"})

@@ -162,3 +162,22 @@ def test_bad_period_or_unknown_province_is_refused_with_exit_code_2_and_400_404(
     url = "/api/reports/consolidated.docx"
     assert demo.get(url, province="ha-tinh", period="2021-Q1").status_code == 400
     assert demo.get(url, province="atlantis", period="2021-H1").status_code == 404
+
+
+@pytest.mark.parametrize(("province", "period"), [("ha-tinh", "2020"), ("kon-tum", "2021-H1"), ("kon-tum", "2021"),
+                                                  ("ha-tinh", "2024")])
+def test_where_no_plan_binds_the_units_the_report_says_so_and_asks_the_ubnd_to_direct_nobody(demo, province, period):
+    r = demo.get("/api/reports/consolidated.docx", province=province, period=period, date="2025-01-05", timeout=60)
+    assert r.status_code == 200, r.text
+    doc = docx.Document(io.BytesIO(r.content))
+    texts = [p.text for p in doc.paragraphs]
+    assert any("không quy định các cơ quan, đơn vị báo cáo" in t for t in texts)
+    assert not any("gửi báo cáo chậm hoặc chưa gửi báo cáo nghiêm túc" in t for t in texts)
+    assert table(doc, "TT", "Cơ quan, đơn vị", "Hạn gửi") == []
+
+
+def test_gia_lai_report_says_its_deadline_is_the_configured_default(demo):
+    r = demo.get("/api/reports/consolidated.docx", province="gia-lai", period="2020-H1", timeout=60)
+    assert r.status_code == 200, r.text
+    texts = [p.text for p in docx.Document(io.BytesIO(r.content)).paragraphs]
+    assert any("trước ngày 20/6/2020 (thời hạn mặc định do tỉnh cấu hình, kế hoạch không nêu ngày)" in t for t in texts)

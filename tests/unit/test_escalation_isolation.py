@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from services.escalations.causes import Cause, Parked, difficulty_causes, report_causes, task_causes
+from services.escalations.causes import Cause, Owed, Parked, difficulty_causes, report_causes, task_causes
 from services.escalations.lifecycle import StepLimits
 from services.escalations.policy import DEFAULT_POLICY, TriggerKind, escalation_id
 from services.escalations.service import plan_tick, report_parked
@@ -30,7 +30,7 @@ def difficulty_row(difficulty_id: str, raised_at: str, province: str = "ha-tinh"
 
 def overdue(province: str, agency: str = "so-tu-phap") -> Cause:
     """A report cause whose deadline passed: the policy raises it at level 1 at NOW."""
-    [cause] = report_causes({(province, "2027-H1"): date(2027, 3, 5)}, set(), {(province, agency): "Sở Tư pháp"}).causes
+    [cause] = report_causes([Owed(province, agency, "Sở Tư pháp", "2027-H1", date(2027, 3, 5), False)]).causes
     return cause
 
 

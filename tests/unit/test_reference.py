@@ -94,25 +94,12 @@ def test_plan_tasks_name_only_known_agencies_and_become_valid_events(plan: refer
         assert decode(encode(envelope)).data == payload
 
 
-def test_ha_tinh_2021_calendar_says_25_5_and_10_10() -> None:
-    """Plan 53/KH-UBND: 6-month reports before 25/5, annual before 10/10."""
-    cal = reference.calendar("ha-tinh", 2021)
-    assert str(cal.deadline(ReportKind.semiannual).due) == "25/05"  # type: ignore[union-attr]
-    assert str(cal.deadline(ReportKind.annual).due) == "10/10"  # type: ignore[union-attr]
-    assert reference.report_deadline("ha-tinh", "2021-H1") == date(2021, 5, 25)
-    assert reference.report_deadline("ha-tinh", "2021") == date(2021, 10, 10)
-
-
-def test_dong_nai_reports_annually_before_15_11() -> None:
-    assert reference.report_deadline("dong-nai", "2022") == date(2022, 11, 15)
-    assert reference.report_deadline("dong-nai", "2022-H1") is None
-
-
-def test_gia_lai_calendar_uses_the_documented_default() -> None:
-    cal = reference.calendar("gia-lai", 2020)
-    assert {d.basis for d in cal.deadlines} == {"default"}
-    assert reference.report_deadline("gia-lai", "2020-H1") == date(2020, 6, 20)
-    assert reference.report_deadline("gia-lai", "2020") == date(2020, 12, 20)
+def test_only_gia_lai_configures_default_deadlines() -> None:
+    """Where a plan names no date, only a province's configured default gives one (Gia Lai's)."""
+    assert str(reference.default_deadline("gia-lai", ReportKind.semiannual).due) == "20/06"  # type: ignore[union-attr]
+    assert str(reference.default_deadline("gia-lai", ReportKind.annual).due) == "20/12"  # type: ignore[union-attr]
+    for province in ("ha-tinh", "kon-tum", "dong-nai"):
+        assert reference.default_deadline(province, ReportKind.annual) is None
 
 
 def test_decree_09_data_windows() -> None:
@@ -121,7 +108,6 @@ def test_decree_09_data_windows() -> None:
     assert reference.data_window("2021") == (date(2020, 12, 15), date(2021, 12, 14))
     with pytest.raises(ValueError):
         reference.data_window("2021-H2")
-    assert reference.report_deadline("ha-tinh", "2021-H2") is None
 
 
 def test_partners_named_by_the_seeds() -> None:
@@ -142,8 +128,6 @@ def test_unknown_keys_raise_unknown_reference() -> None:
         reference.agency("ha-tinh", "so-khong-co")
     with pytest.raises(UnknownReference):
         reference.plan("khong-co")
-    with pytest.raises(UnknownReference):
-        reference.calendar("dong-nai", 2019)
 
 
 def test_loaded_models_are_frozen() -> None:

@@ -9,7 +9,8 @@ const STATUS = { assigned: "Đã giao", in_progress: "Đang thực hiện", comp
   on_time: "Đúng hạn", late: "Trễ hạn", missing: "Chưa gửi", pending: "Chưa đến hạn", open: "Chưa xử lý",
   acknowledged: "Đã tiếp nhận", closed: "Đã đóng", held: "Đã tổ chức", planned: "Kế hoạch", cancelled: "Đã hủy",
   received: "Đã đón", sent: "Đã cử", signed: "Đã ký", committed: "Đã cam kết", submitted: "Đã gửi",
-  returned: "Trả lại", accepted: "Đã tiếp nhận" };
+  returned: "Trả lại", accepted: "Đã tiếp nhận", no_duty: "Không có nghĩa vụ báo cáo" };
+const DUTY = { periodic: "Định kỳ", request: "Theo yêu cầu", none: "Không có nghĩa vụ" };
 const TRIGGERS = { report_missing: "Chưa gửi báo cáo", task_overdue: "Nhiệm vụ quá hạn",
   difficulty_unacknowledged: "Khó khăn chưa được tiếp nhận", difficulty_unhandled: "Khó khăn chưa được xử lý",
   difficulty_beyond_authority: "Vượt thẩm quyền", information_unacknowledged: "Thông tin chưa được xác nhận" };
@@ -122,10 +123,13 @@ async function tasks() {
 async function compliance() {
   const p = params();
   const period = p.period.endsWith("-H2") ? p.period.slice(0, 4) : p.period;
-  const rows = (await api("/api/reports/compliance", { province: p.province, period })).items;
-  table($("compliance"), ["Cơ quan", "Hạn gửi", "Ngày gửi", "Tình trạng", "Số ngày trễ"],
-    rows.map((r) => [esc(r.agency_name), vnDate(r.deadline), vnDate(r.submitted_on),
-      `<span class="${r.status}">${esc(STATUS[r.status])}</span>`, r.days_late ?? ""]));
+  const found = await api("/api/reports/compliance", { province: p.province, period });
+  const rows = found.items;
+  $("compliance-note").textContent = found.note || "";
+  table($("compliance"), ["Cơ quan", "Loại", "Căn cứ", "Hạn gửi", "Ngày gửi", "Tình trạng", "Số ngày trễ", "Ghi chú"],
+    rows.map((r) => [esc(r.agency_name), esc(DUTY[r.duty] || r.duty), esc(r.basis || ""),
+      vnDate(r.deadline) + (r.deadline_basis === "default" ? " (mặc định của tỉnh)" : ""), vnDate(r.submitted_on),
+      `<span class="${r.status}">${esc(STATUS[r.status])}</span>`, r.days_late ?? "", esc(r.note || "")]));
 }
 
 async function escalations() {
