@@ -12,7 +12,7 @@ import pytest
 from schemas.authority import decide, opened
 from schemas.codec import decode, encode, new_event
 from schemas.events.escalations import EscalationClosedV1
-from services.escalations.causes import Cause, report_causes
+from services.escalations.causes import Cause, Owed, report_causes
 from services.escalations.delivery import deliveries
 from services.escalations.policy import DEFAULT_POLICY, TriggerKind, evaluate
 from services.escalations.service import event_for, state_for
@@ -24,8 +24,8 @@ SOURCE = "/provinces/ha-tinh/agencies/doingoai"
 
 
 def late_report() -> Cause:
-    [cause] = report_causes({("ha-tinh", "2026-H1"): date(2026, 5, 25)}, set(),
-                            {("ha-tinh", "so-tu-phap"): "Sở Tư pháp"}).causes
+    [cause] = report_causes([Owed("ha-tinh", "so-tu-phap", "Sở Tư pháp", "2026-H1", date(2026, 5, 25),
+                                  done=False)]).causes
     return cause
 
 
