@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import structlog
 from fastapi import APIRouter, Request
@@ -84,9 +84,14 @@ def _https(request: Request) -> bool:
 
 
 def _same_origin(request: Request) -> bool:
-    """No `Origin` (not a browser's cross-site request), or the origin of this service's host name."""
+    """Not a browser's request from another site: `Sec-Fetch-Site` (set by the browser, whatever the
+    page) is same-origin or none (typed, bookmarked); a browser that does not send it sends an
+    `Origin` of this service's host name, or `null` (our pages' `Referrer-Policy: no-referrer`)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return True
     hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")} - {None}
     return urlsplit(origin).netloc in hosts
@@ -99,9 +104,11 @@ def _local(target: Any) -> str:
     return "/"
 
 
-def _answer(request: Request, status: int, error: str, message: str, retry_after_s: int | None = None) -> Response:
+def _answer(request: Request, status: int, error: str, message: str, retry_after_s: int | None = None,
+            then: str = "/") -> Response:
     if _browser(request):
-        return RedirectResponse(f"/login?loi={error}", 303, headers=NO_STORE)
+        back = f"/login?loi={error}" + (f"&next={quote(then, safe='')}" if then != "/" else "")
+        return RedirectResponse(back, 303, headers=NO_STORE)
     body: dict[str, Any] = {"error": error, "message": message}
     headers = dict(NO_STORE)
     if retry_after_s is not None:
@@ -134,7 +141,7 @@ async def login(request: Request) -> Response:
         username, password = _credentials(fields)
     except BadSignIn as exc:
         return _answer(request, 400, "bad_request", str(exc))
-    st = state(request)
+    st, then = state(request), _local(fields.get("next"))
     address = request.client.host if request.client else "unknown"
     try:
         st.limits.bad_password_addresses.check(address)
@@ -142,21 +149,21 @@ async def login(request: Request) -> Response:
         who = await authenticate(st.engine, username, password)
     except TooManyRequests as exc:
         log.warning("sign_in.throttled", username=username, address=address)
-        return _answer(request, 429, exc.error, str(exc), exc.retry_after_s)
+        return _answer(request, 429, exc.error, str(exc), exc.retry_after_s, then)
     except WrongPassword as exc:
         st.limits.bad_password_addresses.failed(address)
         st.limits.bad_passwords.failed(username)
         log.info("sign_in.refused", username=username, address=address)
-        return _answer(request, 401, "unauthorized", str(exc))
+        return _answer(request, 401, "unauthorized", str(exc), then=then)
     except AccountDisabled as exc:
         log.info("sign_in.disabled", username=username, address=address)
-        return _answer(request, 403, "disabled", str(exc))
+        return _answer(request, 403, "disabled", str(exc), then=then)
     st.limits.bad_passwords.succeeded(username)
     if previous := request.cookies.get(SESSION_COOKIE):  # a new id at every sign-in (no fixation)
         await close_session(st.engine, previous)
     session_id, signed_in = await open_session(st.engine, who)
     log.info("sign_in", username=username, province=who.province, agency=who.agency, address=address)
-    response: Response = (RedirectResponse(_local(fields.get("next")), 303, headers=NO_STORE) if _browser(request)
+    response: Response = (RedirectResponse(then, 303, headers=NO_STORE) if _browser(request)
                           else JSONResponse(me(who, signed_in), headers=NO_STORE))
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(SESSION_TTL.total_seconds()), path="/",
                         secure=_https(request), httponly=True, samesite="lax")

@@ -179,15 +179,22 @@ def test_a_sign_in_from_another_site_and_a_token_reading_api_me(system: System, 
     r = httpx.post(f"{system.http}/login", data={"username": username, "password": PASSWORD},
                    headers={"origin": "https://evil.example"})
     assert r.status_code == 403 and r.json()["error"] == "csrf"
+    r = httpx.post(f"{system.http}/login", data={"username": username, "password": PASSWORD},
+                   headers={"sec-fetch-site": "cross-site", "origin": "null"})
+    assert r.status_code == 403 and r.json()["error"] == "csrf"
     me = httpx.get(f"{system.http}/api/me", headers={"authorization": f"Bearer {agency['token']}"}).json()
     assert me == {"username": None, "name": None, "title": None, "role": "agency", "agency": "so-ngoai-vu",
                   "province": "ha-tinh", "csrf_token": None, "expires_at": None}
     assert httpx.get(f"{system.http}/api/me").status_code == 401
     page = httpx.get(f"{system.http}/login")
     assert page.status_code == 200 and "Đăng nhập" in page.text and "<script>" not in page.text
-    browser = httpx.post(f"{system.http}/login", data={"username": username, "password": "sai", "next": "/"},
-                         headers={"accept": "text/html"})
-    assert browser.status_code == 303 and browser.headers["location"] == "/login?loi=unauthorized"
+    browser = httpx.post(f"{system.http}/login", data={"username": username, "password": "sai", "next": "/#bao-cao"},
+                         headers={"accept": "text/html", "sec-fetch-site": "same-origin", "origin": "null"})
+    assert browser.status_code == 303 and browser.headers["location"] == "/login?loi=unauthorized&next=%2F%23bao-cao"
+    browser = httpx.post(f"{system.http}/login", data={"username": username, "password": PASSWORD,
+                                                        "next": "//evil.example/"}, headers={"accept": "text/html"})
+    assert browser.status_code == 303 and browser.headers["location"] == "/"  # only a path of this site
+    assert "doingoai_session" in browser.cookies
 
 
 def test_an_administrator_manages_the_accounts_of_the_province(system: System):

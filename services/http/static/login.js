@@ -17,7 +17,13 @@ document.addEventListener("DOMContentLoaded", () => {
   if (reason) document.getElementById("message").textContent = MESSAGES[reason] || MESSAGES.unauthorized;
   const next = local(q.get("next"));
   document.getElementById("next").value = next;
+  const username = document.getElementById("username");
+  if (reason && sessionStorage.getItem("doingoai-username")) {  // a refused sign-in: the name stays typed
+    username.value = sessionStorage.getItem("doingoai-username");
+    document.getElementById("password").focus();
+  }
   document.getElementById("sign-in").addEventListener("submit", () => {
+    sessionStorage.setItem("doingoai-username", username.value);
     localStorage.removeItem("doingoai-token");  // a person signing in reads as themselves, not with a token
   });
   document.getElementById("token-form").addEventListener("submit", (e) => {
