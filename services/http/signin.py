@@ -128,7 +128,23 @@ async def login_form(request: Request) -> Response:
     return HTMLResponse(login_page(), headers=NO_STORE)
 
 
-@router.post("/login")
+_FIELDS = {"type": "object", "required": ["username", "password"], "properties": {
+    "username": {"type": "string", "examples": ["nguyen.van.an"]}, "password": {"type": "string", "format": "password"},
+    "next": {"type": "string", "description": "a browser's form: the path to go to once signed in"}}}
+LOGIN_DOC: dict[str, Any] = {
+    "openapi_extra": {"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": _FIELDS}, "application/json": {"schema": _FIELDS}}}},
+    "responses": {
+        200: {"description": "Signed in: what GET /api/me says; the session cookie is set (HttpOnly, SameSite=Lax)"},
+        303: {"description": "A browser's form: to `next` once signed in, else back to /login?loi=<error>"},
+        400: {"description": "No username or password"}, 401: {"description": "Wrong username or password"},
+        403: {"description": "`disabled`: the account is disabled; `csrf`: posted from another site"},
+        429: {"description": "Too many wrong passwords for the username or from the address (see Retry-After)"},
+    },
+}
+
+
+@router.post("/login", **LOGIN_DOC)
 async def login(request: Request) -> Response:
     """Sign in with `username` and `password` (form or JSON); sets the session cookie."""
     if not _same_origin(request):
