@@ -23,7 +23,7 @@ from services.credentials import Identity
 from services.http.deps import SESSION_COOKIE, AuthError, identity, session, state
 from services.http.limits import TooManyRequests
 from services.http.pages import login_page
-from services.people import AccountDisabled, WrongPassword, authenticate
+from services.people import USERNAME_RE, AccountDisabled, WrongPassword, authenticate
 from services.sessions import SESSION_TTL, Session, close_session, open_session
 
 router = APIRouter(tags=["sign-in"])
@@ -122,7 +122,7 @@ async def login_form(request: Request) -> Response:
     """The sign-in page (Vietnamese); a browser already signed in goes on to the dashboard."""
     try:
         if await session(request) is not None:
-            return RedirectResponse("/", 303)
+            return RedirectResponse(_local(request.query_params.get("next")), 303)
     except AuthError:  # an ended session: sign in again
         pass
     return HTMLResponse(login_page(), headers=NO_STORE)
@@ -161,6 +161,9 @@ async def login(request: Request) -> Response:
     address = request.client.host if request.client else "unknown"
     try:
         st.limits.bad_password_addresses.check(address)
+        if not USERNAME_RE.match(username):  # no account has it; not remembered as a username either
+            st.limits.bad_password_addresses.failed(address)
+            return _answer(request, 401, "unauthorized", str(WrongPassword("wrong username or password")), then=then)
         st.limits.bad_passwords.check(username)
         who = await authenticate(st.engine, username, password)
     except TooManyRequests as exc:

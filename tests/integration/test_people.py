@@ -61,6 +61,8 @@ def test_a_person_signs_in_reads_their_province_and_signs_out(system: System):
     assert client.get("/api/tasks", params={"province": "kon-tum"}).status_code == 403  # another province
     assert client.get("/api/rejected", params={"agency": "so-noi-vu"}).status_code == 403  # another agency's
     assert "projections" in client.get("/healthz").json()
+    again = client.get("/login", params={"next": "/#bao-cao"})
+    assert again.status_code == 303 and again.headers["location"] == "/#bao-cao"  # signed in already
 
     session = client.cookies["doingoai_session"]
     assert client.post("/logout").status_code == 204
@@ -81,6 +83,7 @@ def test_wrong_passwords_are_answered_401_then_429_even_for_the_right_one(system
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0, r.text
     unknown = httpx.post(f"{system.http}/login", json={"username": "no.such.person", "password": PASSWORD})
     assert unknown.status_code == 401 and unknown.json()["message"] == "wrong username or password"
+    assert httpx.post(f"{system.http}/login", json={"username": "x" * 5000, "password": "y"}).status_code == 401
     other = httpx.post(f"{system.http}/login", json={"username": add(system, "so-tu-phap"), "password": PASSWORD})
     assert other.status_code == 200  # JSON works too; another username is not held back
     assert httpx.post(f"{system.http}/login", data={"username": username}).status_code == 400
