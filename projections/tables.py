@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Integer,
     LargeBinary,
     MetaData,
@@ -281,6 +282,32 @@ credentials = Table(
     UniqueConstraint("token_hash", name="credentials_token_unique"),
 )
 
+users = Table(
+    "users",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("province", Text, nullable=False),
+    Column("agency", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("role", Text, nullable=False, comment="specialist, leader, auditor or admin"),
+    Column("password_hash", Text, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    comment="People who sign in to the dashboard (services.people); not derived from events",
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", Text, primary_key=True, comment="SHA-256 of the cookie's random session id"),
+    Column("username", Text, ForeignKey("users.username", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    comment="Signed-in sessions (services.sessions); not derived from events",
+)
+
 READ_MODEL_TABLES = (
     "events",
     "event_duplicates",
@@ -297,4 +324,5 @@ READ_MODEL_TABLES = (
     "aggregates",
     "audit_trail",
 )
-"""Tables rebuilt by a replay and compared by checksum (credentials are not derived from events)."""
+"""Tables rebuilt by a replay and compared by checksum (credentials, users and sessions are not derived
+from events)."""

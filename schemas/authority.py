@@ -260,5 +260,6 @@ def check_time(time: datetime, recorded_at: datetime) -> str | None:
 def reads_whole_province(agency: str, role: str) -> bool:
     """Whether a credential reads everything of its province: Sở Ngoại vụ (which monitors and
     aggregates), the UBND tỉnh and its office, and auditors. Other agencies read the province's
-    coordination views and what is their own or addressed to them (`services.http.scope`)."""
-    return role == "auditor" or agency == FOCAL or agency in UBND
+    coordination views and what is their own or addressed to them (`services.http.scope`). A signed-in
+    administrator (role `admin`), who manages the province's accounts, reads it whole too."""
+    return role in ("auditor", "admin") or agency == FOCAL or agency in UBND

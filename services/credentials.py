@@ -45,11 +45,32 @@ def check_not_reserved(agency: str) -> str:
 
 
 @dataclass(frozen=True)
+class Person:
+    """The official behind a signed-in session (`services.people`): who acts, not only for which agency."""
+
+    username: str
+    name: str
+    title: str
+    role: str
+    """specialist, leader, auditor or admin (`services.people.ROLES`)."""
+
+    @property
+    def actor(self) -> str:
+        """The CloudEvents `actor` of what the person records: `<name> (<username>)`."""
+        return f"{self.name} ({self.username})"
+
+
+@dataclass(frozen=True)
 class Identity:
+    """Who makes a request: an agency's (or auditor's) token, or a signed-in person (`person`) with
+    the agency, province and role of their account. `role` is `agency` (publishes as the agency),
+    `auditor` (reads its province) or `admin` (reads its province, manages its users)."""
+
     province: str
     agency: str
     role: str
     nats_user: str
+    person: Person | None = None
 
     @property
     def source(self) -> str:
@@ -58,6 +79,11 @@ class Identity:
     @property
     def can_publish(self) -> bool:
         return self.role == "agency"
+
+    @property
+    def actor(self) -> str | None:
+        """The `actor` the system sets on events recorded in a signed-in session (None for a token)."""
+        return self.person.actor if self.person is not None else None
 
 
 def token_hash(token: str) -> str:

@@ -13,12 +13,14 @@ import typer
 from services import event_loop, logs
 from services.cli.audit import audit_app
 from services.cli.credentials import credentials_app
+from services.cli.users import users_app
 from services.gc_tuning import tune_gc
 from services.settings import load
 
 app = typer.Typer(help="Đối ngoại nhân dân: event backbone for provincial foreign-affairs coordination.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 T = TypeVar("T")
 

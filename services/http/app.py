@@ -16,7 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.codec import InvalidEvent
-from services.http import coordination, escalations, ingest, meta, read
+from services.http import coordination, escalations, ingest, meta, read, signin, users
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
 from services.http.limits import Limits, TooManyRequests
@@ -106,6 +106,8 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     app.include_router(audit_router)
     app.include_router(report_download_router)
     app.include_router(meta.router)
+    app.include_router(signin.router)
+    app.include_router(users.router)
 
     app.add_middleware(SecurityHeaders)
     if hosts is not None:  # outermost: a request for another host (DNS rebinding) is refused first
@@ -113,9 +115,8 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
 
     @app.exception_handler(AuthError)
     async def auth_error(_: Request, exc: AuthError) -> JSONResponse:
-        kind = "unauthorized" if exc.status == 401 else "forbidden"
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"error": kind, "message": str(exc)}, status_code=exc.status, headers=headers)
+        return JSONResponse({"error": exc.error, "message": str(exc)}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(TooManyRequests)
     async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.credentials import Identity, UnknownToken, identify
 from services.http.limits import Limits
+from services.sessions import NoSession, Session, session_of
 from services.store.publisher import Publisher
 
 
@@ -31,15 +33,52 @@ def state(request: Request) -> AppState:
 
 
 class AuthError(Exception):
-    """Authentication (401) or authorisation (403) failed."""
+    """Authentication (401) or authorisation (403) failed; `error` names why in the answer
+    (default `unauthorized` / `forbidden`; `csrf` for a session's write without its CSRF token)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, error: str | None = None):
         self.status = status
+        self.error = error or ("unauthorized" if status == 401 else "forbidden")
         super().__init__(message)
 
 
+SESSION_COOKIE = "doingoai_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def session(request: Request) -> Session | None:
+    """The signed-in session of the request's cookie; None without the cookie; 401 for a cookie whose
+    session has ended (a stale cookie is not counted as a bad token: the dashboard polls with it)."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return None
+    try:
+        return await session_of(state(request).engine, session_id)
+    except NoSession as exc:
+        raise AuthError(401, str(exc)) from None
+
+
+def check_csrf(request: Request, signed_in: Session) -> None:
+    """A session's request that changes something carries the session's CSRF token in `X-CSRF-Token`
+    (a page of another site can make the browser send the cookie, never this header): `403 csrf`."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not hmac.compare_digest(sent.encode(), signed_in.csrf_token.encode()):
+        raise AuthError(403, f"a signed-in session writes with header {CSRF_HEADER} (its csrf_token from /api/me)",
+                        "csrf")
+
+
 async def identity(request: Request) -> Identity:
+    """Who makes the request: the bearer token of `Authorization` if there is one, else the signed-in
+    session of the cookie (its writes checked by `check_csrf`); 401 without either."""
     header = request.headers.get("authorization", "")
+    if not header:
+        signed_in = await session(request)
+        if signed_in is not None:
+            check_csrf(request, signed_in)
+            return signed_in.identity
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "missing bearer token")

@@ -51,7 +51,8 @@ async def acknowledge(
     request: Request, escalation_id: str, body: dict[str, Any] | None = Body(None)
 ) -> JSONResponse:
     """The target agency acknowledges an escalation (publishes `escalation_acknowledged`).
-    Body (optional): {"by": {"name": ..., "title": ...}, "action": "..."}."""
+    Body (optional): {"by": {"name": ..., "title": ...}, "action": "..."}; in a signed-in session
+    (with its `X-CSRF-Token`) `by` is the person's name and title."""
     who = await identity(request)
     found = await rows_of(request, select(escalations).where(
         escalations.c.escalation_id == escalation_id, escalations.c.province == who.province))
@@ -61,11 +62,11 @@ async def acknowledge(
     if not who.can_publish or (who.province, who.agency) != (row["province"], row["target_agency"]):
         raise AuthError(403, f"only {row['target_agency']} of {row['province']} acknowledges this escalation")
     body = body or {}
-    data = EscalationAcknowledgedV1.model_validate(
-        {"agency": who.agency, "by": body.get("by") or {"name": who.agency}, "action": body.get("action")}
-    )
+    person = who.person  # a signed-in official acknowledges as themselves, whatever the body says
+    by = {"name": person.name, "title": person.title} if person else body.get("by") or {"name": who.agency}
+    data = EscalationAcknowledgedV1.model_validate({"agency": who.agency, "by": by, "action": body.get("action")})
     event = new_event(data, province=who.province, agency=who.agency, aggregate_id=escalation_id,
                       time=datetime.now(UTC), event_id=str(uuid.uuid5(ACK_NS, f"{escalation_id}|{who.agency}")),
-                      actor=data.by.name)
+                      actor=who.actor or data.by.name)
     result = await state(request).publisher.publish(event)
     return JSONResponse({"id": result.id, "sequence": result.sequence, "duplicate": result.duplicate}, 202)

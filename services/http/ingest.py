@@ -144,10 +144,13 @@ def refused_raw(request: Request, body: bytes, is_batch: bool) -> bytes:
 
 def decode_item(who: Identity, item: Item) -> tuple[Valid, Event]:
     """A valid event of this publisher with the bytes to store (its encoded envelope), or
-    InvalidEvent (source_mismatch for another's source, bad_envelope for a `time` out of bounds)."""
+    InvalidEvent (source_mismatch for another's source, bad_envelope for a `time` out of bounds).
+    An event recorded in a signed-in session names the person as its `actor`, whatever it said."""
     if not item.checked:
         check_storable(item.obj)
     event = decode_obj(item.obj)
+    if who.actor is not None:
+        event = event._replace(envelope=event.envelope.model_copy(update={"actor": who.actor}))
     envelope = event.envelope
     late = check_time(envelope.time, datetime.now(UTC))
     if late is not None:
@@ -208,6 +211,7 @@ async def within_limits(request: Request, who: Identity, limit: int) -> AsyncIte
 
 
 async def publisher_identity(request: Request) -> Identity:
+    """The agency's token, or a signed-in specialist or leader of it (with the session's CSRF token)."""
     who = await identity(request)
     if not who.can_publish:
         raise AuthError(403, f"role {who.role} may not publish events")

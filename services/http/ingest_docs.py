@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends
-from fastapi.security import HTTPBearer
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 
 from schemas.codec import MAX_EVENT_BYTES
 from schemas.envelope import CloudEvent
@@ -13,6 +13,10 @@ from schemas.envelope import CloudEvent
 MAX_BATCH = 1000
 BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
                     description="The agency's token, from `doingoai credentials issue`")
+SESSION = APIKeyCookie(name="doingoai_session", auto_error=False, scheme_name="session",
+                       description="A signed-in person's session (POST /login); its writes also send X-CSRF-Token")
+CSRF = APIKeyHeader(name="X-CSRF-Token", auto_error=False, scheme_name="csrf",
+                    description="The session's `csrf_token` from GET /api/me, on every write of a session")
 
 
 def _event_schema() -> dict[str, Any]:
@@ -55,8 +59,9 @@ _STORED: dict[str, Any] = {
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: _problem_response("Not JSON, or not an array in batched mode; the request is kept as rejected"),
-    401: _problem_response("Missing, unknown or revoked bearer token"),
-    403: _problem_response("Not a publishing role, or another agency's `source` (kept as rejected)"),
+    401: _problem_response("Missing, unknown or revoked bearer token, or a session that has ended"),
+    403: _problem_response("Not a publishing role, or another agency's `source` (kept as rejected), or `csrf`: a "
+                           "session's write without its X-CSRF-Token"),
     413: _problem_response(f"Body over the limit: {MAX_EVENT_BYTES} bytes an event, 4 MiB a batch"),
     422: _problem_response("Envelope, type or data invalid: field-level problems; kept as rejected"),
     429: _problem_response("`quota_exceeded`: the agency's refused events of the hour are over its quota (not "
@@ -76,7 +81,7 @@ def _single_body() -> dict[str, Any]:
 
 
 EVENTS_DOC: dict[str, Any] = {
-    "dependencies": [Depends(BEARER)],
+    "dependencies": [Depends(BEARER), Depends(SESSION), Depends(CSRF)],
     "openapi_extra": {
         "requestBody": {
             "required": True,
@@ -98,7 +103,7 @@ EVENTS_DOC: dict[str, Any] = {
 }
 
 RESUBMIT_DOC: dict[str, Any] = {
-    "dependencies": [Depends(BEARER)],
+    "dependencies": [Depends(BEARER), Depends(SESSION), Depends(CSRF)],
     "openapi_extra": {
         "requestBody": {"required": True, "content": _single_body()},
     },

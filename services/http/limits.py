@@ -1,8 +1,8 @@
 """What one client may cost the HTTP service: the bytes of refused events it has kept per hour (a
-quota per publishing agency), the request bodies read and worked on at once, and how many bad tokens
-one address may try.
+quota per publishing agency), the request bodies read and worked on at once, how many bad tokens
+one address may try, and how many wrong passwords may be tried for one username or from one address.
 
-All three are held in the HTTP process's memory (one process serves HTTP): a restart starts them
+All of them are held in the HTTP process's memory (one process serves HTTP): a restart starts them
 afresh. Each answers with an exception the application turns into a 429 with `Retry-After`.
 """
 
@@ -22,12 +22,22 @@ QUOTA_EXCEEDED = Counter("doingoai_http_rejected_quota_exceeded_total",
                          ["publisher"])
 BAD_TOKENS_THROTTLED = Counter("doingoai_http_bad_token_throttled_total",
                                "Requests answered 429: their address tried too many bad tokens")
+BAD_PASSWORDS_THROTTLED = Counter("doingoai_http_sign_in_throttled_total",
+                                  "Sign-ins answered 429: too many wrong passwords for the username or from "
+                                  "the address",
+                                  ["by"])
 DEFAULT_REJECTED_QUOTA_BYTES = 16 * 1024 * 1024
 QUOTA_WINDOW_S = 3600.0
 BAD_TOKENS = 20
 """Bad tokens one address may present within BAD_TOKEN_WINDOW_S before it is answered 429."""
 BAD_TOKEN_WINDOW_S = 60.0
 BAD_TOKEN_BLOCK_S = 300.0
+BAD_PASSWORDS = 5
+"""Wrong passwords for one username within BAD_PASSWORD_WINDOW_S before its sign-ins are answered 429."""
+BAD_PASSWORDS_PER_ADDRESS = 20
+"""Wrong passwords from one address (an office behind one NAT holds many people) within the window."""
+BAD_PASSWORD_WINDOW_S = 300.0
+BAD_PASSWORD_BLOCK_S = 300.0
 MAX_TRACKED = 10_000
 """Most publishers or addresses remembered; beyond it the stale ones are forgotten first."""
 
@@ -118,7 +128,8 @@ class RejectedQuota:
 @dataclass
 class BadTokens:
     """Addresses that presented `limit` bad tokens within `window_s` are answered 429 for `block_s`
-    (any bearer request from them, before its token is looked up)."""
+    (any bearer request from them, before its token is looked up). The same count of failures per
+    key serves wrong passwords, per username and per address (`what` names it in the answer)."""
 
     limit: int = BAD_TOKENS
     window_s: float = BAD_TOKEN_WINDOW_S
@@ -126,6 +137,8 @@ class BadTokens:
     clock: Callable[[], float] = time.monotonic
     failures: dict[str, _Window] = field(default_factory=dict)
     blocked: dict[str, float] = field(default_factory=dict)
+    what: str = "bad tokens from"
+    throttled: Callable[[], None] = BAD_TOKENS_THROTTLED.inc
 
     def check(self, address: str) -> None:
         until = self.blocked.get(address)
@@ -135,8 +148,8 @@ class BadTokens:
         if now >= until:
             del self.blocked[address]
             return
-        BAD_TOKENS_THROTTLED.inc()
-        raise TooManyRequests(f"too many bad tokens from {address}; try again later", until - now)
+        self.throttled()
+        raise TooManyRequests(f"too many {self.what} {address}; try again later", until - now)
 
     def failed(self, address: str) -> None:
         now = self.clock()
@@ -150,6 +163,10 @@ class BadTokens:
             if len(self.blocked) >= MAX_TRACKED:
                 self.blocked = {a: t for a, t in self.blocked.items() if t > now}
             self.blocked[address] = now + self.block_s
+
+    def succeeded(self, key: str) -> None:
+        """Forget the failures counted for `key` (a username that has just signed in)."""
+        self.failures.pop(key, None)
 
 
 @dataclass
@@ -190,4 +207,12 @@ class Limits:
 
     rejected: RejectedQuota = field(default_factory=RejectedQuota)
     bad_tokens: BadTokens = field(default_factory=BadTokens)
+    bad_passwords: BadTokens = field(default_factory=lambda: BadTokens(
+        BAD_PASSWORDS, BAD_PASSWORD_WINDOW_S, BAD_PASSWORD_BLOCK_S, what="wrong passwords for",
+        throttled=BAD_PASSWORDS_THROTTLED.labels("username").inc))
+    """Wrong passwords per username."""
+    bad_password_addresses: BadTokens = field(default_factory=lambda: BadTokens(
+        BAD_PASSWORDS_PER_ADDRESS, BAD_PASSWORD_WINDOW_S, BAD_PASSWORD_BLOCK_S, what="wrong passwords from",
+        throttled=BAD_PASSWORDS_THROTTLED.labels("address").inc))
+    """Wrong passwords per address."""
     bodies: BodyBudget = field(default_factory=BodyBudget)

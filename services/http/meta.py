@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from projections.tables import checkpoints
 from schemas.base import registry
 from schemas.export import data_schema, schema_index
-from services.http.deps import identity, state
+from services.http.deps import SESSION_COOKIE, AuthError, identity, session, state
 
 router = APIRouter()
 SCHEMA_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,63})\.v(?P<version>[1-9][0-9]{0,5})\.json$")
@@ -20,8 +20,8 @@ SCHEMA_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,63})\.v(?P<version>[1-9][0
 
 @router.get("/healthz", tags=["operations"])
 async def healthz(request: Request) -> JSONResponse:
-    """`status` (ok or degraded) for anyone; with a credential, what is up and how far each
-    projection has got."""
+    """`status` (ok or degraded) for anyone; with a credential (or a signed-in session), what is up
+    and how far each projection has got."""
     st = state(request)
     db_ok = True
     progress: dict[str, int] = {}
@@ -36,6 +36,12 @@ async def healthz(request: Request) -> JSONResponse:
     if request.headers.get("authorization"):
         await identity(request)  # 401 for a credential that is not one
         body.update(nats=st.nc.is_connected, database=db_ok, projections=progress)
+    elif request.cookies.get(SESSION_COOKIE):
+        try:  # a session that has ended sees what anyone sees (the dashboard polls with its cookie)
+            await session(request)
+            body.update(nats=st.nc.is_connected, database=db_ok, projections=progress)
+        except AuthError:
+            pass
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

@@ -25,7 +25,10 @@ function esc(text) {
 }
 function params() { return { province: $("province").value, period: $("period").value }; }
 function token() { return ($("token").value || localStorage.getItem("doingoai-token") || "").trim(); }
-function authorized() { const t = token(); return t ? { authorization: `Bearer ${t}` } : {}; }
+function authorized() {  // a token, else the signed-in session (session.js): its cookie goes by itself
+  const t = token(), s = window.doingoaiSession;
+  return t ? { authorization: `Bearer ${t}` } : s ? { "x-csrf-token": s.csrf_token } : {};
+}
 async function fetchAs(path, query = {}) {
   // every read needs a credential: the agency's (or auditor's) token, kept in this browser
   const url = new URL(path, location.origin);
@@ -142,7 +145,7 @@ async function escalations() {
 }
 
 async function acknowledge(id) {
-  if (!token()) { $("esc-message").textContent = "Nhập mã truy cập của cơ quan để tiếp nhận cảnh báo."; return; }
+  if (!token() && !window.doingoaiSession) { $("esc-message").textContent = "Nhập mã truy cập của cơ quan để tiếp nhận cảnh báo."; return; }
   localStorage.setItem("doingoai-token", token());
   const r = await fetch(`/api/escalations/${encodeURIComponent(id)}/acknowledge`, { method: "POST",
     headers: { ...authorized(), "content-type": "application/json" }, body: JSON.stringify({}) });
