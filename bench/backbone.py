@@ -49,7 +49,7 @@ async def main(events: int, rate: int, seconds: int) -> None:
             publish_s = time.perf_counter() - t0
 
             stop = asyncio.Event()
-            runner = TimedRunner(js, engine, stream=EVENTS_STREAM, durable="bench_v1",
+            runner = TimedRunner(nc, engine, stream=EVENTS_STREAM, durable="bench_v1",
                                  handler=events_handler(all_projections()), batch_size=1000)
             runner.visible = {}
             last = (await js.stream_info(EVENTS_STREAM)).state.last_seq

@@ -205,7 +205,7 @@ async def project_child(backlog: int, batch: int) -> None:
     rt = attach()
     nc = await rt.connect_nats("bench-projector")
     engine = make_engine(rt.database_url, pool_size=3, pre_ping=False)  # as the worker's
-    runner = TimedRunner(nc.jetstream(), engine, stream=EVENTS_STREAM, durable="bench_live_v1",
+    runner = TimedRunner(nc, engine, stream=EVENTS_STREAM, durable="bench_live_v1",
                          handler=events_handler(all_projections()), batch_size=batch)
     runner.visible = {}
     stop = asyncio.Event()
@@ -288,7 +288,7 @@ async def read_and_decode(nc, last_seq: int, batch: int) -> tuple[float, float]:
     over the stream up to `last_seq`, every batch decoded (JSON, envelope and payload validated)
     and classified; (events/s, CPU µs of this process per event). No rows are built or written,
     so a projection of these events in one process cannot go faster."""
-    batches = read_batches(nc.jetstream(), EVENTS_STREAM, EVENTS_SUBJECTS, from_seq=1, last_seq=last_seq, batch=batch)
+    batches = read_batches(nc, EVENTS_STREAM, EVENTS_SUBJECTS, from_seq=1, last_seq=last_seq, batch=batch)
     count = 0
     t0, cpu0 = time.perf_counter(), time.process_time()
     async with contextlib.aclosing(batches):

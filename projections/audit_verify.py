@@ -135,7 +135,7 @@ async def compare(
 
 async def stream_messages(nc: Client, last_seq: int) -> AsyncGenerator[StreamMessage, None]:
     """DOINGOAI_EVENTS from sequence 1 to `last_seq`, in order."""
-    batches = read_batches(nc.jetstream(), EVENTS_STREAM, EVENTS_SUBJECTS, from_seq=1, last_seq=last_seq)
+    batches = read_batches(nc, EVENTS_STREAM, EVENTS_SUBJECTS, from_seq=1, last_seq=last_seq)
     async with aclosing(batches):
         async for batch in batches:
             for message in batch:

@@ -49,14 +49,18 @@ def _quote(name: str) -> str:
 
 
 async def driver(conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under `conn`, with `conn`'s transaction begun (SQLAlchemy sends
-    BEGIN lazily, before the first statement it runs: here it is sent at once, as it would be)."""
+    """The asyncpg connection under `conn`, with `conn`'s transaction begun. SQLAlchemy sends BEGIN
+    lazily, before the first statement it runs; if it has not yet, a statement run through it
+    here sends it, as it would have."""
     raw = await conn.get_raw_connection()
-    adapted: Any = raw.dbapi_connection
-    if conn.in_transaction() and adapted._transaction is None:
-        await adapted._start_transaction()
     driver_connection: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+    if conn.in_transaction() and not driver_connection.is_in_transaction():
+        await conn.exec_driver_sql(BEGUN)
     return driver_connection
+
+
+BEGUN = "SELECT 1"
+"""What `driver` runs through SQLAlchemy to have it begin its transaction."""
 
 
 Key = str | tuple[str, ...]

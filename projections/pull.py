@@ -11,11 +11,8 @@ their own request, so a late status of an earlier request never ends the current
 A waiting request that returned at its first message stays open at the server: what it brings
 later is kept, in order, and served by the next fetch before anything is asked for again.
 
-Stream messages are taken from the protocol parser as they arrive (`Delivered`), before the
-client parses their headers, builds a `Msg` and queues it to the subscription's task: per message
-that cost more CPU than decoding the event. The connection's parser becomes a
-`projections.nats_parser.FastParser`, which hands them over without nats-py's per-message regular
-expressions and coroutine. Status messages (no ack subject) go the usual way.
+Only nats-py's public client API is used: `subscribe`, `publish` (the pull requests, to the
+JetStream API subject `<prefix>.CONSUMER.MSG.NEXT.<stream>.<consumer>`) and `Msg.ack`.
 """
 
 from __future__ import annotations
@@ -23,82 +20,28 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
-from nats.js import JetStreamContext
+from nats.js.api import DEFAULT_PREFIX
 
 from projections.batch import StreamMessage
-from projections.nats_parser import install
 
 ANSWER_S = 5.0
 """How long a `no_wait` request may go unanswered before the fetch gives up (returns nothing)."""
+NO_HEADERS: MappingProxyType[str, str] = MappingProxyType({})
 
 
 class ConsumerGone(NatsError):
     """The server ended a pull request with 409 Consumer Deleted."""
 
 
-class RawHeaders(Mapping[str, str]):
-    """Message headers as the server sent them, `NATS/1.0\r\nName: value\r\n...\r\n\r\n`, parsed
-    when first read (a projection reads none of a stream message's own headers)."""
-
-    __slots__ = ("_parsed", "_raw")
-
-    def __init__(self, raw: bytes | None):
-        self._raw = raw
-        self._parsed: dict[str, str] | None = None
-
-    def _headers(self) -> dict[str, str]:
-        if self._parsed is None:
-            self._parsed = {}
-            for line in (self._raw or b"").decode(errors="replace").split("\r\n")[1:]:
-                name, colon, value = line.partition(":")
-                if colon and name.strip():
-                    self._parsed[name.strip()] = value.strip()
-        return self._parsed
-
-    def __getitem__(self, name: str) -> str:
-        return self._headers()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._headers())
-
-    def __len__(self) -> int:
-        return len(self._headers())
-
-
-class Delivered:
-    """A stream message delivered to a Puller, acknowledged like a nats-py `Msg`."""
-
-    __slots__ = ("_nc", "data", "headers", "reply", "subject")
-
-    def __init__(self, nc: Client, subject: str, reply: str, data: bytes, headers: Mapping[str, str]):
-        self._nc, self.subject, self.reply, self.data, self.headers = nc, subject, reply, data, headers
-
-    async def ack(self) -> None:
-        await self._nc.publish(self.reply, b"+ACK")
-
-    async def in_progress(self) -> None:
-        await self._nc.publish(self.reply, b"+WPI")
-
-
-def _routes(nc: Client) -> dict[int, Puller]:
-    """The Pullers of `nc` by subscription id; on first use, the parser of `nc` becomes a FastParser
-    that hands them their stream messages directly."""
-    routes: dict[int, Puller] | None = getattr(nc, "_doingoai_pullers", None)
-    if routes is None:
-        nc._doingoai_pullers = routes = {}  # type: ignore[attr-defined]
-        install(nc, routes)
-    return routes
-
-
-def stream_message(msg: Msg | Delivered) -> StreamMessage:
+def stream_message(msg: Msg) -> StreamMessage:
     """A delivered JetStream message as a StreamMessage (sequence and time from its ack subject,
     `$JS.ACK.[<domain>.<account>.]<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ns>.<pending>…`)."""
     tokens = msg.reply.split(".")
@@ -109,18 +52,19 @@ def stream_message(msg: Msg | Delivered) -> StreamMessage:
         msg.subject,
         msg.data,
         datetime.fromtimestamp(int(tokens[7]) / 1_000_000_000.0, UTC),
-        msg.headers if isinstance(msg, Delivered) else dict(msg.headers or {}),
+        msg.headers or NO_HEADERS,
     )
 
 
 class Puller:
-    """Batches from the pull consumer `consumer` of `stream` (bound, not created, here)."""
+    """Batches from the pull consumer `consumer` of `stream` (bound, not created, here), on the
+    connection `nc`; `api_prefix` is the JetStream API prefix of its `jetstream()` context."""
 
-    def __init__(self, js: JetStreamContext, stream: str, consumer: str):
-        self.nc: Client = js._nc  # nats-py 2.x keeps its connection and API prefix there
-        self.next_subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+    def __init__(self, nc: Client, stream: str, consumer: str, *, api_prefix: str = DEFAULT_PREFIX):
+        self.nc = nc
+        self.next_subject = f"{api_prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self.inbox = self.nc.new_inbox()
-        self.buffer: deque[Delivered] = deque()
+        self.buffer: deque[Msg] = deque()
         self.requests = 0
         self.awaited = ""
         """Reply subject of the request the current fetch waits for."""
@@ -131,33 +75,23 @@ class Puller:
 
     async def start(self) -> Puller:
         self.sub = await self.nc.subscribe(f"{self.inbox}.*", cb=self._received)
-        _routes(self.nc)[self.sub._id] = self
         return self
 
     async def stop(self) -> None:
         if self.sub is not None:
-            _routes(self.nc).pop(self.sub._id, None)
             await self.sub.unsubscribe()
             self.sub = None
 
-    def deliver(self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
-        """(from the parser) A stream message of this Puller's subscription."""
-        self._arrived(Delivered(self.nc, subject.decode(), reply.decode(), data, RawHeaders(headers)))
-
-    def _arrived(self, msg: Delivered) -> None:
-        self.buffer.append(msg)
-        self.wake.set()
-
     async def _received(self, msg: Msg) -> None:
-        """Status messages (and nothing else: stream messages come to `_arrived`)."""
-        if msg.reply:  # pragma: no cover - only if the connection's parser was not replaced
-            self._arrived(Delivered(self.nc, msg.subject, msg.reply, msg.data, dict(msg.headers or {})))
+        """Stream messages (with an ack subject) are kept; a status message may end the request."""
+        if msg.reply:
+            self.buffer.append(msg)
+            self.wake.set()
             return
         status = (msg.headers or {}).get("Status", "")
         if status != "100" and msg.subject == self.awaited:  # 100: an idle heartbeat
             self.ended = (status, (msg.headers or {}).get("Description", ""))
             self.wake.set()
-
     async def _ask(self, batch: int, *, wait_s: float | None) -> None:
         self.requests += 1
         self.awaited, self.ended = f"{self.inbox}.{self.requests}", None
@@ -184,7 +118,7 @@ class Puller:
             if status == "409" and "deleted" in description.lower() and not self.buffer:
                 raise ConsumerGone(f"pull request ended: 409 {description}")
 
-    async def fetch(self, batch: int, wait_s: float) -> list[Delivered]:
+    async def fetch(self, batch: int, wait_s: float) -> list[Msg]:
         """Up to `batch` messages: those kept from an earlier request, else what the consumer has
         now, else the first to arrive within `wait_s` (with any that came with it); [] if none."""
         if not self.buffer:

@@ -198,7 +198,7 @@ async def replay_stream(
 
     async def read() -> None:
         """Read (and prepare) the next batch while the one before it is written."""
-        batches = read_batches(js, stream, subjects, from_seq=from_seq, last_seq=last_seq, batch=batch_size)
+        batches = read_batches(nc, stream, subjects, from_seq=from_seq, last_seq=last_seq, batch=batch_size)
         try:
             async with aclosing(batches):
                 async for got in batches:

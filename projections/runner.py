@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 import structlog
+from nats.aio.client import Client
 from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge
@@ -124,9 +124,12 @@ async def write_checkpoint(conn: AsyncConnection, consumer: str, seq: int) -> No
 
 
 class Runner:
+    """Applies `stream`'s messages with `handler`, read through the connection `nc` (with its
+    default `jetstream()` context)."""
+
     def __init__(
         self,
-        js: JetStreamContext,
+        nc: Client,
         engine: AsyncEngine,
         *,
         stream: str,
@@ -139,7 +142,8 @@ class Runner:
         filter_subjects: list[str] | None = None,
         fetch_timeout: float = 0.02,
     ):
-        self.js, self.engine, self.stream, self.durable = js, engine, stream, durable
+        self.nc, self.js = nc, nc.jetstream()
+        self.engine, self.stream, self.durable = engine, stream, durable
         self.handler, self.isolate = handler, isolate
         self.batch_size, self.ack_wait, self.filter_subject = batch_size, ack_wait, filter_subject
         self.filter_subjects = filter_subjects
@@ -180,7 +184,7 @@ class Runner:
         await self.js.add_consumer(self.stream, config)
         CHECKPOINT.labels(self.durable).set(self.checkpoint)
         log.info("projection.resume", consumer=self.consumer, from_seq=self.checkpoint + 1)
-        return await Puller(self.js, self.stream, self.consumer).start()
+        return await Puller(self.nc, self.stream, self.consumer).start()
 
     async def _earlier_consumers(self) -> list[str]:
         """Consumers left by earlier runs of this durable (a killed worker leaves its own behind)."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncGenerator
 
+from nats.aio.client import Client
 from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from projections.batch import StreamMessage
@@ -20,18 +20,19 @@ from projections.pull import Puller, stream_message
 
 
 async def read_batches(
-    js: JetStreamContext, stream: str, subjects: str, *, from_seq: int, last_seq: int, batch: int = 1000,
+    nc: Client, stream: str, subjects: str, *, from_seq: int, last_seq: int, batch: int = 1000,
     fetch_timeout: float = 2.0,
 ) -> AsyncGenerator[list[StreamMessage], None]:
     """Messages of `stream` on `subjects` with sequences `from_seq`..`last_seq`, in batches."""
     if last_seq < from_seq:
         return
+    js = nc.jetstream()
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(from_seq, 1),
         ack_policy=AckPolicy.NONE, mem_storage=True, num_replicas=1, inactive_threshold=300.0,
     )
     name = (await js.add_consumer(stream, config.evolve(filter_subject=subjects))).name
-    sub = await Puller(js, stream, name).start()
+    sub = await Puller(nc, stream, name).start()
     try:
         while True:
             msgs = await sub.fetch(batch, fetch_timeout)

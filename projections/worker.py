@@ -113,7 +113,7 @@ class Units:
         s = self.rt.settings
         if self.partitions > 1:  # the coordinator cancels its runners: a long fetch never delays a stop
             kw.setdefault("fetch_timeout", UNIT_FETCH_TIMEOUT_S)
-        return Runner(self.js, kw.pop("engine", self.engine), stream=kw.pop("stream", EVENTS_STREAM),
+        return Runner(self.nc, kw.pop("engine", self.engine), stream=kw.pop("stream", EVENTS_STREAM),
                       durable=durable, handler=handler, batch_size=s.projection_batch, ack_wait=s.ack_wait_s, **kw)
 
     def province_handler(self, province: str) -> Handler:

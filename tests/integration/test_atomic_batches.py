@@ -237,4 +237,4 @@ async def test_publishers_made_per_event_share_one_reply_inbox_per_connection(nc
     publishers = [Publisher(nc, lookup=False) for _ in range(20)]
     results = [await p.publish(raw) for p, raw in zip(publishers, events(20), strict=True)]
     assert [r.sequence for r in results] == list(range(1, 21))
-    assert len({id(p.wire._replies) for p in publishers}) == 1
+    assert len({id(p.wire.replies) for p in publishers}) == 1

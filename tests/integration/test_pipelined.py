@@ -111,7 +111,7 @@ async def run_until(system: System, handler: object, last: int, batch_size: int 
     engine = make_engine(url, schema, pool_size=3)
     nc = await system.service_nats()
     stop = asyncio.Event()
-    runner = Runner(nc.jetstream(), engine, stream=EVENTS_STREAM, durable=f"pipe_{schema}",
+    runner = Runner(nc, engine, stream=EVENTS_STREAM, durable=f"pipe_{schema}",
                     handler=handler, isolate=park_poison, batch_size=batch_size)  # type: ignore[arg-type]
     task = asyncio.create_task(runner.run(stop))
     try:

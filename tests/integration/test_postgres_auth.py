@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.embedded.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres, postgres_secret
+from services.embedded.postgres import EmbeddedPostgres, bin_dir, postgres_secret
 from tests.support import System
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ async def test_a_connection_without_the_password_is_refused_and_the_system_still
     await refused(host="127.0.0.1", port=port, user="postgres", password="postgres", database="postgres")
     socket_dir = system.data_dir / "postgres"
     done = await asyncio.to_thread(
-        subprocess.run, [str(POSTGRES_BIN_PATH / "psql"), "-w", "-h", str(socket_dir), "-p", str(port), "-U",
+        subprocess.run, [str(bin_dir() / "psql"), "-w", "-h", str(socket_dir), "-p", str(port), "-U",
                          "postgres", "-c", "SELECT 1"], capture_output=True, text=True, timeout=30,
         env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
     assert done.returncode != 0 and "password" in done.stderr, done.stderr

@@ -1,7 +1,7 @@
 """The projections' pull reader (`projections.pull.Puller`) on a real nats-server: what a fetch
 returns and when, that a late status of an earlier request does not end a later one, that
 messages a waiting request brings after its fetch returned are served next, in order, and that
-the messages it takes from the client's dispatch keep their headers and are acknowledged."""
+the messages it delivers keep their headers and are acknowledged."""
 
 from __future__ import annotations
 
@@ -17,15 +17,21 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from projections.pull import Delivered, Puller, RawHeaders, stream_message
+from projections.pull import Puller, stream_message
 
 pytestmark = pytest.mark.integration
 STREAM = "PULLTEST"
 
 
 @pytest.fixture
-async def js(bare_nats_url: str) -> AsyncIterator[JetStreamContext]:
+async def nc(bare_nats_url: str) -> AsyncIterator[Client]:
     nc: Client = await nats.connect(bare_nats_url)
+    yield nc
+    await nc.close()
+
+
+@pytest.fixture
+async def js(nc: Client) -> JetStreamContext:
     js = nc.jetstream()
     try:
         await js.delete_stream(STREAM)
@@ -33,8 +39,7 @@ async def js(bare_nats_url: str) -> AsyncIterator[JetStreamContext]:
         pass
     await js.add_stream(name=STREAM, subjects=["pulltest.>"])
     await js.add_consumer(STREAM, ConsumerConfig(durable_name="reader", ack_policy=AckPolicy.ALL))
-    yield js
-    await nc.close()
+    return js
 
 
 async def publish(js: JetStreamContext, *bodies: str) -> None:
@@ -42,9 +47,9 @@ async def publish(js: JetStreamContext, *bodies: str) -> None:
         await js.publish(f"pulltest.{body}", body.encode(), stream=STREAM)
 
 
-async def test_a_fetch_returns_what_is_there_at_once_up_to_the_batch(js: JetStreamContext) -> None:
+async def test_a_fetch_returns_what_is_there_at_once_up_to_the_batch(nc: Client, js: JetStreamContext) -> None:
     await publish(js, "a", "b", "c", "d", "e")
-    puller = await Puller(js, STREAM, "reader").start()
+    puller = await Puller(nc, STREAM, "reader").start()
     t0 = time.perf_counter()
     first = await puller.fetch(3, 5.0)
     rest = await puller.fetch(10, 5.0)
@@ -55,16 +60,16 @@ async def test_a_fetch_returns_what_is_there_at_once_up_to_the_batch(js: JetStre
     await puller.stop()
 
 
-async def test_an_empty_fetch_waits_its_time_then_returns_nothing(js: JetStreamContext) -> None:
-    puller = await Puller(js, STREAM, "reader").start()
+async def test_an_empty_fetch_waits_its_time_then_returns_nothing(nc: Client, js: JetStreamContext) -> None:
+    puller = await Puller(nc, STREAM, "reader").start()
     t0 = time.perf_counter()
     assert await puller.fetch(10, 0.3) == []
     assert 0.25 < time.perf_counter() - t0 < 2.0
     await puller.stop()
 
 
-async def test_a_waiting_fetch_returns_at_the_first_message(js: JetStreamContext) -> None:
-    puller = await Puller(js, STREAM, "reader").start()
+async def test_a_waiting_fetch_returns_at_the_first_message(nc: Client, js: JetStreamContext) -> None:
+    puller = await Puller(nc, STREAM, "reader").start()
     later = asyncio.create_task(asyncio.sleep(0.2))
     later.add_done_callback(lambda _: asyncio.ensure_future(publish(js, "late")))
     t0 = time.perf_counter()
@@ -74,10 +79,10 @@ async def test_a_waiting_fetch_returns_at_the_first_message(js: JetStreamContext
     await puller.stop()
 
 
-async def test_an_earlier_requests_expiry_does_not_end_a_later_fetch(js: JetStreamContext) -> None:
+async def test_an_earlier_requests_expiry_does_not_end_a_later_fetch(nc: Client, js: JetStreamContext) -> None:
     """The first fetch returns at its first message; its request stays open and expires while the
     second fetch waits, and that 408 must not end the second one: it returns the next message."""
-    puller = await Puller(js, STREAM, "reader").start()
+    puller = await Puller(nc, STREAM, "reader").start()
     asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(publish(js, "one")))
     assert [m.data for m in await puller.fetch(5, 0.4)] == [b"one"]  # request 2 open until ~0.4 s
     asyncio.get_running_loop().call_later(0.8, lambda: asyncio.ensure_future(publish(js, "two")))
@@ -88,8 +93,8 @@ async def test_an_earlier_requests_expiry_does_not_end_a_later_fetch(js: JetStre
     await puller.stop()
 
 
-async def test_what_an_open_request_brings_later_is_served_next_in_order(js: JetStreamContext) -> None:
-    puller = await Puller(js, STREAM, "reader").start()
+async def test_what_an_open_request_brings_later_is_served_next_in_order(nc: Client, js: JetStreamContext) -> None:
+    puller = await Puller(nc, STREAM, "reader").start()
     asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(publish(js, "p", "q", "r")))
     first = await puller.fetch(10, 2.0)
     await asyncio.sleep(0.3)  # the rest arrives through the request still open
@@ -112,12 +117,12 @@ def test_stream_message_reads_both_forms_of_the_ack_subject() -> None:
     assert stream_message(new).seq == new.metadata.sequence.stream
 
 
-async def test_delivered_messages_keep_their_headers_and_are_acknowledged(js: JetStreamContext) -> None:
+async def test_delivered_messages_keep_their_headers_and_are_acknowledged(nc: Client, js: JetStreamContext) -> None:
     await js.publish("pulltest.h", b"with", headers={"Nats-Msg-Id": "id-1", "X-Note": "a: b"}, stream=STREAM)
     await js.publish("pulltest.h", b"without")  # no stream named: nats-py sends no header at all
-    puller = await Puller(js, STREAM, "reader").start()
+    puller = await Puller(nc, STREAM, "reader").start()
     got = await puller.fetch(10, 2.0)
-    assert [type(m) for m in got] == [Delivered, Delivered]  # taken before nats-py builds a Msg
+    assert [type(m) for m in got] == [Msg, Msg]
     first, second = (stream_message(m) for m in got)
     assert (first.subject, first.data, dict(first.headers)) == (
         "pulltest.h", b"with", {"Nats-Msg-Id": "id-1", "X-Note": "a: b", "Nats-Expected-Stream": STREAM})
@@ -131,13 +136,7 @@ async def test_delivered_messages_keep_their_headers_and_are_acknowledged(js: Je
     info = await js.consumer_info(STREAM, "reader")
     assert (info.num_ack_pending, info.ack_floor.stream_seq) == (0, 2)
     await puller.stop()
-    other = await Puller(js, STREAM, "reader").start()  # a second puller on the same connection
+    other = await Puller(nc, STREAM, "reader").start()  # a second puller on the same connection
     assert await other.fetch(10, 0.3) == []  # nothing left to deliver
     await other.stop()
 
-
-def test_raw_headers_read_as_a_mapping() -> None:
-    headers = RawHeaders(b"NATS/1.0\r\nNats-Msg-Id: x\r\nContent-Type: application/json\r\n\r\n")
-    assert dict(headers) == {"Nats-Msg-Id": "x", "Content-Type": "application/json"}
-    assert {**headers, "x-error": "e"} == {"Nats-Msg-Id": "x", "Content-Type": "application/json", "x-error": "e"}
-    assert len(RawHeaders(None)) == 0 and dict(RawHeaders(b"NATS/1.0\r\n\r\n")) == {}

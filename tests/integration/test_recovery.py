@@ -123,10 +123,9 @@ async def test_a_runner_that_lost_its_unit_but_still_runs_cannot_leave_a_gap(sys
     url, schema = system.runtime()["database_url"], f"zombie_{int(time.time() * 1000)}"
     await migrate(url, schema)
     engine = make_engine(url, schema, pool_size=6)
-    js = nc.jetstream()
 
     def runner() -> Runner:
-        return Runner(js, engine, stream=EVENTS_STREAM, durable="projector_zombie", batch_size=100,
+        return Runner(nc, engine, stream=EVENTS_STREAM, durable="projector_zombie", batch_size=100,
                       handler=events_handler(all_projections()), isolate=park_poison)
 
     stop = asyncio.Event()

@@ -283,7 +283,7 @@ async def test_a_poison_event_is_parked_with_its_kind_and_never_blocks_the_event
     await migrate(url, schema)
     engine = make_engine(url, schema, pool_size=2)
     stop = asyncio.Event()
-    runner = Runner(service.jetstream(), engine, stream=EVENTS_STREAM, durable=f"poison_{me}",
+    runner = Runner(service, engine, stream=EVENTS_STREAM, durable=f"poison_{me}",
                     handler=events_handler([EventIndex(), RefusesMarked()]), isolate=park_poison,
                     filter_subject=f"doingoai.events.ha-tinh.{me}.>", batch_size=10)
     task = asyncio.create_task(runner.run(stop))

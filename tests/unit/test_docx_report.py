@@ -13,6 +13,7 @@ from docx.shared import Pt
 from services.reports import labels as vi
 from services.reports import model as m
 from services.reports.data import escalation_lines, natural, task_heading, task_lines
+from services.reports.docx_layout import table_xml
 from services.reports.docx_report import render, to_bytes
 
 pytestmark = pytest.mark.unit
@@ -71,7 +72,8 @@ def test_header_block_has_issuing_body_national_title_number_and_place_date():
     assert number.text == "Số: …/BC-SNgV"
     assert place_date.text == "Hà Tĩnh, ngày 18 tháng 6 năm 2021"
     assert place_date.paragraphs[0].runs[0].italic
-    assert "w:tblBorders" in header._tbl.xml and 'w:val="nil"' in header._tbl.xml
+    xml = table_xml(header).xml
+    assert "w:tblBorders" in xml and 'w:val="nil"' in xml
 
 
 def test_title_and_data_cutoff_follow_the_header():
