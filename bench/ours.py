@@ -200,13 +200,14 @@ async def wait_for(runner: Runner, seq: int) -> None:
 async def project_child(backlog: int, batch: int) -> None:
     """(child) A fresh durable runner with every projection: its rate over the backlog, then
     for each `visible N` line on stdin, the commit time of every sequence after the backlog up to N."""
+    from services.audit_keys import audit_trail
     from services.db import make_engine
 
     rt = attach()
     nc = await rt.connect_nats("bench-projector")
     engine = make_engine(rt.database_url, pool_size=3, pre_ping=False)  # as the worker's
-    runner = TimedRunner(nc, engine, stream=EVENTS_STREAM, durable="bench_live_v1",
-                         handler=events_handler(all_projections()), batch_size=batch)
+    runner = TimedRunner(nc, engine, stream=EVENTS_STREAM, durable="bench_live_v1",  # signing as the worker does
+                         handler=events_handler(all_projections(audit_trail(rt.settings))), batch_size=batch)
     runner.visible = {}
     stop = asyncio.Event()
     with child_profile():
@@ -300,7 +301,7 @@ async def read_and_decode(nc, last_seq: int, batch: int) -> tuple[float, float]:
 
 
 def run_replay_child(rt: Runtime, schema: str) -> dict[str, float]:
-    """`projections.replay.replay` in a child process, as `doingoai replay` runs it (the audit
+    """`services.replay.replay` in a child process, as `doingoai replay` runs it (the audit
     chain in a process of its own); its figures and the peak RSS of each of the two processes."""
     child = subprocess.Popen([sys.executable, "-m", "bench.ours", "replay", schema], env=child_env(rt, "replay"),
                              stdout=subprocess.PIPE, stderr=(rt.settings.data_dir / "replay.log").open("ab"))
@@ -313,7 +314,7 @@ def run_replay_child(rt: Runtime, schema: str) -> dict[str, float]:
 
 
 async def replay_child(schema: str) -> dict[str, object]:
-    from projections.replay import replay
+    from services.replay import replay
 
     rt = attach()
     nc = await rt.connect_nats("bench-replay")

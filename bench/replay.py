@@ -7,7 +7,7 @@ directory. Events are generated from one encoded template per event type, with a
 aggregate each, and appended with pipelined raw JetStream publishes (the services' user); only
 while the stream is filled, nats-server syncs lazily (`--fsync-each` keeps fsync before every ack),
 which changes nothing for reading it back. Then
-`projections.replay.replay` rebuilds every read model, the audit trail included, into a fresh
+`services.replay.replay` rebuilds every read model, the audit trail included, into a fresh
 schema in a child process (the audit chain in a process of its own, as `doingoai replay` runs
 it), which reports its rate and the peak RSS of both processes; `--verify` also times the audit
 verification of that schema against the stream.
@@ -78,8 +78,8 @@ async def publish(rt: Runtime, events: int, window: int) -> float:
 async def replay_child(schema: str, verify: bool) -> dict[str, object]:
     """In the child process: replay the stream into `schema` (and verify it); figures as a dict."""
     from projections.audit_verify import verify as verify_trail
-    from projections.replay import replay
     from services.db import make_engine
+    from services.replay import replay
 
     settings = Settings()
     rt = Runtime(settings, nats_servers=settings.nats_servers, database_url=settings.database_url or "",

@@ -1,6 +1,6 @@
 """The projection as two partitioned workers run it (`DOINGOAI_PARTITIONS` > 1), for `bench.run`.
 
-Two processes, each one unit of `projections.worker.Units`, as two workers hold them for a stream
+Two processes, each one unit of `services.worker.Units`, as two workers hold them for a stream
 of one province: `global` (the audit chain, and the rare message with no province) and the
 province's unit (every other projection). Both start together once both are ready; the time runs
 until both checkpoints reach the stream's last sequence.
@@ -23,8 +23,8 @@ from services.runtime import Runtime
 
 async def unit_child(unit: str, schema: str) -> None:
     """(child) Run `unit` on `schema` from the first line on stdin until stdin closes."""
-    from projections.worker import Units
     from services.db import make_engine
+    from services.worker import Units
 
     rt = attach()
     nc = await rt.connect_nats(f"bench-unit-{unit}")

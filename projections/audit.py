@@ -36,7 +36,7 @@ from projections.audit_tables import audit_heads, audit_trail
 from projections.batch import Batch, StreamMessage
 from projections.bulk import copy_rows
 from schemas.fastjson import loads
-from services.audit_keys import Signer
+from schemas.signed_heads import Signer
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
@@ -180,30 +180,13 @@ async def store_signed_head(conn: AsyncConnection, signer: Signer, seq: int, has
 
 
 class AuditTrail:
-    """The audit-trail projection; signs the chain head every `sign_every` sequences.
-
-    The signing key and interval come from the settings on first use (`signer="auto"`); a
-    projection built with `signer=None` chains without signing.
-    """
+    """The audit-trail projection; with a `signer`, signs the chain head every `sign_every`
+    sequences (without, it chains without signing)."""
 
     name = "audit_trail"
 
-    def __init__(self, signer: Signer | str | None = "auto", sign_every: int | None = None):
-        self._signer = signer
-        self.sign_every = sign_every
-
-    def signer(self) -> Signer | None:
-        if self._signer == "auto":
-            from services.settings import load
-
-            settings = load()
-            self.sign_every = self.sign_every or settings.audit_sign_every
-            try:
-                self._signer = Signer.from_settings(settings)
-            except (OSError, ValueError) as exc:
-                log.error("audit.no_signing_key", error=repr(exc))
-                self._signer = None
-        return self._signer if isinstance(self._signer, Signer) else None
+    def __init__(self, signer: Signer | None = None, sign_every: int = 1000):
+        self.signer, self.sign_every = signer, sign_every
 
     async def read(self, conn: AsyncConnection, batch: Batch) -> tuple[int, str]:
         return await chain_head(conn) if batch.messages else (0, GENESIS)
@@ -220,12 +203,10 @@ class AuditTrail:
         if not rows:
             return
         await copy_rows(conn, audit_trail, rows)
-        signer = self.signer()
-        every = self.sign_every or 1000
-        if signer is not None:
+        if self.signer is not None:
             for row in rows:
-                if row["seq"] % every == 0:
-                    await store_signed_head(conn, signer, row["seq"], row["hash"])
+                if row["seq"] % self.sign_every == 0:
+                    await store_signed_head(conn, self.signer, row["seq"], row["hash"])
 
     async def append(
         self, conn: AsyncConnection, messages: Sequence[StreamMessage], parsed: Mapping[int, Any] | None = None

@@ -24,8 +24,8 @@ from projections.audit_tables import audit_heads, audit_trail
 from projections.batch import StreamMessage
 from projections.runner import read_checkpoint
 from projections.stream_reader import read_batches
-from services.audit_keys import BadSignedHead, SignedHead, check_signed_head
-from services.store import EVENTS_STREAM, EVENTS_SUBJECTS
+from schemas.signed_heads import BadSignedHead, SignedHead, check_signed_head
+from schemas.streams import EVENTS_STREAM, EVENTS_SUBJECTS
 
 DESCRIBED = ("province", "agency", "actor", "event_id", "event_type", "aggregate", "occurred_at")
 

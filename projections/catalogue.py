@@ -19,10 +19,11 @@ def partitioned_projections() -> list[Projection]:
     return [p for p in all_projections() if not isinstance(p, AuditTrail)]
 
 
-def all_projections() -> list[Projection]:
+def all_projections(trail: AuditTrail | None = None) -> list[Projection]:
+    """Every projection; the audit chain is `trail` (by default one that does not sign)."""
     return [
         EventIndex(),
-        AuditTrail(),
+        trail or AuditTrail(),
         Activities(),
         Plans(),
         Tasks(),

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from projections.batch import Stored
 from projections.rows import Reducer, Refused, Row, RowProjection, base_row
 from projections.tables import difficulties
-from services.escalations.lifecycle import DifficultyState, ImpossibleTransition, InvalidDifficultyPayload, apply
+from schemas.difficulty_lifecycle import DifficultyState, ImpossibleTransition, InvalidDifficultyPayload, apply
 
 EVENTS = ("difficulty_raised", "difficulty_acknowledged", "guidance_issued", "difficulty_escalated",
           "decision_issued", "difficulty_resolved")

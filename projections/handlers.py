@@ -130,10 +130,20 @@ def events_handler(projections: Sequence[Projection]) -> EventsHandler:
     return EventsHandler(projections)
 
 
-async def park_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
-    """A valid-looking event that a projection cannot apply: kept as rejected, with the error."""
-    await record_poison(conn, messages)
-    await AuditTrail().append(conn, messages)  # parked, yet stored: chained like any other message
+class ParkPoison:
+    """A valid-looking event that a projection cannot apply: kept as rejected, with the error, and
+    chained into `trail` (parked, yet stored: chained like any other message)."""
+
+    def __init__(self, trail: AuditTrail):
+        self.trail = trail
+
+    async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
+        await record_poison(conn, messages)
+        await self.trail.append(conn, messages)
+
+
+park_poison = ParkPoison(AuditTrail())
+"""Parks without signing the chain (tests, benchmarks); the worker parks into its own trail."""
 
 
 class AuditOnly:
@@ -143,8 +153,8 @@ class AuditOnly:
 
     rebuildable = True
 
-    def __init__(self) -> None:
-        self.trail = AuditTrail()
+    def __init__(self, trail: AuditTrail):
+        self.trail = trail
         self.prepared: ReadAhead[Any] = ReadAhead()
 
     def prepare(self, messages: Sequence[StreamMessage]) -> None:
@@ -154,8 +164,6 @@ class AuditOnly:
         parsed = {m.seq: obj for m in messages if (obj := self.prepared.get(m)) is not None}
         await self.trail.append(conn, messages, parsed)
 
-
-audit_only = AuditOnly()
 
 
 async def record_poison(conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:

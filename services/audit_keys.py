@@ -1,58 +1,25 @@
-"""The Ed25519 key that signs audit-chain heads, and signed heads themselves.
+"""The Ed25519 key that signs audit-chain heads (what is signed: `schemas.signed_heads`).
 
 The private key is a PKCS#8 PEM file, mode 0600: `DOINGOAI_AUDIT_KEY` names it, otherwise it is
 `<data dir>/secrets/audit-ed25519.pem`, created on first use. The public key is written beside
 it (`.pub.pem`) and travels inside every signed head.
-
-A signed head says "the audit chain of stream DOINGOAI_EVENTS had hash H at sequence S". What is
-signed is the canonical JSON of {"chain", "hash", "seq", "signed_at", "stream"}: keys sorted, no
-whitespace, UTF-8 (all values are ASCII strings or integers, so this is also RFC 8785 JCS).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import structlog
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from projections.audit import AuditTrail
+from schemas.signed_heads import Signer
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
-CHAIN = "doingoai-audit-v1"
-STREAM = "DOINGOAI_EVENTS"
-
-
-class BadSignedHead(ValueError):
-    """A signed head file is malformed or its signature does not verify."""
-
-
-@dataclass(frozen=True)
-class SignedHead:
-    seq: int
-    hash: str
-    signed_at: str
-    signature: str
-    public_key: str
-    stream: str = STREAM
-    chain: str = CHAIN
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def head_message(seq: int, hash_hex: str, signed_at: str, stream: str = STREAM, chain: str = CHAIN) -> bytes:
-    """The canonical bytes an Ed25519 signature covers."""
-    body = {"chain": chain, "hash": hash_hex, "seq": seq, "signed_at": signed_at, "stream": stream}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def key_path(settings: Settings) -> Path:
@@ -111,50 +78,21 @@ def public_key_path(path: Path) -> Path:
     return path.with_name(path.name.removesuffix(".pem") + ".pub.pem")
 
 
-def public_hex(key: Ed25519PublicKey) -> str:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+def signer_from_settings(settings: Settings, *, create: bool = True) -> Signer:
+    """The signer of the key the settings name (created if missing and `create`)."""
+    return Signer(load_private_key(key_path(settings), create=create))
 
 
-class Signer:
-    """Signs chain heads with one private key."""
-
-    def __init__(self, key: Ed25519PrivateKey):
-        self.key = key
-        self.public_key = public_hex(key.public_key())
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, create: bool = True) -> Signer:
-        return cls(load_private_key(key_path(settings), create=create))
-
-    def public_pem(self) -> str:
-        return self.key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
-
-    def sign(self, seq: int, hash_hex: str, signed_at: datetime | None = None) -> SignedHead:
-        when = (signed_at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
-        signature = self.key.sign(head_message(seq, hash_hex, when)).hex()
-        return SignedHead(seq, hash_hex, when, signature, self.public_key)
-
-
-def check_signed_head(obj: Any) -> SignedHead:
-    """A signed head from its JSON object, after checking its signature; BadSignedHead if not valid."""
-    if not isinstance(obj, dict):
-        raise BadSignedHead("a signed head is a JSON object")
+def audit_signer(settings: Settings) -> Signer | None:
+    """The signer the projections' audit chain uses, or None (logged) if its key cannot be read
+    or made: the chain goes on unsigned rather than stop."""
     try:
-        head = SignedHead(
-            seq=int(obj["seq"]), hash=str(obj["hash"]), signed_at=str(obj["signed_at"]),
-            signature=str(obj["signature"]), public_key=str(obj["public_key"]),
-            stream=str(obj.get("stream", STREAM)), chain=str(obj.get("chain", CHAIN)),
-        )
-        public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(head.public_key))
-        signature = bytes.fromhex(head.signature)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadSignedHead(f"malformed signed head: {exc}") from None
-    if head.chain != CHAIN or head.stream != STREAM:
-        raise BadSignedHead(f"signed head of {head.chain}/{head.stream}, not {CHAIN}/{STREAM}")
-    try:
-        public.verify(signature, head_message(head.seq, head.hash, head.signed_at, head.stream, head.chain))
-    except InvalidSignature:
-        raise BadSignedHead(f"the signature of the head at sequence {head.seq} does not verify") from None
-    return head
+        return signer_from_settings(settings)
+    except (OSError, ValueError) as exc:
+        log.error("audit.no_signing_key", error=repr(exc))
+        return None
+
+
+def audit_trail(settings: Settings) -> AuditTrail:
+    """The audit chain's projection, signing with the key the settings name."""
+    return AuditTrail(audit_signer(settings), settings.audit_sign_every)

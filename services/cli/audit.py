@@ -16,7 +16,7 @@ audit_app = typer.Typer(help="The tamper-evident audit trail: verify it, export 
 
 
 def _projector() -> str:
-    from projections.worker import PROJECTION_VERSION
+    from projections.partitions import PROJECTION_VERSION
 
     return f"projector_{PROJECTION_VERSION}"
 
@@ -38,7 +38,7 @@ async def _attached(schema: str) -> AsyncIterator[tuple[Any, Any, Any]]:
 
 
 def _read_head(path: Path) -> Any:
-    from services.audit_keys import BadSignedHead, check_signed_head
+    from schemas.signed_heads import BadSignedHead, check_signed_head
 
     try:
         return check_signed_head(json.loads(path.read_text()))
@@ -89,7 +89,7 @@ def export_head_cmd(
     from projections.audit import store_signed_head
     from projections.audit_tables import audit_heads
     from projections.audit_verify import verify
-    from services.audit_keys import Signer
+    from services.audit_keys import signer_from_settings
     from services.cli.main import run
 
     async def main() -> dict[str, Any]:
@@ -100,7 +100,7 @@ def export_head_cmd(
                 if row is None:
                     typer.echo(f"audit: no signed head kept at sequence {seq}", err=True)
                     raise typer.Exit(2)
-                from services.audit_keys import check_signed_head
+                from schemas.signed_heads import check_signed_head
 
                 return check_signed_head(dict(row)).as_dict()
             result = await verify(nc, engine, wait=wait, consumer=_projector())
@@ -109,7 +109,7 @@ def export_head_cmd(
             if result.verified_through == 0:
                 typer.echo("audit: the trail is empty; nothing to sign", err=True)
                 raise typer.Exit(2)
-            signer = Signer.from_settings(rt.settings)
+            signer = signer_from_settings(rt.settings)
             async with engine.begin() as conn:
                 return await store_signed_head(conn, signer, result.verified_through, result.head_hash)
 
@@ -124,7 +124,7 @@ def export_head_cmd(
 @audit_app.command("public-key")
 def public_key_cmd() -> None:
     """Print the PEM public key that verifies signed heads."""
-    from services.audit_keys import Signer
+    from services.audit_keys import signer_from_settings
     from services.settings import load
 
-    sys.stdout.write(Signer.from_settings(load()).public_pem())
+    sys.stdout.write(signer_from_settings(load()).public_pem())

@@ -65,8 +65,8 @@ def up() -> None:
 @app.command(hidden=True)
 def worker() -> None:
     """Run the projection worker (started by `up`)."""
-    from projections.worker import run_worker
     from services.runtime import Runtime
+    from services.worker import run_worker
 
     async def main() -> None:
         settings = load()
@@ -173,9 +173,9 @@ def replay_cmd(
     The schema is dropped afterwards unless it was named (`--schema`) or `--keep` is given."""
     from datetime import UTC, datetime, time
 
-    from projections.replay import replay, table_checksums
     from services.db import make_engine
     from services.db.migrate import drop_schema
+    from services.replay import replay, table_checksums
 
     cutoff = None
     if as_of:

@@ -12,11 +12,11 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any, NamedTuple
 
+from schemas.difficulty_lifecycle import DifficultyState, DifficultyStatus, StepLimits, step_deadline
+from schemas.escalation_policy import TriggerKind
 from schemas.events.plans import Recurrence
 from schemas.reference.duties import TaskInstance
-from services.escalations.calendar import end_of_day
-from services.escalations.lifecycle import DifficultyState, DifficultyStatus, StepLimits, step_deadline
-from services.escalations.policy import TriggerKind
+from schemas.working_days import end_of_day
 from services.queries.tasks import instances_of
 
 

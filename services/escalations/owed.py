@@ -12,10 +12,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from schemas.escalation_policy import TriggerKind
 from schemas.reference import UnknownReference, agencies, plans
 from schemas.reference.duties import periodic_duties
 from services.escalations.causes import Owed, Parked
-from services.escalations.policy import TriggerKind
 from services.queries.compliance import NONE, REQUEST, Request, Sent, compliance_rows
 
 

@@ -32,7 +32,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from projections.tables import difficulties, escalations, information, plans, report_requests, reports, tasks
 from schemas.authority import SYSTEM
 from schemas.codec import new_event
+from schemas.difficulty_lifecycle import StepLimits
 from schemas.envelope import CloudEvent
+from schemas.escalation_policy import (
+    DEFAULT_POLICY,
+    Decision,
+    DecisionKind,
+    EscalationPolicy,
+    EscalationState,
+    addressed_to_office,
+    escalation_id,
+    evaluate,
+)
 from schemas.events.escalations import EscalationClosedV1, EscalationRaisedV1, EscalationRemindedV1
 from schemas.reference import UnknownReference, ubnd_office
 from schemas.reference.duties import recorded_plans
@@ -48,18 +59,7 @@ from services.escalations.causes import (
     task_causes,
 )
 from services.escalations.clock import Clock
-from services.escalations.lifecycle import StepLimits
 from services.escalations.owed import Owing, owed_reports
-from services.escalations.policy import (
-    DEFAULT_POLICY,
-    Decision,
-    DecisionKind,
-    EscalationPolicy,
-    EscalationState,
-    addressed_to_office,
-    escalation_id,
-    evaluate,
-)
 from services.http.lookup import CoalescingLookup
 from services.queries.compliance import Request, Sent
 from services.store.outgoing import Valid, validate

@@ -17,7 +17,8 @@ import pytest
 
 from projections.audit import chain_hash
 from schemas.codec import encode
-from services.audit_keys import Signer, load_private_key
+from schemas.signed_heads import Signer
+from services.audit_keys import load_private_key
 from services.store import EVENTS_STREAM
 from services.store.publisher import Publisher
 from tests.support import System, new_system, sample

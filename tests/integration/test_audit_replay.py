@@ -22,8 +22,8 @@ pytestmark = pytest.mark.integration
 
 
 async def checksums(database_url: str, schema: str) -> dict[str, str]:
-    from projections.replay import table_checksums
     from services.db import make_engine
+    from services.replay import table_checksums
 
     engine = make_engine(database_url, schema, pool_size=1)
     try:

@@ -15,9 +15,9 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from schemas.codec import encode
+from schemas.difficulty_lifecycle import StepLimits
 from services.db import make_engine
 from services.escalations.clock import MovableClock
-from services.escalations.lifecycle import StepLimits
 from services.escalations.service import EscalationService
 from services.natsauth import consumer_names
 from services.store import ESCALATIONS_STREAM

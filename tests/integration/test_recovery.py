@@ -25,8 +25,8 @@ def live_checksums(system: System) -> dict[str, str]:
 
 
 async def checksums_of(system: System, schema: str) -> dict[str, str]:
-    from projections.replay import table_checksums
     from services.db import make_engine
+    from services.replay import table_checksums
 
     engine = make_engine(system.runtime()["database_url"], schema, pool_size=1)
     try:

@@ -12,9 +12,9 @@ import pytest
 
 from projections.audit_verify import verify
 from projections.partitions import AUDIT_CONSUMER
-from projections.replay import AUDIT_NICE, replay
 from schemas.codec import encode
 from services.db import make_engine
+from services.replay import AUDIT_NICE, replay
 from services.runtime import Runtime
 from services.settings import load
 from services.store import EVENTS_STREAM

@@ -18,7 +18,8 @@ from projections.audit import GENESIS, audit_row, chain_hash, chain_rows, descri
 from projections.audit_verify import ChainCheck, compare
 from projections.batch import StreamMessage
 from schemas.codec import encode
-from services.audit_keys import BadSignedHead, Signer, check_signed_head, head_message, load_private_key
+from schemas.signed_heads import BadSignedHead, Signer, check_signed_head, head_message
+from services.audit_keys import load_private_key
 from services.natsauth import auditor_permissions
 from tests.support import sample
 

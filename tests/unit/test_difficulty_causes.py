@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from services.escalations.calendar import VN_TZ, end_of_day
+from schemas.difficulty_lifecycle import DifficultyState, StepLimits, apply
+from schemas.escalation_policy import DEFAULT_POLICY, TriggerKind, addressed_to_office, escalation_id
+from schemas.working_days import VN_TZ, end_of_day
 from services.escalations.causes import Cause, difficulty_causes
-from services.escalations.lifecycle import DifficultyState, StepLimits, apply
-from services.escalations.policy import DEFAULT_POLICY, TriggerKind, addressed_to_office, escalation_id
 from services.escalations.service import plan_tick
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,4 @@
-"""The difficulty lifecycle state machine (services.escalations.lifecycle)."""
+"""The difficulty lifecycle state machine (schemas.difficulty_lifecycle)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.escalations.calendar import VN_TZ, end_of_day
-from services.escalations.lifecycle import (
+from schemas.difficulty_lifecycle import (
     DifficultyEvent,
     DifficultyState,
     DifficultyStatus,
@@ -21,6 +20,7 @@ from services.escalations.lifecycle import (
     apply,
     step_deadline,
 )
+from schemas.working_days import VN_TZ, end_of_day
 
 pytestmark = pytest.mark.unit
 

@@ -11,10 +11,10 @@ import pytest
 
 from schemas.authority import decide, opened
 from schemas.codec import decode, encode, new_event
+from schemas.escalation_policy import DEFAULT_POLICY, TriggerKind, evaluate
 from schemas.events.escalations import EscalationClosedV1
 from services.escalations.causes import Cause, Owed, report_causes
 from services.escalations.delivery import deliveries
-from services.escalations.policy import DEFAULT_POLICY, TriggerKind, evaluate
 from services.escalations.service import event_for, state_for
 from services.store import msg_id
 

@@ -12,9 +12,9 @@ import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
+from schemas.difficulty_lifecycle import StepLimits
+from schemas.escalation_policy import DEFAULT_POLICY, TriggerKind, escalation_id
 from services.escalations.causes import Cause, Owed, Parked, difficulty_causes, report_causes, task_causes
-from services.escalations.lifecycle import StepLimits
-from services.escalations.policy import DEFAULT_POLICY, TriggerKind, escalation_id
 from services.escalations.service import plan_tick, report_parked
 
 pytestmark = pytest.mark.unit

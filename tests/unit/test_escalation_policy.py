@@ -1,4 +1,4 @@
-"""Escalation policies (services.escalations.policy)."""
+"""Escalation policies (schemas.escalation_policy)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.escalations.calendar import VN_TZ, end_of_day
-from services.escalations.policy import (
+from schemas.escalation_policy import (
     DEFAULT_POLICY,
     Decision,
     DecisionKind,
@@ -25,6 +24,7 @@ from services.escalations.policy import (
     escalation_id,
     evaluate,
 )
+from schemas.working_days import VN_TZ, end_of_day
 
 pytestmark = pytest.mark.unit
 

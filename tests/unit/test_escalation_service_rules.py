@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from schemas.escalation_policy import DEFAULT_POLICY, DecisionKind, TriggerKind, escalation_id, evaluate
 from services.escalations.causes import Owed, information_causes, report_causes, task_causes
 from services.escalations.owed import owed_reports
-from services.escalations.policy import DEFAULT_POLICY, DecisionKind, TriggerKind, escalation_id, evaluate
 from services.escalations.service import event_for, state_for
 from services.queries.compliance import Request, Sent
 

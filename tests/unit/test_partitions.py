@@ -258,7 +258,7 @@ def test_the_first_province_units_of_a_process_read_ahead_and_pipeline_and_later
     from types import SimpleNamespace
 
     from projections.runner import Planner
-    from projections.worker import AHEAD_PROVINCES, Units, Unprepared
+    from services.worker import AHEAD_PROVINCES, Units, Unprepared
 
     units = Units(SimpleNamespace(settings=SimpleNamespace(partitions=4)), None, None, None, asyncio.Event())  # type: ignore[arg-type]
     provinces = [f"p{k}" for k in range(AHEAD_PROVINCES + 2)]

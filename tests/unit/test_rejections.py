@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import bcrypt
@@ -146,7 +147,8 @@ async def test_a_refusal_escaping_a_projection_is_parked_with_its_own_kind():
     async def isolate(_conn: Any, messages: Any) -> None:
         parked.extend(messages)
 
-    runner = Runner(None, None, stream="S", durable="d", handler=isolate, isolate=isolate)  # type: ignore[arg-type]
+    no_connection = SimpleNamespace(jetstream=lambda: None)  # parking reads nothing from NATS
+    runner = Runner(no_connection, None, stream="S", durable="d", handler=isolate, isolate=isolate)  # type: ignore[arg-type]
     park = runner._park(Refused("impossible_transition", "type", "resolved before it was raised"))
     await park(None, [StreamMessage(5, SUBJECT, b"{}", NOW)])  # type: ignore[arg-type]
     headers = parked[0].headers

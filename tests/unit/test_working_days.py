@@ -1,4 +1,4 @@
-"""Vietnamese working-day arithmetic (services.escalations.calendar)."""
+"""Vietnamese working-day arithmetic (schemas.working_days)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.escalations.calendar import (
+from schemas.working_days import (
     VN_TZ,
     add_working_days,
     end_of_day,

@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.escalations.calendar import add_working_days, end_of_day
+from schemas.working_days import add_working_days, end_of_day
 
 
 class DifficultyStatus(StrEnum):
@@ -254,7 +254,7 @@ def step_deadline(state: DifficultyState, limits: StepLimits | None = None) -> d
     escalation within `guide_or_escalate` of acknowledgement; escalated → UBND decision by the end
     of the `decide_by` day SNgV's proposal asks, else within `ubnd_decision` of escalation;
     guidance_issued / decision_issued → resolved within `resolve` of the guidance or decision.
-    Counted with `calendar.add_working_days`.
+    Counted with `schemas.working_days.add_working_days`.
     """
     limits = limits or StepLimits()
     field = _LIMIT_OF.get(state.status)

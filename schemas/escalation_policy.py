@@ -7,7 +7,7 @@ Each level names a target agency slug, a role label and an acknowledgement timeo
 days**: administrative limits are written in working days (ngày làm việc), not hours, and a
 count of whole working days never fires at night, at weekends or over Tết. A timeout of n means
 the level must acknowledge by the end of the n-th working day after the day it was notified
-(`calendar.add_working_days`).
+(`schemas.working_days.add_working_days`).
 
 `evaluate(now, state, policy)` is pure. For one cause (a trigger kind and the subject it concerns)
 it returns what should happen now:
@@ -37,7 +37,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from schemas.authority import UBND
 from schemas.common import Slug
 from schemas.events.escalations import EscalationTrigger
-from services.escalations.calendar import add_working_days, start_of_day, subtract_working_days
+from schemas.working_days import add_working_days, start_of_day, subtract_working_days
 
 ESCALATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:escalation")
 

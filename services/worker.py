@@ -5,7 +5,8 @@ whole stream with one consumer. With `DOINGOAI_PARTITIONS` > 1 the projection is
 province and several workers share the units — one per province seen on the stream, the
 whole-stream audit chain (`global`), the rejected stream, escalation delivery and the escalation
 service — through leases (`projections.partitions`): a worker that dies hands its units over when
-its leases expire.
+its leases expire. The worker gives the projections what they need from outside: the database
+engine, the NATS connection and the audit chain's signing key.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from functools import cached_property
 from typing import Any, cast
 
 import structlog
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from projections.audit import AuditTrail
 from projections.batch import StreamMessage
 from projections.catalogue import all_projections, partitioned_projections
-from projections.handlers import audit_only, events_handler, park_poison, record_poison, rejected_handler
+from projections.handlers import AuditOnly, ParkPoison, events_handler, record_poison, rejected_handler
 from projections.partitions import (
     AUDIT_CONSUMER,
     GLOBAL,
@@ -37,6 +40,7 @@ from projections.partitions import (
     unit_province,
 )
 from projections.runner import Handler, Runner
+from services.audit_keys import audit_trail
 from services.db import make_engine
 from services.escalations.clock import SystemClock
 from services.escalations.delivery import DELIVERED, delivery_handler
@@ -101,6 +105,11 @@ class Units:
         self.ahead: set[str] = set()
         """The provinces whose units read ahead and pipeline here (`AHEAD_PROVINCES` at most)."""
 
+    @cached_property
+    def trail(self) -> AuditTrail:
+        """The audit chain's projection, signing with the settings' key (read when first run)."""
+        return audit_trail(self.rt.settings)
+
     async def names(self) -> list[str]:
         """The units; with partitions, one more per province the `global` unit has seen."""
         if self.partitions <= 1:
@@ -128,13 +137,15 @@ class Units:
     def run(self, unit: str) -> Coroutine[None, None, None]:
         v = PROJECTION_VERSION
         if unit == "all":
-            return self.runner(f"projector_{v}", events_handler(all_projections()), isolate=park_poison).run(self.stop)
+            return self.runner(f"projector_{v}", events_handler(all_projections(self.trail)),
+                               isolate=ParkPoison(self.trail)).run(self.stop)
         province = unit_province(unit)
         if province is not None:  # the server sends this unit its province's messages only
             return self.runner(PROVINCE_CONSUMER + province, self.province_handler(province),
                                isolate=record_poison, filter_subject=province_filter(province),
                                engine=self.province_engine).run(self.stop)
         if unit == GLOBAL:
+            audit_only = AuditOnly(self.trail)
             return self.runner(AUDIT_CONSUMER, WholeStream(audit_only, events_handler(partitioned_projections())),
                                isolate=WholeStream(audit_only, record_poison)).run(self.stop)
         if unit == "rejected":

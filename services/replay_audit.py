@@ -1,7 +1,7 @@
 """The audit chain of a replay, rebuilt in a process of its own while the replaying process
-applies every other projection (see `projections.replay`).
+applies every other projection (see `services.replay`).
 
-    python -m projections.replay_audit SCHEMA --last-seq N [--from-seq N] [--as-of TIME] [--batch N] [--nice N]
+    python -m services.replay_audit SCHEMA --last-seq N [--from-seq N] [--as-of TIME] [--batch N] [--nice N]
 
 It attaches with the environment it is given (DOINGOAI_NATS_URL, DOINGOAI_NATS_USER/_PASSWORD,
 DOINGOAI_DATABASE_URL, and the settings that name the audit signing key), chains the events
@@ -23,6 +23,7 @@ from projections.handlers import AuditOnly
 from projections.partitions import AUDIT_CONSUMER
 from projections.replay import replay_stream
 from services import event_loop, logs
+from services.audit_keys import audit_trail
 from services.db import make_engine
 from services.gc_tuning import tune_gc
 from services.settings import load
@@ -40,7 +41,7 @@ async def rebuild(schema: str, *, from_seq: int, last_seq: int, as_of: datetime 
     engine = make_engine(settings.database_url, schema, pool_size=2, pre_ping=False)
     try:
         count, _ = await replay_stream(
-            nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, AuditOnly(), AUDIT_CONSUMER,
+            nc, engine, EVENTS_STREAM, EVENTS_SUBJECTS, AuditOnly(audit_trail(settings)), AUDIT_CONSUMER,
             from_seq=from_seq, as_of=as_of, batch_size=batch_size, last_seq=last_seq,
         )
     finally:
@@ -50,7 +51,7 @@ async def rebuild(schema: str, *, from_seq: int, last_seq: int, as_of: datetime 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m projections.replay_audit")
+    parser = argparse.ArgumentParser(prog="python -m services.replay_audit")
     parser.add_argument("schema")
     parser.add_argument("--last-seq", type=int, required=True)
     parser.add_argument("--from-seq", type=int, default=1)
