@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from bench.ours import TimedRunner
-from projections.catalogue import all_projections
-from projections.handlers import events_handler
+from projections.models.catalogue import all_projections
+from projections.models.handlers import events_handler
 from schemas.codec import encode
 from services import event_loop
 from services.db import make_engine

@@ -22,11 +22,11 @@ from pathlib import Path
 import httpx
 
 from bench.refs import Item
-from projections.batch import classify, decode_messages
-from projections.catalogue import all_projections
-from projections.handlers import events_handler
-from projections.runner import Runner
-from projections.stream_reader import read_batches
+from projections.engine.batch import classify, decode_messages
+from projections.engine.runner import Runner
+from projections.engine.stream_reader import read_batches
+from projections.models.catalogue import all_projections
+from projections.models.handlers import events_handler
 from services import event_loop
 from services.runtime import Runtime
 from services.settings import Settings

@@ -22,7 +22,7 @@ import asyncpg
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from projections.tables import READ_MODEL_TABLES
+from projections.models.tables import READ_MODEL_TABLES
 from schemas.codec import encode
 from schemas.envelope import CloudEvent, source_for
 from services.store import EVENTS_STREAM, EVENTS_SUBJECTS, msg_id

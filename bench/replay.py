@@ -77,7 +77,7 @@ async def publish(rt: Runtime, events: int, window: int) -> float:
 
 async def replay_child(schema: str, verify: bool) -> dict[str, object]:
     """In the child process: replay the stream into `schema` (and verify it); figures as a dict."""
-    from projections.audit_verify import verify as verify_trail
+    from projections.models.audit_verify import verify as verify_trail
     from services.db import make_engine
     from services.replay import replay
 

@@ -311,8 +311,9 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
     out += [f"| {label} | {rate(f[key])} |" for key, label in labels.items() if key in f]
     out.append("")
     if info.get("atomic"):
-        out.append("Atomic batches (ADR-50): nats-py 2.16 has no batch API; the publisher library sends them itself "
-                   "(services/store/wire.py), the raw reference with nats-py's `publish` (bench/refs.py). "
+        out.append("Atomic batches (ADR-50): nats-py 2.16 has no batch API; the publisher library "
+                   "(services/store/wire.py) and the raw reference (bench/refs.py) both send them with nats-py's "
+                   "`publish` (headers, reply). "
                    "nats-server stages each batch of a single-replica file stream in a file store of its own, a "
                    "fixed few ms a batch: the library sends groups and chunks under 48 events as single publishes.")
     else:

@@ -47,7 +47,7 @@ async def unit_child(unit: str, schema: str) -> None:
 async def two_workers(rt: Runtime, province: str, last: int) -> float:
     """events/s of the `global` unit and `province`'s unit in two processes, from their start
     together until both checkpoints reach `last` (the stream holds that province's events only)."""
-    from projections.partitions import province_unit
+    from projections.engine.partitions import province_unit
     from services.db.migrate import migrate
 
     schema = "bench_units"

@@ -15,7 +15,7 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from projections.audit import AuditTrail
+from projections.models.audit import AuditTrail
 from schemas.signed_heads import Signer
 from services.settings import Settings
 

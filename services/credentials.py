@@ -14,9 +14,9 @@ import structlog
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from projections.tables import credentials
 from schemas.authority import SYSTEM
 from schemas.envelope import SOURCE_RE, source_for
+from services.db.tables import credentials
 from services.natsauth import NatsUser, inbox_prefix
 
 ROLES = ("agency", "auditor")

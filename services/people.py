@@ -28,10 +28,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.tables import sessions, users
 from schemas.authority import SYSTEM
 from schemas.envelope import SOURCE_RE, source_for
 from services.credentials import Identity, Person, ReservedIdentity
+from services.db.tables import sessions, users
 
 ROLES = ("specialist", "leader", "auditor", "admin")
 IDENTITY_ROLE = {"specialist": "agency", "leader": "agency", "auditor": "auditor", "admin": "admin"}

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.tables import events, rejected
+from projections.models.tables import events, rejected
 
 RAW_PREVIEW = 4096
 """Bytes of the raw event shown in a listing; the whole of it is at /api/rejected/{key}."""

@@ -1,7 +1,7 @@
 """Rebuild the read models from the stream into a fresh schema, leaving the live ones alone.
 
 The schema is created and migrated, then both streams are replayed into it
-(`projections.replay.replay_stream`) with the handlers of the live worker, so a replay and the
+(`projections.engine.replay.replay_stream`) with the handlers of the live worker, so a replay and the
 live run produce the same tables.
 
 A replay of many messages, by a caller that can start a process attached to the same servers
@@ -24,11 +24,12 @@ from nats.aio.client import Client
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.audit import AuditTrail
-from projections.catalogue import all_projections, partitioned_projections
-from projections.handlers import events_handler, rejected_handler
-from projections.replay import replay_stream
-from projections.tables import READ_MODEL_TABLES
+from projections.engine.replay import replay_stream
+from projections.models.audit import AuditTrail
+from projections.models.catalogue import all_projections, partitioned_projections
+from projections.models.handlers import events_handler
+from projections.models.rejected import rejected_handler
+from projections.models.tables import READ_MODEL_TABLES
 from services.audit_keys import audit_trail
 from services.db import make_engine
 from services.db.migrate import autovacuum_paused, migrate

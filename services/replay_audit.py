@@ -19,9 +19,9 @@ import os
 import resource
 from datetime import datetime
 
-from projections.handlers import AuditOnly
-from projections.partitions import AUDIT_CONSUMER
-from projections.replay import replay_stream
+from projections.engine.partitions import AUDIT_CONSUMER
+from projections.engine.replay import replay_stream
+from projections.models.handlers import AuditOnly
 from services import event_loop, logs
 from services.audit_keys import audit_trail
 from services.db import make_engine

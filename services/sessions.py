@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from projections.tables import sessions, users
 from schemas.authority import SYSTEM
 from services.credentials import Identity, Person
+from services.db.tables import sessions, users
 from services.people import identity_of
 
 SESSION_TTL = timedelta(hours=12)

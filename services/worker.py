@@ -4,7 +4,7 @@ With one partition (the default) a worker runs every unit itself, the projection
 whole stream with one consumer. With `DOINGOAI_PARTITIONS` > 1 the projection is partitioned by
 province and several workers share the units — one per province seen on the stream, the
 whole-stream audit chain (`global`), the rejected stream, escalation delivery and the escalation
-service — through leases (`projections.partitions`): a worker that dies hands its units over when
+service — through leases (`projections.engine.partitions`): a worker that dies hands its units over when
 its leases expire. The worker gives the projections what they need from outside: the database
 engine, the NATS connection and the audit chain's signing key.
 """
@@ -22,11 +22,8 @@ import structlog
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.audit import AuditTrail
-from projections.batch import StreamMessage
-from projections.catalogue import all_projections, partitioned_projections
-from projections.handlers import AuditOnly, ParkPoison, events_handler, record_poison, rejected_handler
-from projections.partitions import (
+from projections.engine.batch import StreamMessage
+from projections.engine.partitions import (
     AUDIT_CONSUMER,
     GLOBAL,
     PROJECTION_VERSION,
@@ -39,7 +36,11 @@ from projections.partitions import (
     seen_provinces,
     unit_province,
 )
-from projections.runner import Handler, Runner
+from projections.engine.runner import Handler, Runner
+from projections.models.audit import AuditTrail
+from projections.models.catalogue import all_projections, partitioned_projections
+from projections.models.handlers import AuditOnly, ParkPoison, events_handler
+from projections.models.rejected import record_poison, rejected_handler
 from services.audit_keys import audit_trail
 from services.db import make_engine
 from services.escalations.clock import SystemClock

@@ -20,7 +20,7 @@ import httpx
 import nats
 from nats.aio.client import Client
 
-from projections.partitions import is_province, province_filter
+from projections.engine.partitions import is_province, province_filter
 from schemas.base import registry
 from schemas.codec import new_event
 from schemas.envelope import CloudEvent

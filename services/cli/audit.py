@@ -16,7 +16,7 @@ audit_app = typer.Typer(help="The tamper-evident audit trail: verify it, export 
 
 
 def _projector() -> str:
-    from projections.partitions import PROJECTION_VERSION
+    from projections.engine.partitions import PROJECTION_VERSION
 
     return f"projector_{PROJECTION_VERSION}"
 
@@ -64,7 +64,7 @@ def verify_cmd(
 ) -> None:
     """Recompute the chain from the stream and from the audit table and compare them; exit 1 naming
     the first bad sequence if a row was altered, removed, inserted or reordered."""
-    from projections.audit_verify import verify
+    from projections.models.audit_verify import verify
     from services.cli.main import run
 
     held = [_read_head(head)] if head else []
@@ -86,9 +86,9 @@ def export_head_cmd(
     --seq, the whole trail is verified first and its current head is signed."""
     from sqlalchemy import select
 
-    from projections.audit import store_signed_head
-    from projections.audit_tables import audit_heads
-    from projections.audit_verify import verify
+    from projections.models.audit import store_signed_head
+    from projections.models.audit_tables import audit_heads
+    from projections.models.audit_verify import verify
     from services.audit_keys import signer_from_settings
     from services.cli.main import run
 

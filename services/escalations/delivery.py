@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import StreamMessage
-from projections.runner import Handler
+from projections.engine.batch import StreamMessage
+from projections.engine.runner import Handler
 from schemas.authority import SYSTEM
 from schemas.codec import Event, InvalidEvent, decode
 from services.store import ESCALATIONS_STREAM, copy_msg_id, msg_id

@@ -29,7 +29,7 @@ from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.tables import difficulties, escalations, information, plans, report_requests, reports, tasks
+from projections.models.tables import difficulties, escalations, information, plans, report_requests, reports, tasks
 from schemas.authority import SYSTEM
 from schemas.codec import new_event
 from schemas.difficulty_lifecycle import StepLimits

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Select, case, exists, func, select
 
-from projections.audit_tables import audit_trail
-from projections.tables import event_duplicates, events, rejected
+from projections.models.audit_tables import audit_trail
+from projections.models.tables import event_duplicates, events, rejected
 from services.http.deps import AuthError, state, table_response
 from services.http.params import MAX_SEQUENCE, bad_query
 from services.http.scope import Reader, reader

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
-from projections.tables import activities, difficulties, information, partners, plans, reports, tasks
+from projections.models.tables import activities, difficulties, information, partners, plans, reports, tasks
 from schemas.reference import UnknownReference
 from services.http.deps import state, table_response, wants_csv
 from services.http.params import bad_query

@@ -1,6 +1,6 @@
 """The authority rules at the door of HTTP ingest: what can be decided before an event is stored
 is refused here with 403 `not_authorized` (and kept, as every refusal is); the projection decides
-the rest, in stream order (`projections.authority`)."""
+the rest, in stream order (`projections.models.authority`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from projections.tables import aggregates
+from projections.models.tables import aggregates
 from schemas.authority import Aggregate, Refusal, decide, foreign
 from schemas.codec import Event
 from services.credentials import Identity

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from projections.tables import escalations
+from projections.models.tables import escalations
 from schemas.codec import new_event
 from schemas.events.escalations import EscalationAcknowledgedV1
 from services.http.coordination import rows_of

@@ -24,8 +24,8 @@ from fastapi.responses import JSONResponse
 from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import select
 
-from projections.batch import check_storable, guess_id, parse_strict, safe_error
-from projections.tables import rejected
+from projections.engine.batch import check_storable, guess_id, parse_strict, safe_error
+from projections.models.tables import rejected
 from schemas.authority import NOT_AUTHORIZED, check_time
 from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, encode, from_binary
 from services.credentials import Identity

@@ -32,10 +32,10 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from projections.batch import Key, is_copy_of
-from projections.bulk import driver
-from projections.event_index import KNOWN_IDS, stored_of
-from projections.partitions import AUDIT_CONSUMER, PROVINCE_CONSUMER
+from projections.engine.batch import Key, is_copy_of
+from projections.engine.bulk import driver
+from projections.engine.partitions import AUDIT_CONSUMER, PROVINCE_CONSUMER
+from projections.models.event_index import KNOWN_IDS, stored_of
 from schemas.envelope import source_for
 from services.store import EVENTS_STREAM, LOOKUP_SUBJECT, msg_id
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 
-from projections.tables import checkpoints
+from projections.engine.tables import checkpoints
 from schemas.base import registry
 from schemas.export import data_schema, schema_index
 from services.http.deps import SESSION_COOKIE, AuthError, identity, session, state

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
-from projections.tables import activities, events
+from projections.models.tables import activities, events
 from services.http.deps import AuthError, state, table_response
 from services.http.params import MAX_SEQUENCE
 from services.http.scope import Reader, reader

@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.tables import plans, report_requests, reports
+from projections.models.tables import plans, report_requests, reports
 from schemas.common import ReportKind
 from schemas.reference import UnknownReference, agencies, parse_period, province
 from schemas.reference.duties import DEFAULT, Duty, in_force, on_request, periodic_duties

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.tables import activities, difficulties, information, tasks
+from projections.models.tables import activities, difficulties, information, tasks
 from services.queries.compliance import compliance, recorded_plans
 from services.queries.periods import report_period_of, window
 from services.queries.tasks import task_state, task_status

@@ -22,7 +22,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from projections.tables import activities, difficulties, escalations, plans, tasks
+from projections.models.tables import activities, difficulties, escalations, plans, tasks
 from schemas.reference import Province, UnknownReference, agencies, province
 from services.db.readable import readable_rows
 from services.queries.compliance import PERIODIC, ComplianceView, compliance_view, recorded_plans

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import NamedTuple
 
-from projections.batch import Key
+from projections.engine.batch import Key
 from schemas.codec import decode, encode
 from schemas.envelope import CloudEvent, nats_subject
 from services.store import msg_id

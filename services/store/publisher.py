@@ -42,7 +42,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError, BadRequestError, NoStreamResponseError, NotFoundError
 
-from projections.batch import Key, is_copy_of
+from projections.engine.batch import Key, is_copy_of
 from schemas.envelope import CloudEvent
 from services.store import EVENTS_STREAM, LOOKUP_SUBJECT
 from services.store.outgoing import (

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from projections.tables import credentials
 from schemas.codec import encode
 from services.credentials import ReservedIdentity, issue, nats_users, password_hash
 from services.db import make_engine
+from services.db.tables import credentials
 from tests.support import System, sample
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from projections.audit import chain_hash
+from projections.models.audit import chain_hash
 from schemas.codec import encode
 from schemas.signed_heads import Signer
 from services.audit_keys import load_private_key

@@ -17,8 +17,8 @@ import nats
 import pytest
 from sqlalchemy import select
 
-from projections.catalogue import all_projections
-from projections.rows import RowProjection
+from projections.models.catalogue import all_projections
+from projections.models.rows import RowProjection
 from schemas.authority import RULES
 from schemas.codec import encode
 from schemas.envelope import CloudEvent

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from projections.batch import check_route, decode_strict, parse_strict
+from projections.engine.batch import check_route, decode_strict, parse_strict
 from schemas.codec import InvalidEvent, encode, from_binary
 from schemas.envelope import TYPE_RE
 from services.credentials import Identity

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import StreamMessage
-from projections.catalogue import all_projections
-from projections.handlers import EventsHandler, Planned, park_poison
-from projections.runner import Runner, read_checkpoint, write_checkpoint
+from projections.engine.batch import StreamMessage
+from projections.engine.runner import Runner, read_checkpoint, write_checkpoint
+from projections.models.catalogue import all_projections
+from projections.models.handlers import EventsHandler, Planned, park_poison
 from schemas.codec import encode
 from services.db import make_engine
 from services.db.migrate import migrate

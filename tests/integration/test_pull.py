@@ -1,4 +1,4 @@
-"""The projections' pull reader (`projections.pull.Puller`) on a real nats-server: what a fetch
+"""The projections' pull reader (`projections.engine.pull.Puller`) on a real nats-server: what a fetch
 returns and when, that a late status of an earlier request does not end a later one, that
 messages a waiting request brings after its fetch returned are served next, in order, and that
 the messages it delivers keep their headers and are acknowledged."""
@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from projections.pull import Puller, stream_message
+from projections.engine.pull import Puller, stream_message
 
 pytestmark = pytest.mark.integration
 STREAM = "PULLTEST"

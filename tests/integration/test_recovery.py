@@ -105,10 +105,11 @@ async def test_a_runner_that_lost_its_unit_but_still_runs_cannot_leave_a_gap(sys
     """Two runners of one durable at once (a worker that lost its lease and has not stopped yet, and
     its successor): each reads a consumer of its own and the fencing lets one commit at a time, so
     the tables still equal a clean replay of the stream, in order and complete."""
-    from projections.catalogue import all_projections
-    from projections.handlers import events_handler, park_poison, rejected_handler
-    from projections.replay import replay_stream
-    from projections.runner import Fenced, Runner
+    from projections.engine.replay import replay_stream
+    from projections.engine.runner import Fenced, Runner
+    from projections.models.catalogue import all_projections
+    from projections.models.handlers import events_handler, park_poison
+    from projections.models.rejected import rejected_handler
     from services.db import make_engine
     from services.db.migrate import migrate
     from services.store import EVENTS_STREAM, REJECTED_STREAM, REJECTED_SUBJECTS

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from projections.audit_verify import verify
-from projections.partitions import AUDIT_CONSUMER
+from projections.engine.partitions import AUDIT_CONSUMER
+from projections.models.audit_verify import verify
 from schemas.codec import encode
 from services.db import make_engine
 from services.replay import AUDIT_NICE, replay

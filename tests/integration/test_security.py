@@ -16,12 +16,12 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import Batch
-from projections.event_index import EventIndex
-from projections.handlers import events_handler, park_poison
-from projections.rows import Refused
-from projections.runner import Runner
-from projections.tables import events as events_table
+from projections.engine.batch import Batch
+from projections.engine.runner import Runner
+from projections.models.event_index import EventIndex
+from projections.models.handlers import events_handler, park_poison
+from projections.models.rows import Refused
+from projections.models.tables import events as events_table
 from schemas.codec import encode
 from services.db import make_engine
 from services.db.migrate import drop_schema, migrate

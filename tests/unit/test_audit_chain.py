@@ -14,9 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.audit import GENESIS, audit_row, chain_hash, chain_rows, describe, described_members, payload_json
-from projections.audit_verify import ChainCheck, compare
-from projections.batch import StreamMessage
+from projections.engine.batch import StreamMessage
+from projections.models.audit import (
+    GENESIS,
+    audit_row,
+    chain_hash,
+    chain_rows,
+    describe,
+    described_members,
+    payload_json,
+)
+from projections.models.audit_verify import ChainCheck, compare
 from schemas.codec import encode
 from schemas.signed_heads import BadSignedHead, Signer, check_signed_head, head_message
 from services.audit_keys import load_private_key

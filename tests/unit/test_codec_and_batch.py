@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.batch import StreamMessage, classify
+from projections.engine.batch import StreamMessage, classify
 from schemas.codec import InvalidEvent, decode, encode, from_binary
 from schemas.envelope import SOURCE_RE, SUBJECT_RE, TYPE_RE
 from tests.support import sample
@@ -118,7 +118,7 @@ def test_classify_keys_on_source_and_id_not_on_the_id_alone():
 
 
 def test_a_candidate_key_is_the_source_and_id_of_each_valid_event():
-    from projections.batch import candidate_keys, decode_messages
+    from projections.engine.batch import candidate_keys, decode_messages
 
     a = sample("activity_held")
     decoded = decode_messages([msg(1, encode(a)), msg(2, b"not json")])
@@ -127,7 +127,7 @@ def test_a_candidate_key_is_the_source_and_id_of_each_valid_event():
 
 def test_a_duplicate_acknowledgement_counts_only_for_the_same_valid_event_on_its_own_subject():
     """`is_copy_of`: what the publisher checks before it believes a "duplicate" answer."""
-    from projections.batch import is_copy_of
+    from projections.engine.batch import is_copy_of
 
     a = sample("activity_held")
     mine = "doingoai.events.ha-tinh.so-ngoai-vu.activity_held"
@@ -140,7 +140,7 @@ def test_a_duplicate_acknowledgement_counts_only_for_the_same_valid_event_on_its
 
 
 def test_a_batch_prepared_ahead_is_decoded_once_and_a_new_reading_is_decoded_afresh():
-    from projections.handlers import EventsHandler
+    from projections.models.handlers import EventsHandler
 
     handler = EventsHandler([])
     first = [msg(1, encode(sample("activity_held"))), msg(2, b"not json")]
@@ -159,7 +159,7 @@ def test_a_batch_prepared_ahead_is_decoded_once_and_a_new_reading_is_decoded_afr
 
 
 def test_the_last_three_batches_prepared_are_kept_and_a_redelivery_outlives_its_first_reading():
-    from projections.handlers import EventsHandler
+    from projections.models.handlers import EventsHandler
 
     handler = EventsHandler([])
     raw = encode(sample("activity_held"))
@@ -195,7 +195,7 @@ def test_batch_keeps_the_json_it_parsed_on_the_way_for_the_audit_trail():
     ],
 )
 def test_strict_parsing_wants_plain_utf8(raw: bytes):
-    from projections.batch import parse_strict
+    from projections.engine.batch import parse_strict
 
     with pytest.raises(InvalidEvent) as refused:
         parse_strict(raw)
@@ -232,9 +232,9 @@ def test_a_batch_gives_the_fresh_events_of_several_names_in_stream_order():
 
 @pytest.mark.parametrize("name", ["activity_held", "aid_committed"])
 def test_an_index_record_holds_the_events_columns_in_their_order(name: str):
-    from projections.bulk import _layout
-    from projections.event_index import index_record
-    from projections.tables import events
+    from projections.engine.bulk import _layout
+    from projections.models.event_index import index_record
+    from projections.models.tables import events
 
     event = sample(name)
     raw = encode(event)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.batch import parse_strict
+from projections.engine.batch import parse_strict
 from schemas.codec import InvalidEvent
 from schemas.fastjson import dumps, has_long_digits, loads
 

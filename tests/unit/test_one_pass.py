@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections.batch import StreamMessage, decode_in_two_steps, decode_message
+from projections.engine.batch import StreamMessage, decode_in_two_steps, decode_message
 from schemas.base import latest_versions
 from schemas.codec import Event, decode, decode_one_pass, encode
 from tests.support import sample

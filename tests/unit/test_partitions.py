@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from nats.js.errors import KeyWrongLastSequenceError, NoKeysError
 
-from projections.batch import StreamMessage
-from projections.partitions import (
+from projections.engine.batch import StreamMessage
+from projections.engine.partitions import (
     GLOBAL,
     Coordinator,
     WholeStream,
@@ -257,7 +257,7 @@ def test_the_first_province_units_of_a_process_read_ahead_and_pipeline_and_later
     heap stays bounded however many provinces it holds."""
     from types import SimpleNamespace
 
-    from projections.runner import Planner
+    from projections.engine.runner import Planner
     from services.worker import AHEAD_PROVINCES, Units, Unprepared
 
     units = Units(SimpleNamespace(settings=SimpleNamespace(partitions=4)), None, None, None, asyncio.Event())  # type: ignore[arg-type]

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from projections.batch import Stored
-from projections.difficulties import step
-from projections.plans import completed, task_assigned
-from projections.reports import returned, submitted
-from projections.rows import Refused
+from projections.engine.batch import Stored
+from projections.models.difficulties import step
+from projections.models.plans import completed, task_assigned
+from projections.models.reports import returned, submitted
+from projections.models.rows import Refused
 from schemas.codec import decode, encode
 from schemas.common import ReportKind
 from schemas.reference.duties import Duty

@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client
 
-from projections.batch import StreamMessage, classify, decode_strict, guess_id, parse_strict
-from projections.handlers import _link, _rejection_row
-from projections.rows import Refused
-from projections.runner import Runner
+from projections.engine.batch import StreamMessage, classify, decode_strict, guess_id, parse_strict
+from projections.engine.runner import Runner
+from projections.models.rejected import _link, _rejection_row
+from projections.models.rows import Refused
 from schemas.codec import MAX_EVENT_BYTES, InvalidEvent, encode
 from services.credentials import password_hash
 from services.db import make_engine

@@ -2,8 +2,10 @@
 
 from alembic import context
 
-import projections.audit_tables  # noqa: F401  (registers its tables on the same metadata)
-from projections.tables import metadata
+import projections.models.audit_tables
+import projections.models.tables  # noqa: F401
+import services.db.tables  # noqa: F401
+from projections.engine.tables import metadata
 
 connection = context.config.attributes["connection"]
 schema = context.config.attributes["schema"]

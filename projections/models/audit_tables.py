@@ -1,13 +1,13 @@
 """Tables of the audit trail: one hash-chained row per stream sequence, and signed chain heads.
 
-They share `projections.tables.metadata`, so a replay builds them in its fresh schema too.
+They share `projections.models.tables.metadata`, so a replay builds them in its fresh schema too.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, LargeBinary, Table, Text
 
-from projections.tables import metadata
+from projections.models.tables import metadata
 
 audit_trail = Table(
     "audit_trail",

@@ -32,9 +32,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typing_extensions import TypedDict
 
-from projections.audit_tables import audit_heads, audit_trail
-from projections.batch import Batch, StreamMessage
-from projections.bulk import copy_rows
+from projections.engine.batch import Batch, StreamMessage
+from projections.engine.bulk import copy_rows
+from projections.models.audit_tables import audit_heads, audit_trail
 from schemas.fastjson import loads
 from schemas.signed_heads import Signer
 

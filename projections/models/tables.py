@@ -1,5 +1,6 @@
 """Read-model tables. They live in one PostgreSQL schema (default `doingoai`); a replay builds
-the same tables in a fresh schema, so every table here is unqualified."""
+the same tables in a fresh schema, so every table here is unqualified. They share the metadata of
+the engine's tables (`projections.engine.tables`), which the migrations compare with."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    ForeignKey,
     Integer,
     LargeBinary,
-    MetaData,
     Numeric,
     PrimaryKeyConstraint,
     Table,
@@ -21,24 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-metadata = MetaData()
-
-checkpoints = Table(
-    "checkpoints",
-    metadata,
-    Column("consumer", Text, primary_key=True),
-    Column("last_seq", BigInteger, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-stream_provinces = Table(
-    "stream_provinces",
-    metadata,
-    Column("province", Text, primary_key=True, comment="province token of the NATS subjects"),
-    Column("first_seq", BigInteger, nullable=False, comment="stream sequence of its first message"),
-    Column("seen_at", DateTime(timezone=True), nullable=False),
-    comment="Provinces seen on the events stream: each gets its own projection unit (partitioned workers)",
-)
+from projections.engine.tables import metadata
 
 events = Table(
     "events",
@@ -266,46 +248,6 @@ aggregates = Table(
     Column("first_seq", BigInteger, nullable=False),
     PrimaryKeyConstraint("province", "subject"),
     comment="Each aggregate of a province: who opened it and to whom it is addressed (the authority rules' state)",
-)
-
-credentials = Table(
-    "credentials",
-    metadata,
-    Column("nats_user", Text, primary_key=True),
-    Column("province", Text, nullable=False),
-    Column("agency", Text, nullable=False),
-    Column("role", Text, nullable=False),
-    Column("token_hash", Text, nullable=False, unique=True),
-    Column("nats_password_hash", Text, nullable=False),
-    Column("revoked", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("token_hash", name="credentials_token_unique"),
-)
-
-users = Table(
-    "users",
-    metadata,
-    Column("username", Text, primary_key=True),
-    Column("province", Text, nullable=False),
-    Column("agency", Text, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("title", Text, nullable=False),
-    Column("role", Text, nullable=False, comment="specialist, leader, auditor or admin"),
-    Column("password_hash", Text, nullable=False),
-    Column("disabled", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    comment="People who sign in to the dashboard (services.people); not derived from events",
-)
-
-sessions = Table(
-    "sessions",
-    metadata,
-    Column("id_hash", Text, primary_key=True, comment="SHA-256 of the cookie's random session id"),
-    Column("username", Text, ForeignKey("users.username", ondelete="CASCADE"), nullable=False, index=True),
-    Column("csrf_token", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    comment="Signed-in sessions (services.sessions); not derived from events",
 )
 
 READ_MODEL_TABLES = (

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import Batch, Stored
-from projections.bulk import insert_rows, select_rows
-from projections.tables import aggregates
+from projections.engine.batch import Batch, Stored
+from projections.engine.bulk import insert_rows, select_rows
+from projections.models.tables import aggregates
 from schemas.authority import Aggregate, Refusal, decide, opened
 
 Key = tuple[str, str]
@@ -41,7 +41,7 @@ def _aggregate(row: Row) -> Aggregate:
 
 
 class Authority:
-    """read / after / changes / write, as a projection (`projections.base.Projection`); the
+    """read / after / changes / write, as a projection (`projections.models.base.Projection`); the
     refusals `changes` finds are taken out of the batch by the handler."""
 
     name = "authority"

@@ -19,11 +19,11 @@ from nats.aio.client import Client
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from projections.audit import GENESIS, chain_hash, describe
-from projections.audit_tables import audit_heads, audit_trail
-from projections.batch import StreamMessage
-from projections.runner import read_checkpoint
-from projections.stream_reader import read_batches
+from projections.engine.batch import StreamMessage
+from projections.engine.runner import read_checkpoint
+from projections.engine.stream_reader import read_batches
+from projections.models.audit import GENESIS, chain_hash, describe
+from projections.models.audit_tables import audit_heads, audit_trail
 from schemas.signed_heads import BadSignedHead, SignedHead, check_signed_head
 from schemas.streams import EVENTS_STREAM, EVENTS_SUBJECTS
 

@@ -30,7 +30,7 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.js.api import DEFAULT_PREFIX
 
-from projections.batch import StreamMessage
+from projections.engine.batch import StreamMessage
 
 ANSWER_S = 5.0
 """How long a `no_wait` request may go unanswered before the fetch gives up (returns nothing)."""

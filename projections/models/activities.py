@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from projections.batch import Stored
-from projections.rows import Reducer, Row, RowProjection, base_row
-from projections.tables import activities
+from projections.engine.batch import Stored
+from projections.models.rows import Reducer, Row, RowProjection, base_row
+from projections.models.tables import activities
 from schemas.common import PartnerRef
 
 KINDS = ("activity", "delegation_in", "delegation_out", "conference", "agreement", "aid")

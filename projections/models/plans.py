@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from projections.batch import Stored
-from projections.rows import Reducer, Row, RowProjection, aggregate_id, base_row
-from projections.tables import plans, tasks
+from projections.engine.batch import Stored
+from projections.models.rows import Reducer, Row, RowProjection, aggregate_id, base_row
+from projections.models.tables import plans, tasks
 from schemas.events.plans import Recurrence
 from schemas.reference.duties import completion_year
 

@@ -15,8 +15,8 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from projections.batch import StreamMessage
-from projections.pull import Puller, stream_message
+from projections.engine.batch import StreamMessage
+from projections.engine.pull import Puller, stream_message
 
 
 async def read_batches(

@@ -17,9 +17,9 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import Batch, Stored
-from projections.bulk import copy_rows, insert_rows, select_rows
-from projections.tables import rejected
+from projections.engine.batch import Batch, Stored
+from projections.engine.bulk import copy_rows, insert_rows, select_rows
+from projections.models.tables import rejected
 
 Row = dict[str, Any]
 Reducer = Callable[[Row | None, Stored], Row]

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from projections.batch import Stored
-from projections.rows import Reducer, Refused, Row, RowProjection, base_row
-from projections.tables import difficulties
+from projections.engine.batch import Stored
+from projections.models.rows import Reducer, Refused, Row, RowProjection, base_row
+from projections.models.tables import difficulties
 from schemas.difficulty_lifecycle import DifficultyState, ImpossibleTransition, InvalidDifficultyPayload, apply
 
 EVENTS = ("difficulty_raised", "difficulty_acknowledged", "guidance_issued", "difficulty_escalated",

@@ -5,7 +5,7 @@ Every projection reads only tables it alone writes (a partition worker's units w
 aggregates of them), so a batch can be planned (read, then changed) while the batch before it is
 still being written on another connection: what that batch will have written when it commits
 is laid over what the read found (`after`), and the batch's writes wait for that commit
-(`projections.runner`).
+(`projections.engine.runner`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import Batch
+from projections.engine.batch import Batch
 
 
 class Projection(Protocol):

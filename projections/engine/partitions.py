@@ -48,9 +48,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import StreamMessage
-from projections.runner import Handler
-from projections.tables import stream_provinces
+from projections.engine.batch import StreamMessage
+from projections.engine.runner import Handler
+from projections.engine.tables import stream_provinces
 
 log = structlog.get_logger(__name__)
 LEASES_BUCKET = "DOINGOAI_LEASES"

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.batch import Batch, Key, Stored
-from projections.bulk import copy_records, driver, insert_rows
-from projections.tables import event_duplicates, events, rejected
+from projections.engine.batch import Batch, Key, Stored
+from projections.engine.bulk import copy_records, driver, insert_rows
+from projections.models.tables import event_duplicates, events, rejected
 from schemas.codec import to_obj
 from schemas.fastjson import dumps
 

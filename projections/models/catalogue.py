@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from projections.activities import Activities
-from projections.audit import AuditTrail
-from projections.base import Projection
-from projections.difficulties import Difficulties
-from projections.escalations import Escalations
-from projections.event_index import EventIndex
-from projections.information import Information
-from projections.partners import Partners
-from projections.plans import Plans, Tasks
-from projections.reports import ReportRequests, Reports
+from projections.models.activities import Activities
+from projections.models.audit import AuditTrail
+from projections.models.base import Projection
+from projections.models.difficulties import Difficulties
+from projections.models.escalations import Escalations
+from projections.models.event_index import EventIndex
+from projections.models.information import Information
+from projections.models.partners import Partners
+from projections.models.plans import Plans, Tasks
+from projections.models.reports import ReportRequests, Reports
 
 
 def partitioned_projections() -> list[Projection]:

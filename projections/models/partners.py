@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from projections.batch import Stored
-from projections.rows import Reducer, Row, RowProjection
-from projections.tables import partners
+from projections.engine.batch import Stored
+from projections.models.rows import Reducer, Row, RowProjection
+from projections.models.tables import partners
 
 
 def registered(row: Row | None, s: Stored) -> Row:

@@ -37,10 +37,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.batch import StreamMessage
-from projections.bulk import driver
-from projections.pull import Puller, stream_message
-from projections.tables import checkpoints
+from projections.engine.batch import StreamMessage
+from projections.engine.bulk import driver
+from projections.engine.pull import Puller, stream_message
+from projections.engine.tables import checkpoints
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[AsyncConnection, Sequence[StreamMessage]], Awaitable[None]]
@@ -66,7 +66,7 @@ RETRIES = Counter("doingoai_projection_retries_total", "Batch commits retried", 
 @runtime_checkable
 class Planner(Protocol):
     """A handler that can plan a batch (read and compute, nothing written) given the plan of the
-    batch before it, not committed yet, and store a plan (e.g. `projections.handlers.EventsHandler`)."""
+    batch before it, not committed yet, and store a plan (e.g. `projections.models.handlers.EventsHandler`)."""
 
     async def plan(self, conn: AsyncConnection, messages: Sequence[StreamMessage], before: Any = None) -> Any: ...
 
@@ -384,7 +384,7 @@ class Runner:
     def _park(self, exc: Exception) -> Handler:
         assert self.isolate is not None
         isolate = self.isolate
-        # a refusal of the event itself (e.g. projections.rows.Refused) keeps its kind, path and message
+        # a refusal of the event itself (e.g. projections.models.rows.Refused) keeps its kind, path and message
         kind, path = getattr(exc, "kind", None), getattr(exc, "path", None)
         error = {"x-error": str(exc) if isinstance(kind, str) else repr(exc)}
         if isinstance(kind, str):

@@ -17,9 +17,9 @@ from typing import Any
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.batch import StreamMessage
-from projections.runner import Handler, Planner, write_checkpoint
-from projections.stream_reader import read_batches
+from projections.engine.batch import StreamMessage
+from projections.engine.runner import Handler, Planner, write_checkpoint
+from projections.engine.stream_reader import read_batches
 
 Batches = asyncio.Queue[list[StreamMessage] | None]
 """Batches read ahead, in stream order; None after the last."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from projections.batch import Stored
-from projections.rows import Reducer, Refused, Row, RowProjection
-from projections.tables import escalations
+from projections.engine.batch import Stored
+from projections.models.rows import Reducer, Refused, Row, RowProjection
+from projections.models.tables import escalations
 
 
 def raised(row: Row | None, s: Stored) -> Row:
