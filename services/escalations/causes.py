@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from services.escalations.calendar import end_of_day
 from services.escalations.lifecycle import DifficultyState, DifficultyStatus, StepLimits, step_deadline
 from services.escalations.policy import TriggerKind
+from services.names import agency_name, plan_name
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def difficulty_causes(rows: Iterable[Any], limits: StepLimits) -> Readout:
         except Exception as exc:  # an unreadable state: none of this row's causes can be computed
             out.parked.append(Parked(f"{r.province}:{subject}", None, r.province, exc))
             continue
-        who = f"Khó khăn “{r.topic}” của {r.agency}"
+        who = f"Khó khăn “{r.topic}” của {agency_name(r.province, r.agency)}"
         for trigger, suffix, build in DIFFICULTY_CAUSES:
             key = f"{r.province}:{subject}:{suffix}"
             attempt(partial(build, r, state, limits, key, who), key, trigger, r.province, out)
@@ -148,7 +149,8 @@ def _task(r: Any, key: str) -> Cause | None:
     lead = r.lead_agencies[0] if r.lead_agencies else None
     return Cause(TriggerKind.task_overdue, r.province, f"task/{r.task_id}", key, end_of_day(r.due_date), lead,
                  r.status == "completed",
-                 f"Nhiệm vụ {r.task_number} ({r.plan_id}) quá hạn {vn_date(r.due_date)}, chưa hoàn thành: "
+                 f"Nhiệm vụ {r.task_number} của {plan_name(r.plan_id, getattr(r, 'plan_number', None), limit=80)} "
+                 f"quá hạn {vn_date(r.due_date)}, chưa hoàn thành: "
                  f"{r.title[:160]}")
 
 
@@ -163,7 +165,8 @@ def task_causes(rows: Iterable[Any]) -> Readout:
 def _information(r: Any, agency: str, key: str) -> Cause:
     return Cause(TriggerKind.information_unacknowledged, r.province, f"information/{r.info_id}", key,
                  end_of_day(r.respond_by), agency, agency in r.acknowledged,
-                 f"{agency} chưa xác nhận đã nhận thông tin “{r.topic}” (hạn {vn_date(r.respond_by)})")
+                 f"{agency_name(r.province, agency)} chưa xác nhận đã nhận thông tin “{r.topic}” "
+                 f"(hạn {vn_date(r.respond_by)})")
 
 
 def information_causes(rows: Iterable[Any]) -> Readout:
