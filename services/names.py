@@ -67,6 +67,12 @@ def country_names(codes: Iterable[str | None]) -> dict[str, str]:
     return {c: country_name(c) for c in codes if c}
 
 
+@cache
+def country_codes_named() -> dict[str, str]:
+    """{ISO 3166 alpha-2 code: Vietnamese name} of every country and territory CLDR names."""
+    return {c: country_name(c) for c in sorted(_territories()) if len(c) == 2 and c.isalpha()}
+
+
 def partner_kind_name(kind: str | None) -> str:
     return "" if kind is None else PARTNER_KINDS.get(kind, kind)
 

@@ -20,6 +20,7 @@ from services.names import (
     vi_key,
     vi_sorted,
 )
+from services.queries.latest import period_of
 
 pytestmark = pytest.mark.unit
 
@@ -81,3 +82,10 @@ def test_escalation_messages_name_agencies_and_plans_not_their_codes():
     assert all("của Bộ Chỉ huy Bộ đội Biên phòng tỉnh" in m for m in messages[3:]) and len(messages) > 3
     slugs = {a.slug for p in ("ha-tinh", "gia-lai", "kon-tum") for a in agencies(p)} | {"gia-lai-1109-2020"}
     assert not [(s, m) for m in messages for s in slugs if s in m]
+
+
+def test_the_period_of_a_day_is_the_report_whose_data_window_holds_it():
+    """Decree 09/2019: 15/12 of the year before to 14/6 is the 6-month report's, 15/6 to 14/12 the annual's."""
+    assert [period_of(date(y, m, d)) for y, m, d in ((2021, 3, 23), (2020, 12, 15), (2021, 6, 14), (2021, 6, 15),
+                                                      (2021, 12, 14))] == ["2021-H1", "2021-H1", "2021-H1", "2021",
+                                                                           "2021"]
