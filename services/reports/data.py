@@ -12,7 +12,7 @@ Việt Nam, a date beyond what Python holds) is left out of its table and logged
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -211,9 +211,9 @@ def own_report_warning(row: Mapping[str, Any], period: str) -> bool:
     return row["trigger"] == "report_missing" and row["period"] == report_period_of(period)
 
 
-def report_warnings(rows: Sequence[Mapping[str, Any]], period: str) -> int:
-    """How many agencies were warned about the period's own report not sent."""
-    return len({r.get("responsible_agency") or r["cause_subject"] for r in rows if own_report_warning(r, period)})
+def report_warnings(rows: Sequence[Mapping[str, Any]], period: str, listed: Collection[str]) -> int:
+    """How many of the agencies `listed` in Bảng 6 (their slugs) were warned about the period's report not sent."""
+    return len({r.get("responsible_agency") for r in rows if own_report_warning(r, period)} & set(listed))
 
 
 def escalation_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], period: str, start: date,
@@ -262,13 +262,11 @@ async def _rows(conn: AsyncConnection, table: str, query: Select[Any],
     return [dict(r._mapping) for r in rows]
 
 
-async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date) -> tuple[m.ComplianceSummary,
-                                                                                          list[m.ComplianceLine]]:
+async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date) -> list[Compliance]:
     try:
-        rows = await compliance(conn, slug, report_period_of(period), as_of)
+        return await compliance(conn, slug, report_period_of(period), as_of)
     except UnknownReference:  # no reporting calendar for that year
-        rows = []
-    return compliance_lines(rows)
+        return []
 
 
 def compliance_lines(rows: Sequence[Compliance]) -> tuple[m.ComplianceSummary, list[m.ComplianceLine]]:
@@ -305,7 +303,9 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
         escalations.c.province == province_slug, escalations.c.level > 0), escalations.c.escalation_id)
     plan_rows = await _rows(conn, "plans", select(plans).where(plans.c.province == province_slug)
                             .order_by(plans.c.issued_on, plans.c.plan_id), plans.c.plan_id)
-    summary, late_or_missing = await _compliance(conn, province_slug, period, as_of)
+    compliance_rows = await _compliance(conn, province_slug, period, as_of)
+    summary, late_or_missing = compliance_lines(compliance_rows)
+    listed = [c.agency for c in compliance_rows if c.status in ("late", "missing")]
     in_force = [p for p in plan_rows if p["issued_on"] is None or p["issued_on"] <= end]
     return m.ReportData(
         province=province_slug, province_name=prov.name_vi, period=period, window_start=start, window_end=end,
@@ -320,7 +320,7 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
         compliance=summary, late_or_missing=tuple(late_or_missing),
         difficulties=tuple(difficulty_lines(difficulty_rows, names, start, end)),
         escalations=tuple(escalation_lines(escalation_rows, names, period, start, end)),
-        report_warnings=report_warnings(escalation_rows, period),
+        report_warnings=report_warnings(escalation_rows, period, listed),
     )
 
 

@@ -219,7 +219,7 @@ def _difficulties(doc: Document, d: ReportData) -> None:
     body(doc, _warnings(d))
     _caption(doc, "Bảng 8. Cảnh báo, nhắc việc")
     data_table(doc, ("TT", "Nội dung", "Loại cảnh báo", "Cơ quan tiếp nhận", "Cấp", "Hạn xử lý", "Tình trạng"),
-               (1.0, 4.3, 2.5, 2.4, 1.2, 2.6, 2.0),
+               (1.0, 6.2, 2.3, 2.2, 1.1, 2.4, 1.8),
                [(str(i), x.message, vi.label(vi.TRIGGERS, x.trigger), x.target, str(x.level), vi.vn_date(x.due_on),
                  vi.label(vi.ESCALATION_STATUS, x.status)) for i, x in enumerate(d.escalations, 1)], left=(1, 3))
     heading(doc, "3. Kiến nghị, đề xuất")
