@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.tables import activities, difficulties, information, tasks
-from services.queries.compliance import PERIODIC, compliance, recorded_plans
+from services.queries.compliance import compliance, recorded_plans, units_periodic
 from services.queries.periods import report_period_of, window
 from services.queries.tasks import task_state, task_status
 
@@ -54,7 +54,8 @@ async def dashboard(conn: AsyncConnection, province: str, period: str, today: da
         select(information.c.recipients, information.c.acknowledged).where(information.c.province == province)
     )).all()
     report_period = report_period_of(period)
-    periodic = Counter(c.status for c in await compliance(conn, province, report_period, today) if c.duty == PERIODIC)
+    owed = units_periodic(await compliance(conn, province, report_period, today), province)
+    periodic = Counter(c.status for c in owed)
     counts = {s: periodic.get(s, 0) for s in ("on_time", "late", "missing", "pending")}
     return {
         "province": province,

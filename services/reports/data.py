@@ -26,7 +26,7 @@ from projections.tables import activities, difficulties, escalations, plans, tas
 from schemas.reference import Province, UnknownReference, province
 from services.db.readable import readable_rows
 from services.names import FOCUS_SCOPE, agency_names, country_name, plan_number_label, plan_scope, vi_key
-from services.queries.compliance import PERIODIC, Compliance, ComplianceView, compliance_view, recorded_plans
+from services.queries.compliance import Compliance, ComplianceView, compliance_view, recorded_plans, units_periodic
 from services.queries.periods import FIRST_YEAR, LAST_YEAR, BadPeriod, report_period_of, window
 from services.queries.tasks import task_state
 from services.reports import model as m
@@ -276,13 +276,6 @@ async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date
         return ComplianceView([])
 
 
-def periodic_duties(view: ComplianceView, slug: str) -> list[Compliance]:
-    """The units' periodic reports of the period: the focal agency's own report to the UBND is the
-    one being written, and ad hoc requests are not the periodic duty."""
-    focal = province(slug).focal_agency
-    return [c for c in view.rows if c.duty == PERIODIC and c.agency != focal]
-
-
 def compliance_lines(rows: Sequence[Compliance], note: str | None = None) -> tuple[m.ComplianceSummary,
                                                                                   list[m.ComplianceLine]]:
     """The counts, and the agencies that sent late (first) or not at all, each in Vietnamese order of names."""
@@ -321,7 +314,7 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
     plan_rows = await _rows(conn, "plans", select(plans).where(plans.c.province == province_slug)
                             .order_by(plans.c.issued_on, plans.c.plan_id), plans.c.plan_id)
     view = await _compliance(conn, province_slug, period, as_of)
-    compliance_rows = periodic_duties(view, province_slug)
+    compliance_rows = units_periodic(view.rows, province_slug)
     summary, late_or_missing = compliance_lines(compliance_rows, view.note)
     listed = [c.agency for c in compliance_rows if c.status in ("late", "missing")]
     in_force = [p for p in plan_rows if p["issued_on"] is None or p["issued_on"] <= end]
