@@ -49,6 +49,16 @@ def api(system: System, path: str, province: str = "ha-tinh", **params: str) -> 
     return system.get(path, province=province, **params).json()
 
 
+def test_the_demos_escalation_messages_name_agencies_and_plans_never_their_codes(demo: System):
+    seen = 0
+    for province in ("ha-tinh", "gia-lai", "kon-tum", "dong-nai"):
+        messages = [e["message"] for e in api(demo, "/api/escalations", province=province)["items"]]
+        codes = {a.slug for a in agencies(province)} | {f"{province}-"}
+        assert not [(c, m) for m in messages for c in codes if c in m], province
+        seen += len(messages)
+    assert seen > 0
+
+
 @pytest.fixture
 async def page():
     ARTIFACTS.mkdir(exist_ok=True)
