@@ -1,10 +1,11 @@
-"""The integration guide's Python examples (docs/examples) run as an agency developer runs them, against
-the real stack, with the credentials file `doingoai credentials issue` prints: the event built with the
-CloudEvents SDK is accepted (HTTP 202, or a JetStream acknowledgement) and is readable afterwards."""
+"""The integration guide's examples (docs/examples) run as an agency developer runs them, against the
+real stack, with what `doingoai credentials issue` prints: the event (built with the CloudEvents SDK, or
+written out for curl) is accepted (HTTP 202, or a JetStream acknowledgement) and is readable afterwards."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -58,6 +59,19 @@ def test_the_http_example_posts_a_cloudevent_that_is_stored_and_read_back(system
     raised = [r for r in rows if f"difficulty/{r['difficulty_id']}" == subject]
     assert len(raised) == 1, rows
     assert raised[0]["agency"] == AGENCY and raised[0]["topic"] == "Thủ tục cấp phép hội thảo quốc tế"
+
+
+def test_the_curl_example_posts_an_event_that_is_stored(system: System):
+    creds = system.credentials("ha-tinh", AGENCY)
+    env = {**os.environ, "DOINGOAI_URL": creds["http"], "DOINGOAI_TOKEN": creds["token"]}
+    done = subprocess.run(["bash", str(EXAMPLES / "publish_curl.sh"), "ha-tinh", AGENCY], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    out = json.loads(done.stdout)
+    assert out["duplicate"] is False
+    stored = read_event(system, out["id"])
+    assert stored["sequence"] == out["sequence"]
+    assert stored["event"]["data"]["topic"] == "Thủ tục cấp phép hội thảo quốc tế"
 
 
 def test_the_nats_example_publishes_a_cloudevent_that_is_stored_and_projected(system: System, tmp_path: Path):
