@@ -52,7 +52,7 @@ def main(creds: dict[str, str]) -> None:
         if answer.status_code != 202:  # 4xx: {"error": <loại lỗi>, "problems": [{"path", "message"}]}
             sys.exit(f"{answer.status_code} {answer.text}")
         stored = answer.json()  # {"id", "sequence", "duplicate"}
-        # Mô hình đọc được dựng sau khi lưu, thường trong chưa tới một giây: chờ sự kiện hiện ra.
+        # Dữ liệu để đọc được dựng sau khi sự kiện đã lưu, thường chưa tới một giây: chờ sự kiện hiện ra.
         for _ in range(100):
             read = client.get(f"/api/events/{event.get_id()}", params={"source": event.get_source()})
             if read.status_code != 404:
