@@ -63,8 +63,8 @@ def test_the_readme_links_every_docs_page():
 
 
 def test_the_two_commands_are_the_scripts_ci_and_a_user_run():
-    commands = [block for block in code_blocks(README)
-                if any(line.startswith("./scripts/") for line in block.splitlines())][0]
+    commands = next(block for block in code_blocks(README)
+                    if any(line.startswith("./scripts/") for line in block.splitlines()))
     assert [line.split("#")[0].strip() for line in commands.splitlines()] == ["./scripts/up", "./scripts/test"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^exec \./scripts/test\b", ci, re.M), ".ci/run must run the README's test command"
