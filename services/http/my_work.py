@@ -32,8 +32,10 @@ async def get_my_work(request: Request, province: str | None = None, day: date |
     today = today_or(day)
     async with state(request).engine.connect() as conn:
         items = [i.as_dict() for i in await my_work(conn, province, identity.agency, role, today)]
-    if wants_csv(request):
-        return table_response(request, items, f"viec-can-lam-{identity.agency}")
+    if wants_csv(request):  # one column for each field any item has
+        columns = list(dict.fromkeys(key for item in items for key in item))
+        return table_response(request, [{k: item.get(k) for k in columns} for item in items],
+                              f"viec-can-lam-{identity.agency}")
     person = identity.person
     return JSONResponse({
         "province": province, "agency": identity.agency, "agency_name": agency_name(province, identity.agency),
