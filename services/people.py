@@ -45,7 +45,7 @@ BCRYPT_ROUNDS = 12
 SCHEME = "bcrypt-hmac-sha256$"
 """The prefix of every stored hash: another scheme (argon2, say) can be added beside it."""
 PUBLIC_COLUMNS = (users.c.username, users.c.province, users.c.agency, users.c.name, users.c.title, users.c.role,
-                  users.c.disabled, users.c.created_at)
+                  users.c.disabled, users.c.created_at, users.c.oidc_issuer)
 """What is ever read back of an account: never its hash."""
 
 
@@ -132,7 +132,8 @@ def identity_of(province: str, agency: str, person: Person) -> Identity:
 
 def public(row: Any) -> dict[str, Any]:
     return {"username": row.username, "province": row.province, "agency": row.agency, "name": row.name,
-            "title": row.title, "role": row.role, "disabled": row.disabled, "created_at": row.created_at.isoformat()}
+            "title": row.title, "role": row.role, "disabled": row.disabled, "created_at": row.created_at.isoformat(),
+            "oidc_issuer": row.oidc_issuer}
 
 
 async def add_user(engine: AsyncEngine, *, province: str, agency: str, username: str, name: str, title: str,
@@ -142,7 +143,8 @@ async def add_user(engine: AsyncEngine, *, province: str, agency: str, username:
     check_account(province, agency, username, name, title, role)
     hashed = await asyncio.to_thread(hash_password, check_password(password))
     row = {"username": username, "province": province, "agency": agency, "name": name, "title": title,
-           "role": role, "password_hash": hashed, "disabled": False, "created_at": datetime.now(UTC)}
+           "role": role, "password_hash": hashed, "disabled": False, "created_at": datetime.now(UTC),
+           "oidc_issuer": None}
     try:
         async with engine.begin() as conn:
             await conn.execute(users.insert().values(**row))
@@ -199,11 +201,12 @@ async def reset_password(engine: AsyncEngine, username: str, password: str) -> d
 
 async def authenticate(engine: AsyncEngine, username: str, password: str) -> Identity:
     """The identity of the account if `password` is its own: WrongPassword otherwise (an unknown
-    username costs the same time), AccountDisabled for a disabled account's right password."""
+    username costs the same time, and so does an account of the single sign-on, which has no password),
+    AccountDisabled for a disabled account's right password."""
     async with engine.connect() as conn:
         row = (await conn.execute(select(users).where(users.c.username == username))).first()
-    stored = row.password_hash if row is not None else _decoy()
-    if not await asyncio.to_thread(verify_password, password, stored) or row is None:
+    stored = row.password_hash if row is not None and row.password_hash is not None else _decoy()
+    if not await asyncio.to_thread(verify_password, password, stored) or row is None or row.password_hash is None:
         raise WrongPassword("wrong username or password")
     if row.disabled or row.agency == SYSTEM:
         raise AccountDisabled(f"the account {username!r} is disabled")
