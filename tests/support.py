@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -192,5 +193,39 @@ def bare_nats_server(base: Path) -> Iterator[str]:
                 raise RuntimeError("nats-server exited")
             time.sleep(0.05)
         yield f"nats://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+OIDC_PROVIDER_DIR = Path(__file__).parent / "oidc"
+
+
+@contextmanager
+def oidc_provider(base: Path, client_id: str, client_secret: str, redirect_uri: str) -> Iterator[str]:
+    """A real OpenID provider (tests/oidc/provider.js, panva's oidc-provider on Node.js) with one client;
+    its issuer URL. Stopped on the way out, whatever happened."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node (Node.js 18 or later) is needed to run the OpenID provider of the tests: "
+                           "install nodejs and npm, then ./scripts/bootstrap test")
+    if not (OIDC_PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
+        raise RuntimeError("tests/oidc/node_modules is missing: ./scripts/bootstrap test installs it (npm ci)")
+    port = free_port()
+    base.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PORT": str(port), "CLIENT_ID": client_id, "CLIENT_SECRET": client_secret,
+           "REDIRECT_URI": redirect_uri}
+    with (base / "oidc-provider.log").open("ab") as log:
+        proc = subprocess.Popen([node, str(OIDC_PROVIDER_DIR / "provider.js")], cwd=OIDC_PROVIDER_DIR, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            if is_listening(port):
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(f"the OpenID provider exited; see {base / 'oidc-provider.log'}")
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("the OpenID provider did not listen within 15 s")
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(proc)

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import structlog
 from authlib.integrations.base_client import MismatchingStateError
 from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
@@ -112,7 +112,7 @@ async def _discover(sso: SingleSignOn) -> None:
     """The provider's metadata (fetched once), which must name the configured issuer."""
     try:
         metadata = await sso.client.load_server_metadata()
-    except (httpx.HTTPError, ValueError) as exc:
+    except (httpx2.HTTPError, ValueError) as exc:
         log.warning("oidc.discovery_failed", issuer=sso.provider.issuer, error=repr(exc)[:300])
         raise Refused(503, "oidc_unavailable", UNAVAILABLE) from None
     if metadata.get("issuer") != sso.provider.issuer:
@@ -142,7 +142,7 @@ async def begin(request: Request) -> Response:
         response = await sso.client.authorize_redirect(request, sso.provider.redirect_uri)
     except Refused as refused:
         return _answer(request, refused)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         log.warning("oidc.begin_failed", error=repr(exc)[:300])
         return _answer(request, Refused(503, "oidc_unavailable", UNAVAILABLE))
     response.headers.update(NO_STORE)
@@ -194,7 +194,7 @@ async def callback(request: Request) -> Response:
         who = await sign_in_linked(state(request).engine, sso.provider.issuer, person)
     except Refused as refused:
         return _answer(request, refused)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         log.warning("oidc.provider_unreachable", error=repr(exc)[:300])
         return _answer(request, Refused(503, "oidc_unavailable", UNAVAILABLE))
     except Unmapped as exc:

@@ -43,6 +43,13 @@ const ACCOUNTS = {
     department: 'Công ty Du lịch Hồng Lĩnh', // not an agency of the province
     groups: ['/doingoai/chuyen-vien'],
   },
+  'pham.van.trung': { // the username of an account the test makes with a password
+    preferred_username: 'pham.van.trung',
+    name: 'Phạm Văn Trung (một cửa)',
+    province: 'ha-tinh',
+    department: 'Sở Tư pháp',
+    groups: ['/doingoai/lanh-dao'],
+  },
 };
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
