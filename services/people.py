@@ -3,8 +3,9 @@ role), passwords kept only as hashes, and the `Identity` a signed-in person acts
 
 Roles: a `specialist` (chuyên viên) or `leader` (lãnh đạo) speaks for the agency of the account, as
 its token would; an `auditor` reads the province and writes nothing; an `admin` reads the province
-and manages its accounts. `identity_of` is the one mapping from an account to an `Identity`: a
-later OpenID Connect sign-in maps its claims to a `Person` and an agency, and goes through it too.
+and manages its accounts. `identity_of` is the one mapping from an account to an `Identity`: the
+OpenID Connect sign-in (`services.oidc`) maps its claims to a `Person` and an agency, and goes through
+it too; its accounts have no password.
 
 Passwords are hashed with bcrypt (cost `BCRYPT_ROUNDS`) over an HMAC-SHA256 of the password keyed
 with the bcrypt salt, so a password longer than bcrypt's 72 bytes still counts whole; they are
