@@ -87,10 +87,10 @@ class System:
     def runtime(self) -> dict[str, Any]:
         return json.loads((self.data_dir / "runtime.json").read_text())
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "services.cli.main", *args], env=self.env(), capture_output=True, text=True,
-            timeout=180,
+            [sys.executable, "-m", "services.cli.main", *args], env=self.env(), input=stdin, capture_output=True,
+            text=True, timeout=180,
         )
 
     def credentials(self, province: str, agency: str, role: str = "agency") -> dict[str, str]:
@@ -198,6 +198,7 @@ def bare_nats_server(base: Path) -> Iterator[str]:
 
 
 OIDC_PROVIDER_DIR = Path(__file__).parent / "oidc"
+OIDC_CLIENT_ID = "doingoai-ha-tinh"
 
 
 @contextmanager

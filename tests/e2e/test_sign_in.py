@@ -43,6 +43,8 @@ async def test_an_official_signs_in_through_the_page_sees_the_dashboard_and_sign
 
         await page.goto(f"{signed.http}/?province=ha-tinh&period=2021-H1#nhiem-vu")
         await page.wait_for_url("**/login?next=*")  # no token in this browser, no session: sign in first
+        await page.wait_for_load_state("networkidle")
+        assert await page.is_hidden("#sso")  # no single sign-on configured: no button for it
         await page.fill("#username", "tran.thi.binh")
         await page.fill("#password", "sai mật khẩu")
         await page.click("button[type=submit]")

@@ -6,10 +6,6 @@ the session cookie as with a password, writes naming the person, and the refusal
 from __future__ import annotations
 
 import json
-import secrets
-import subprocess
-import sys
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -18,11 +14,10 @@ import httpx
 import pytest
 
 from schemas.codec import encode
-from tests.support import System, new_system, oidc_provider, sample
+from tests.support import OIDC_CLIENT_ID, System, sample
 
 pytestmark = pytest.mark.integration
 CE = {"content-type": "application/cloudevents+json"}
-CLIENT_ID = "doingoai-ha-tinh"
 
 
 class Form(HTMLParser):
@@ -41,25 +36,6 @@ class Form(HTMLParser):
             self.fields[str(found["name"])] = found.get("value") or ""
 
 
-@pytest.fixture(scope="module")
-def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """A system whose sign-in page offers the provider; the provider knows its callback address."""
-    base = tmp_path_factory.mktemp("oidc")
-    system = new_system(base)
-    secret = secrets.token_urlsafe(24)
-    with oidc_provider(base, CLIENT_ID, secret, f"{system.http}/login/oidc/callback") as issuer:
-        system.env_extra.update(
-            DOINGOAI_ESCALATIONS="false", DOINGOAI_OIDC_ISSUER=issuer, DOINGOAI_OIDC_CLIENT_ID=CLIENT_ID,
-            DOINGOAI_OIDC_CLIENT_SECRET=secret, DOINGOAI_OIDC_SCOPES="openid profile doingoai",
-            DOINGOAI_OIDC_AGENCY_CLAIM="department",
-            DOINGOAI_OIDC_AGENCY_MAP=json.dumps({"Sở Tư pháp": "so-tu-phap"}),
-            DOINGOAI_OIDC_ROLE_MAP=json.dumps({"/doingoai/lanh-dao": "leader", "/doingoai/chuyen-vien": "specialist"}))
-        try:
-            yield system.start()
-        finally:
-            system.stop()
-
-
 def to_callback(system: System, login: str, client: httpx.Client | None = None) -> tuple[httpx.Client, str]:
     """Begin the sign-in at the system, sign in at the provider as `login` and consent: the browser (the
     client, with its cookies) and the callback URL the provider sends it to, not yet visited."""
@@ -68,7 +44,8 @@ def to_callback(system: System, login: str, client: httpx.Client | None = None) 
     assert response.status_code == 302, response.text
     assert "doingoai_oidc" in client.cookies  # the state cookie of this browser
     authorize = dict(parse_qsl(urlsplit(response.headers["location"]).query))
-    assert authorize["code_challenge_method"] == "S256" and authorize["state"] and authorize["nonce"]
+    assert authorize["client_id"] == OIDC_CLIENT_ID and authorize["code_challenge_method"] == "S256"
+    assert authorize["code_challenge"] and authorize["state"] and authorize["nonce"]
     for _ in range(12):
         if response.is_redirect:
             target = urljoin(str(response.url), response.headers["location"])
@@ -90,65 +67,60 @@ def sign_in(system: System, login: str) -> tuple[httpx.Client, httpx.Response]:
     return client, client.get(callback)
 
 
-def users(system: System, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli.main", "users", *args], env=system.env(),
-                          input=password, capture_output=True, text=True, timeout=180)
-
-
 def account(system: System, username: str) -> dict[str, Any] | None:
-    done = users(system, "list", "--province", "ha-tinh", "--json")
+    done = system.cli("users", "list", "--province", "ha-tinh", "--json")
     assert done.returncode == 0, done.stderr
     return next((u for u in json.loads(done.stdout) if u["username"] == username), None)
 
 
-def test_the_sign_in_page_offers_the_provider(sso: System):
-    options = httpx.get(f"{sso.http}/api/login-options").json()
+def test_the_sign_in_page_offers_the_provider(oidc_system: System):
+    options = httpx.get(f"{oidc_system.http}/api/login-options").json()
     assert options == {"password": True, "oidc": {"label": "Đăng nhập bằng tài khoản một cửa/SSO",
                                                   "url": "/login/oidc"}}
-    page = httpx.get(f"{sso.http}/login")
+    page = httpx.get(f"{oidc_system.http}/login")
     assert 'id="sso-link"' in page.text and 'href="/login/oidc"' in page.text
 
 
-def test_a_person_of_the_provider_signs_in_and_writes_as_the_agency_of_the_claims(sso: System):
-    client, r = sign_in(sso, "nguyen.van.an")
+def test_a_person_of_the_provider_signs_in_and_writes_as_the_agency_of_the_claims(oidc_system: System):
+    client, r = sign_in(oidc_system, "nguyen.van.an")
     assert r.status_code == 200, r.text
     cookie = r.headers["set-cookie"]
     assert "doingoai_session=" in cookie and "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
-    me = client.get(f"{sso.http}/api/me").json()
+    me = client.get(f"{oidc_system.http}/api/me").json()
     assert {k: me[k] for k in ("username", "name", "title", "role", "agency", "province")} == {
         "username": "nguyen.van.an", "name": "Nguyễn Văn An", "title": "Phó Giám đốc Sở Tư pháp",
         "role": "leader", "agency": "so-tu-phap", "province": "ha-tinh"}  # "Sở Tư pháp" and the group, mapped
 
-    event = sample("difficulty_raised", agency="so-tu-phap")
-    assert client.post(f"{sso.http}/events", content=encode(event), headers=CE).status_code == 403  # no CSRF token
-    stored = client.post(f"{sso.http}/events", content=encode(event), headers={**CE, "x-csrf-token": me["csrf_token"]})
+    event, events = sample("difficulty_raised", agency="so-tu-phap"), f"{oidc_system.http}/events"
+    assert client.post(events, content=encode(event), headers=CE).status_code == 403  # no CSRF token
+    stored = client.post(events, content=encode(event), headers={**CE, "x-csrf-token": me["csrf_token"]})
     assert stored.status_code == 202, stored.text
-    sso.wait_projected(stored.json()["sequence"])
-    got = client.get(f"{sso.http}/api/events/{event.id}")
+    oidc_system.wait_projected(stored.json()["sequence"])
+    got = client.get(f"{oidc_system.http}/api/events/{event.id}")
     assert got.status_code == 200 and got.json()["event"]["actor"] == "Nguyễn Văn An (nguyen.van.an)"
 
-    linked = account(sso, "nguyen.van.an")
-    assert linked is not None and linked["oidc_issuer"] == sso.env_extra["DOINGOAI_OIDC_ISSUER"]
-    no_password = httpx.post(f"{sso.http}/login", json={"username": "nguyen.van.an", "password": "bất kỳ mật khẩu"})
+    linked = account(oidc_system, "nguyen.van.an")
+    assert linked is not None and linked["oidc_issuer"] == oidc_system.env_extra["DOINGOAI_OIDC_ISSUER"]
+    no_password = httpx.post(f"{oidc_system.http}/login", json={"username": "nguyen.van.an", "password": "bất kỳ mật"})
     assert no_password.status_code == 401  # a linked account has no password to sign in with
 
 
-def test_claims_that_name_no_agency_are_refused_and_open_no_session(sso: System):
-    client, r = sign_in(sso, "tran.van.khach")  # "Công ty Du lịch Hồng Lĩnh" is no agency of Hà Tĩnh
+def test_claims_that_name_no_agency_are_refused_and_open_no_session(oidc_system: System):
+    client, r = sign_in(oidc_system, "tran.van.khach")  # "Công ty Du lịch Hồng Lĩnh" is no agency of Hà Tĩnh
     assert r.status_code == 403, r.text
     assert r.json()["error"] == "oidc_unmapped" and r.json()["field"] == "agency"
     assert "không thuộc cơ quan nào của tỉnh Hà Tĩnh" in r.json()["message"]
     assert "doingoai_session" not in client.cookies
-    assert client.get(f"{sso.http}/api/me").status_code == 401
-    assert account(sso, "tran.van.khach") is None  # no account was made
+    assert client.get(f"{oidc_system.http}/api/me").status_code == 401
+    assert account(oidc_system, "tran.van.khach") is None  # no account was made
 
-    browser, callback = to_callback(sso, "tran.van.khach")
+    browser, callback = to_callback(oidc_system, "tran.van.khach")
     page = browser.get(callback, headers={"accept": "text/html"})  # a browser goes back to the sign-in page
     assert page.status_code == 303 and page.headers["location"] == "/login?loi=oidc_agency"
 
 
-def test_a_tampered_or_foreign_state_is_refused(sso: System):
-    client, callback = to_callback(sso, "le.thi.hoa")
+def test_a_tampered_or_foreign_state_is_refused(oidc_system: System):
+    client, callback = to_callback(oidc_system, "le.thi.hoa")
     parts = urlsplit(callback)
     query = dict(parse_qsl(parts.query))
     tampered = urlunsplit(parts._replace(query=urlencode({**query, "state": query["state"][:-2] + "xy"})))
@@ -166,27 +138,28 @@ def test_a_tampered_or_foreign_state_is_refused(sso: System):
     assert client.get(callback).status_code == 400  # a state is used once
 
 
-def test_a_disabled_account_of_the_provider_signs_in_no_more(sso: System):
-    client, r = sign_in(sso, "le.thi.hoa")
+def test_a_disabled_account_of_the_provider_signs_in_no_more(oidc_system: System):
+    client, r = sign_in(oidc_system, "le.thi.hoa")
     assert r.status_code == 200, r.text
-    assert users(sso, "disable", "--username", "le.thi.hoa").returncode == 0
+    assert oidc_system.cli("users", "disable", "--username", "le.thi.hoa").returncode == 0
     try:
-        again, refused = sign_in(sso, "le.thi.hoa")
+        again, refused = sign_in(oidc_system, "le.thi.hoa")
         assert refused.status_code == 403 and refused.json()["error"] == "disabled", refused.text
         assert "doingoai_session" not in again.cookies
-        assert client.get(f"{sso.http}/api/me").status_code == 401  # its session ended too
+        assert client.get(f"{oidc_system.http}/api/me").status_code == 401  # its session ended too
     finally:
-        users(sso, "enable", "--username", "le.thi.hoa")
+        oidc_system.cli("users", "enable", "--username", "le.thi.hoa")
 
 
-def test_the_provider_does_not_take_over_an_account_with_a_password(sso: System):
+def test_the_provider_does_not_take_over_an_account_with_a_password(oidc_system: System):
     password = "mật khẩu riêng 2021"
-    made = users(sso, "add", "--province", "ha-tinh", "--agency", "so-noi-vu", "--username", "pham.van.trung",
-                 "--name", "Phạm Văn Trung", "--title", "Chuyên viên", "--role", "specialist", "--password-stdin",
-                 password=password + "\n")
+    made = oidc_system.cli("users", "add", "--province", "ha-tinh", "--agency", "so-noi-vu", "--username",
+                           "pham.van.trung", "--name", "Phạm Văn Trung", "--title", "Chuyên viên", "--role",
+                           "specialist", "--password-stdin", stdin=password + "\n")
     assert made.returncode == 0, made.stderr
-    _, r = sign_in(sso, "pham.van.trung")  # the provider's account of the same username
+    _, r = sign_in(oidc_system, "pham.van.trung")  # the provider's account of the same username
     assert r.status_code == 409 and r.json()["error"] == "username_taken", r.text
-    kept = account(sso, "pham.van.trung")
+    kept = account(oidc_system, "pham.van.trung")
     assert kept is not None and kept["oidc_issuer"] is None and kept["agency"] == "so-noi-vu"
-    assert httpx.post(f"{sso.http}/login", json={"username": "pham.van.trung", "password": password}).status_code == 200
+    own = httpx.post(f"{oidc_system.http}/login", json={"username": "pham.van.trung", "password": password})
+    assert own.status_code == 200 and own.json()["agency"] == "so-noi-vu"
