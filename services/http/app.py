@@ -16,7 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.codec import InvalidEvent
-from services.http import coordination, escalations, ingest, meta, oidc, read, signin, users
+from services.http import coordination, escalations, ingest, meta, names, oidc, read, signin, users
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
 from services.http.limits import Limits, TooManyRequests
@@ -106,6 +106,7 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     app.include_router(ingest.router)
     app.include_router(read.router)
     app.include_router(coordination.router)
+    app.include_router(names.router)
     app.include_router(escalations.router)
     app.include_router(audit_router)
     app.include_router(report_download_router)
