@@ -3,15 +3,11 @@ as themselves, and signs out; an unsigned visitor is sent to the sign-in page.""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 from playwright.async_api import async_playwright
 
 from tests.e2e.test_dashboard import ARTIFACTS, CHROMIUM, FLAGS
-from tests.support import System, new_system
+from tests.support import System, demo_system
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "mật khẩu của Bình 2021"
@@ -19,18 +15,12 @@ PASSWORD = "mật khẩu của Bình 2021"
 
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory: pytest.TempPathFactory):
-    system = new_system(tmp_path_factory.mktemp("sign-in"), DOINGOAI_ESCALATIONS="false").start()
-    done = system.cli("demo")
-    assert done.returncode == 0, done.stderr
-    system.wait_projected(json.loads(done.stdout)["events"])
-    added = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "users", "add", "--province", "ha-tinh", "--agency", "so-ngoai-vu",
-         "--username", "tran.thi.binh", "--name", "Trần Thị Bình", "--title", "Phó Giám đốc Sở Ngoại vụ",
-         "--role", "leader", "--password-stdin"],
-        env=system.env(), input=PASSWORD + "\n", capture_output=True, text=True, timeout=180)
-    assert added.returncode == 0, added.stderr
-    yield system
-    system.stop()
+    with demo_system(tmp_path_factory.mktemp("sign-in"), DOINGOAI_ESCALATIONS="false") as (system, _):
+        added = system.cli("users", "add", "--province", "ha-tinh", "--agency", "so-ngoai-vu", "--username",
+                           "tran.thi.binh", "--name", "Trần Thị Bình", "--title", "Phó Giám đốc Sở Ngoại vụ",
+                           "--role", "leader", "--password-stdin", input=PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+        yield system
 
 
 async def test_an_official_signs_in_through_the_page_sees_the_dashboard_and_signs_out(signed: System):
