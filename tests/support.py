@@ -87,9 +87,10 @@ class System:
     def runtime(self) -> dict[str, Any]:
         return json.loads((self.data_dir / "runtime.json").read_text())
 
-    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`doingoai ARGS...` against this system, `input` (a password, say) on its standard input."""
         return subprocess.run(
-            [sys.executable, "-m", "services.cli.main", *args], env=self.env(), input=stdin, capture_output=True,
+            [sys.executable, "-m", "services.cli.main", *args], env=self.env(), input=input, capture_output=True,
             text=True, timeout=180,
         )
 
@@ -166,6 +167,21 @@ def nats_options(creds: dict[str, str]) -> dict[str, str]:
 
 def new_system(tmp: Path, **env: str) -> System:
     return System(tmp / f"data-{uuid.uuid4().hex[:6]}", free_port(), env_extra=env)
+
+
+@contextmanager
+def demo_system(base: Path, **env: str) -> Iterator[tuple[System, dict[str, Any]]]:
+    """A system of its own loaded by `doingoai demo`, every event projected, and the demo's summary; the
+    system is stopped however the tests using it end."""
+    system = new_system(base, **env).start()
+    try:
+        done = system.cli("demo")
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        system.wait_projected(summary["events"])
+        yield system, summary
+    finally:
+        system.stop()
 
 
 def sample(name: str, province: str = "ha-tinh", agency: str = "so-ngoai-vu", aggregate_id: str | None = None,

@@ -4,9 +4,6 @@ a single sign-on, the page's button leads through the real OpenID provider's pag
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +11,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from tests.e2e.test_dashboard import ARTIFACTS, CHROMIUM, FLAGS
-from tests.support import System, new_system
+from tests.support import System, demo_system
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "mật khẩu của Bình 2021"
@@ -22,18 +19,12 @@ PASSWORD = "mật khẩu của Bình 2021"
 
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory: pytest.TempPathFactory):
-    system = new_system(tmp_path_factory.mktemp("sign-in"), DOINGOAI_ESCALATIONS="false").start()
-    done = system.cli("demo")
-    assert done.returncode == 0, done.stderr
-    system.wait_projected(json.loads(done.stdout)["events"])
-    added = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "users", "add", "--province", "ha-tinh", "--agency", "so-ngoai-vu",
-         "--username", "tran.thi.binh", "--name", "Trần Thị Bình", "--title", "Phó Giám đốc Sở Ngoại vụ",
-         "--role", "leader", "--password-stdin"],
-        env=system.env(), input=PASSWORD + "\n", capture_output=True, text=True, timeout=180)
-    assert added.returncode == 0, added.stderr
-    yield system
-    system.stop()
+    with demo_system(tmp_path_factory.mktemp("sign-in"), DOINGOAI_ESCALATIONS="false") as (system, _):
+        added = system.cli("users", "add", "--province", "ha-tinh", "--agency", "so-ngoai-vu", "--username",
+                           "tran.thi.binh", "--name", "Trần Thị Bình", "--title", "Phó Giám đốc Sở Ngoại vụ",
+                           "--role", "leader", "--password-stdin", input=PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+        yield system
 
 
 @asynccontextmanager

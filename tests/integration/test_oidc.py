@@ -155,7 +155,7 @@ def test_the_provider_does_not_take_over_an_account_with_a_password(oidc_system:
     password = "mật khẩu riêng 2021"
     made = oidc_system.cli("users", "add", "--province", "ha-tinh", "--agency", "so-noi-vu", "--username",
                            "pham.van.trung", "--name", "Phạm Văn Trung", "--title", "Chuyên viên", "--role",
-                           "specialist", "--password-stdin", stdin=password + "\n")
+                           "specialist", "--password-stdin", input=password + "\n")
     assert made.returncode == 0, made.stderr
     _, r = sign_in(oidc_system, "pham.van.trung")  # the provider's account of the same username
     assert r.status_code == 409 and r.json()["error"] == "username_taken", r.text
