@@ -4,7 +4,6 @@ of Sở Ngoại vụ each see the escalations of their own level, and the specia
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -14,7 +13,7 @@ from schemas.reference import agencies
 from tests.e2e.test_dashboard import ARTIFACTS, BROWSER_ZONE, CHROMIUM, FLAGS
 from tests.integration.test_people import PASSWORD, add
 from tests.integration.test_roles import levels, publish_as_system
-from tests.support import System, new_system
+from tests.support import System, demo_system
 
 pytestmark = pytest.mark.e2e
 DAY = re.compile(r"^\d{2}/\d{2}/\d{4}( \d{2}:\d{2})?$")
@@ -23,13 +22,9 @@ DAY = re.compile(r"^\d{2}/\d{2}/\d{4}( \d{2}:\d{2})?$")
 @pytest.fixture(scope="module")
 async def working(tmp_path_factory: pytest.TempPathFactory):
     """The demo, and the three levels of an escalation about Sở Tư pháp's late report."""
-    system = new_system(tmp_path_factory.mktemp("my-work"), DOINGOAI_ESCALATIONS="false").start()
-    done = system.cli("demo")
-    assert done.returncode == 0, done.stderr
-    system.wait_projected(json.loads(done.stdout)["events"])
-    system.wait_projected(await publish_as_system(system, *levels("report/ha-tinh-so-tu-phap-2021-H1")))
-    yield system
-    system.stop()
+    with demo_system(tmp_path_factory.mktemp("my-work"), DOINGOAI_ESCALATIONS="false") as (system, _):
+        system.wait_projected(await publish_as_system(system, *levels("report/ha-tinh-so-tu-phap-2021-H1")))
+        yield system
 
 
 async def signed_in(browser: Browser, system: System, username: str) -> Page:

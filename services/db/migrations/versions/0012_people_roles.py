@@ -3,15 +3,15 @@
 A signed-in person's acknowledgement names the person (`<name> (<username>)`); the column is derived
 from the events, so a replay fills it.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
