@@ -18,7 +18,8 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.engine.batch import StreamMessage
-from projections.engine.runner import Handler, Planner, write_checkpoint
+from projections.engine.checkpoints import write_checkpoint
+from projections.engine.runner import Handler, Planner
 from projections.engine.stream_reader import read_batches
 
 Batches = asyncio.Queue[list[StreamMessage] | None]

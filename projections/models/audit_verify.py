@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.engine.batch import StreamMessage
-from projections.engine.runner import read_checkpoint
+from projections.engine.checkpoints import read_checkpoint
 from projections.engine.stream_reader import read_batches
 from projections.models.audit import GENESIS, chain_hash, describe
 from projections.models.audit_tables import audit_heads, audit_trail

@@ -70,7 +70,7 @@ class EventsHandler:
     """The events stream through every projection. `prepare` decodes a batch ahead of its turn;
     `plan` computes its changes, given the changes of the batch before it if that one is not
     committed yet, and `store` writes them. Everything it writes is derived from the stream (see
-    `projections.engine.runner.RELAXED_COMMIT`)."""
+    `projections.engine.checkpoints.RELAXED_COMMIT`)."""
 
     rebuildable = True
 

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.engine.batch import StreamMessage
-from projections.engine.runner import Runner, read_checkpoint, write_checkpoint
+from projections.engine.checkpoints import read_checkpoint, write_checkpoint
+from projections.engine.runner import Runner
 from projections.models.catalogue import all_projections
 from projections.models.handlers import EventsHandler, Planned, park_poison
 from schemas.codec import encode
