@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import GetJsonSchemaHandler
-from pydantic.fields import FieldInfo
+from pydantic.fields import ComputedFieldInfo, FieldInfo
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -125,7 +125,7 @@ ENUM_LABELS_VI: Mapping[str, Mapping[str, str]] = {
 """Enum class name -> {value: Vietnamese name}."""
 
 
-def vi_title(name: str, _: FieldInfo) -> str:
+def vi_title(name: str, _: FieldInfo | ComputedFieldInfo) -> str:
     """The `title` of a field that states none (pydantic's `field_title_generator`)."""
     return FIELD_TITLES_VI.get(name, name)
 

@@ -16,7 +16,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.codec import InvalidEvent
-from services.http import coordination, escalations, ingest, meta, names, read, signin, users
+from services.attachments import DEFAULT_MAX_BYTES, AttachmentStore
+from services.http import attachments, coordination, escalations, forms, ingest, meta, names, read, signin, users
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
 from services.http.limits import Limits, TooManyRequests
@@ -78,10 +79,12 @@ class SecurityHeaders:
 
 
 def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None,
-               hosts: list[str] | None = None, docs: bool = False, limits: Limits | None = None) -> FastAPI:
+               hosts: list[str] | None = None, docs: bool = False, limits: Limits | None = None,
+               attachment_max_bytes: int = DEFAULT_MAX_BYTES) -> FastAPI:
     """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher; `hosts`, the
     host names it answers (any, if None); `docs`, whether /docs and /redoc are served; `limits`, what
-    one client may cost it (the defaults when not given)."""
+    one client may cost it (the defaults when not given); `attachment_max_bytes`, the largest file an
+    event may carry."""
     lookup = lookup or CoalescingLookup(engine)
 
     @asynccontextmanager
@@ -98,7 +101,8 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
         redoc_url="/redoc" if docs else None,
     )
     publisher = Publisher(nc, lookup=lookup)
-    app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, limits=limits or Limits())
+    app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, attachments=AttachmentStore(nc),
+                                  limits=limits or Limits(), attachment_max_bytes=attachment_max_bytes)
     app.include_router(ingest.router)
     app.include_router(read.router)
     app.include_router(coordination.router)
@@ -109,6 +113,8 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     app.include_router(meta.router)
     app.include_router(signin.router)
     app.include_router(users.router)
+    app.include_router(forms.router)
+    app.include_router(attachments.router)
 
     app.add_middleware(SecurityHeaders)
     if hosts is not None:  # outermost: a request for another host (DNS rebinding) is refused first
