@@ -239,6 +239,7 @@ async function audit() {
 }
 
 const TABS = { "tong-quan": overview, "nhiem-vu": tasks, "bao-cao": compliance, "canh-bao": escalations, "doi-tac": partners, "kiem-toan": audit };
+Object.assign(TABS, window.doingoaiTabs || {});  // tabs of their own scripts, loaded before this one (forms.js)
 function currentTab() { return (location.hash || "#tong-quan").slice(1).split("/")[0] in TABS ? (location.hash || "#tong-quan").slice(1) : "tong-quan"; }
 async function render() {
   const tab = currentTab();
