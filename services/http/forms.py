@@ -5,6 +5,7 @@ the agency may speak on as the rules stand). The form posts the event through `P
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -75,7 +76,9 @@ def form_types(agency: str, can_publish: bool) -> list[EventType]:
     return sorted(found, key=lambda et: (_group(et.aggregate)[0], order[et.name]))
 
 
+@cache
 def form_of(et: EventType) -> dict[str, Any]:
+    """The form of an event type (built once: the schemas do not change while the service runs)."""
     rule = RULES[et.name]
     return {
         "name": et.name, "version": et.version, "type": et.ce_type, "aggregate": et.aggregate,
