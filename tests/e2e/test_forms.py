@@ -5,8 +5,6 @@ refused at its field first, and SNgV then finds both (and the file) through the 
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import time
 
 import httpx
@@ -15,6 +13,8 @@ from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.test_dashboard import ARTIFACTS, CHROMIUM, FLAGS
+from tests.e2e.test_my_work import rows, signed_in
+from tests.integration.test_people import add
 from tests.support import System, new_system
 
 pytestmark = pytest.mark.e2e
@@ -26,14 +26,15 @@ PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pa
 @pytest.fixture(scope="module")
 def district(tmp_path_factory: pytest.TempPathFactory):
     system = new_system(tmp_path_factory.mktemp("forms"), DOINGOAI_ESCALATIONS="false").start()
-    added = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "users", "add", "--province", "ha-tinh", "--agency",
-         "ubnd-huyen-nghi-xuan", "--username", "le.van.hung", "--name", "Lê Văn Hùng", "--title",
-         "Chuyên viên Phòng Nội vụ huyện Nghi Xuân", "--role", "specialist", "--password-stdin"],
-        env=system.env(), input=PASSWORD + "\n", capture_output=True, text=True, timeout=180)
-    assert added.returncode == 0, added.stderr
-    yield system
-    system.stop()
+    try:
+        added = system.cli("users", "add", "--province", "ha-tinh", "--agency", "ubnd-huyen-nghi-xuan",
+                           "--username", "le.van.hung", "--name", "Lê Văn Hùng", "--title",
+                           "Chuyên viên Phòng Nội vụ huyện Nghi Xuân", "--role", "specialist", "--password-stdin",
+                           input=PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+        yield system
+    finally:
+        system.stop()
 
 
 def _sngv(system: System, path: str, **params: str) -> httpx.Response:
@@ -130,3 +131,17 @@ async def test_a_district_official_records_a_difficulty_and_a_report_with_its_fi
     assert event["data"]["attachments"][0]["name"] == "Báo cáo 6 tháng đầu năm 2021.pdf"
     got = _sngv(district, f"/api/attachments/{sha}")
     assert got.status_code == 200 and got.content == PDF
+
+    # the receiving agency: a specialist of Sở Ngoại vụ signs in and finds both in "Việc cần làm"
+    specialist = add(district, "so-ngoai-vu", "specialist", "Đỗ Thị Mai", "Chuyên viên Sở Ngoại vụ")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = await signed_in(browser, district, specialist)
+        assert await page.get_attribute("body", "data-loaded") == "viec-can-lam"
+        titles = [r[2] for r in await rows(page)]
+        await page.screenshot(path=str(ARTIFACTS / "forms-received-my-work.png"), full_page=True)
+        await browser.close()
+    assert any(t.startswith("Tiếp nhận khó khăn “Thủ tục cho phép hội thảo quốc tế cấp huyện” của UBND huyện Nghi "
+                            "Xuân") for t in titles), titles
+    assert any("Báo cáo công tác đối ngoại 6 tháng năm 2021" in t and "UBND huyện Nghi Xuân" in t
+               for t in titles), titles
