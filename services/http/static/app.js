@@ -239,6 +239,7 @@ async function audit() {
 }
 
 const TABS = { "tong-quan": overview, "nhiem-vu": tasks, "bao-cao": compliance, "canh-bao": escalations, "doi-tac": partners, "kiem-toan": audit };
+Object.assign(TABS, window.doingoaiTabs || {});  // tabs of their own scripts, loaded before this one (forms.js)
 function firstTab() { return !token() && "viec-can-lam" in TABS ? "viec-can-lam" : "tong-quan"; }  // a person: their work
 function currentTab() { const asked = location.hash.slice(1); return asked.split("/")[0] in TABS ? asked : firstTab(); }
 async function render() {
