@@ -215,8 +215,8 @@ def test_no_code_uses_a_private_name_of_a_library(trees: dict[Path, ast.Module])
 
 
 ALLOWED = '''
-from projections import bulk
-from projections.runner import Runner
+from projections.engine import bulk
+from projections.engine.runner import Runner
 
 
 class Wire:
@@ -261,15 +261,15 @@ def test_the_check_refuses_a_library_private_name(source: str) -> None:
 
 
 def test_the_check_allows_our_own_private_names_and_documented_ones() -> None:
-    trees = {Path("services/ours.py"): ast.parse(ALLOWED), Path("projections/bulk.py"): ast.parse("_layout = 1"),
-             Path("projections/runner.py"): ast.parse("class Runner:\n    def _park(self): ...")}
+    trees = {Path("services/ours.py"): ast.parse(ALLOWED), Path("projections/engine/bulk.py"): ast.parse("_layout = 1"),
+             Path("projections/engine/runner.py"): ast.parse("class Runner:\n    def _park(self): ...")}
     assert private_uses(trees) == []
 
 
 def test_tests_may_look_into_our_objects_but_not_a_librarys() -> None:
     ours = ast.parse("class Runner:\n    def _park(self): ...")
     test = ast.parse("def test(runner, nc):\n    runner._park()\n    nc._ps")
-    found = private_uses({Path("projections/runner.py"): ours, Path("tests/unit/test_x.py"): test})
+    found = private_uses({Path("projections/engine/runner.py"): ours, Path("tests/unit/test_x.py"): test})
     assert found == ["tests/unit/test_x.py:3: nc._ps"]
 
 
