@@ -192,7 +192,7 @@ def replay_cmd(
             nc = await rt.connect_nats("doingoai-replay")
             try:
                 result = await replay(nc, database_url or rt.database_url, target, from_seq=from_seq, as_of=cutoff,
-                                      child_env=rt.child_env())
+                                      child_env=rt.child_env(), keys_from=rt.database_url)
             finally:
                 await nc.close()
             engine = make_engine(database_url or rt.database_url, target, pool_size=1)

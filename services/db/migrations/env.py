@@ -2,7 +2,7 @@
 
 from alembic import context
 
-import projections.audit_tables  # noqa: F401  (registers its tables on the same metadata)
+from projections import audit_tables, signatures  # noqa: F401  (register their tables on the same metadata)
 from projections.tables import metadata
 
 connection = context.config.attributes["connection"]
