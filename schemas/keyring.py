@@ -210,6 +210,6 @@ class KeyRing:
         try:
             check_core(material, attributes_of(event), event.time, member_text(raw, "data"))
             extensions = check_extensions(material, extensions_of(event), _known)
-        except Mismatch as exc:
+        except (Mismatch, BadMaterial) as exc:
             return SignatureRefusal(f"{INVALID}: {exc}")
         return Signed(key.key_id, key.algorithm, extensions)

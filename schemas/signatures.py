@@ -113,8 +113,12 @@ def core_digest(attributes: Mapping[str, str | None], time: datetime | str | Non
     return sha256(b"".join(parts))
 
 
-def ext_digest(values: Sequence[Value | None]) -> bytes:
-    """EXT_DIGEST of the signed extension attributes' values, in `signedextattrs` order (None: absent)."""
+def ext_digest(values: Sequence[Any]) -> bytes:
+    """EXT_DIGEST of the signed extension attributes' values, in `signedextattrs` order (None: absent);
+    BadMaterial for a value of no CloudEvents type (an object, an array, a fraction)."""
+    for value in values:
+        if value is not None and not isinstance(value, str | bool | int | bytes | datetime):
+            raise BadMaterial(f"a signed extension attribute holds a {type(value).__name__}, not a CloudEvents value")
     return sha256(b"".join(EMPTY if v is None or v == "" else sha256(canonical(v)) for v in values))
 
 
@@ -276,7 +280,7 @@ def sign_bytes(private: PrivateKey, message: bytes) -> bytes:
 
 
 def material_of(attributes: Mapping[str, str | None], time: datetime | str | None, data: bytes | None,
-                extensions: Mapping[str, Value] | None = None, signedextattrs: Sequence[str] = ()) -> Material:
+                extensions: Mapping[str, Any] | None = None, signedextattrs: Sequence[str] = ()) -> Material:
     """The verification material of an event (the signing protocol's steps 2 to 6)."""
     names = check_signed_names(list(signedextattrs))
     core = core_digest(attributes, time, data)
@@ -309,14 +313,17 @@ def check_core(material: Material, attributes: Mapping[str, str | None], time: d
                        "after signing")
 
 
-def check_extensions(material: Material, extensions: Mapping[str, Value], known: Callable[[str, Any], bool]) -> str:
+def check_extensions(material: Material, extensions: Mapping[str, Any], known: Callable[[str, Any], bool]) -> str:
     """"none" (no extension attribute signed), "verified", or "skipped" where the type of a signed
-    attribute is not known (`known(name, value)`); Mismatch if they changed after signing."""
+    attribute is not known (`known(name, value)`); Mismatch if they changed after signing, BadMaterial
+    if one holds no CloudEvents value."""
     if material.ext is None or material.signedextattrs is None:
         return "none"
     names = material.signedextattrs
-    if not all(known(n, extensions.get(n)) for n in names):
+    values = [extensions.get(n) for n in names]
+    digest = ext_digest(values)  # refuses values of no CloudEvents type, known or not
+    if not all(known(n, v) for n, v in zip(names, values, strict=True)):
         return "skipped"
-    if ext_digest([extensions.get(n) for n in names]) != material.ext:
+    if digest != material.ext:
         raise Mismatch(f"the signed extension attributes ({', '.join(names)}) changed after signing")
     return "verified"
