@@ -13,6 +13,7 @@ import typer
 from services import event_loop, logs
 from services.cli.audit import audit_app
 from services.cli.credentials import credentials_app
+from services.cli.keys import keys_app
 from services.cli.users import users_app
 from services.gc_tuning import tune_gc
 from services.settings import load
@@ -22,6 +23,7 @@ app = typer.Typer(help="Đối ngoại nhân dân: event backbone for provincial
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 T = TypeVar("T")
 
 
