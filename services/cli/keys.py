@@ -10,14 +10,10 @@ from typing import Any
 import typer
 
 from services.cli.credentials import AGENCY, PROVINCE, _with_engine
+from services.cli.users import _fail
 
 keys_app = typer.Typer(help="Agencies' signing keys (CloudEvents verifiability extension).", no_args_is_help=True)
 COLUMNS = ("key_id", "province", "agency", "algorithm", "added_at", "revoked_at")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 @keys_app.command("add")
@@ -36,9 +32,10 @@ def keys_add(
         check_agency(province, agency)
         pem = public_key.read_bytes()
         parse(pem)
-    except (OSError, ValueError) as exc:
-        raise _fail(str(exc) if not isinstance(exc, OSError) else f"cannot read {public_key}: {exc.strerror}") \
-            from None
+    except OSError as exc:
+        raise _fail(ValueError(f"cannot read {public_key}: {exc.strerror}")) from None
+    except ValueError as exc:
+        raise _fail(exc) from None
 
     async def action(rt: Any, engine: Any) -> dict[str, Any]:
         return (await add_key(engine, province, agency, pem)).as_dict()
@@ -46,7 +43,7 @@ def keys_add(
     try:
         print(json.dumps(_with_engine(action, reload_nats=False), indent=2))
     except (KeyRefused, BadKey) as exc:
-        raise _fail(str(exc), 1) from None
+        raise _fail(exc, 1) from None
 
 
 @keys_app.command("list")
@@ -60,7 +57,7 @@ def keys_list(
     from services.agency_keys import export, list_keys, list_requirements
 
     if format not in ("table", "json"):
-        raise _fail("--format is table or json")
+        raise _fail(ValueError("--format is table or json"))
 
     async def action(rt: Any, engine: Any) -> dict[str, Any]:
         return export(await list_keys(engine, province, agency), await list_requirements(engine, province, agency))
@@ -93,7 +90,7 @@ def keys_revoke(key_id: str = typer.Argument(..., help="The key's id (see `keys 
     try:
         print(json.dumps(_with_engine(action, reload_nats=False), indent=2))
     except KeyRefused as exc:
-        raise _fail(str(exc), 1) from None
+        raise _fail(exc, 1) from None
 
 
 @keys_app.command("require")
@@ -109,7 +106,7 @@ def keys_require(
     try:
         check_agency(province, agency)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
 
     async def action(rt: Any, engine: Any) -> tuple[dict[str, Any], int]:
         active = [k for k in await list_keys(engine, province, agency) if k.revoked_at is None]
