@@ -12,10 +12,11 @@ copies them from the live schema (`copy_keys`) and so decides as the live projec
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Identity, Table, Text, select
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Identity, Table, Text, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.batch import Batch, Stored
@@ -59,15 +60,23 @@ event_signatures = Table(
 )
 
 
+_KEYRING = text(
+    "SELECT (SELECT coalesce(json_agg(k), '[]') FROM agency_keys k WHERE k.province = ANY(:provinces)),"
+    " (SELECT coalesce(json_agg(r), '[]') FROM signature_requirements r WHERE r.province = ANY(:provinces))"
+)
+"""The keys and requirements of some provinces, in one round trip."""
+
+
 async def read_keyring(conn: AsyncConnection, provinces: Sequence[str]) -> KeyRing:
     """The keys registered in `provinces` and their requirements."""
     if not provinces:
         return KeyRing()
-    keys = await conn.execute(select(agency_keys).where(agency_keys.c.province.in_(provinces)))
-    required = await conn.execute(
-        select(signature_requirements).where(signature_requirements.c.province.in_(provinces)))
-    return KeyRing([AgencyKey.of(dict(r)) for r in keys.mappings()],
-                   [Requirement.of(dict(r)) for r in required.mappings()])
+    keys, required = (await conn.execute(_KEYRING, {"provinces": list(provinces)})).one()
+    return KeyRing([AgencyKey.of(k) for k in _rows(keys)], [Requirement.of(r) for r in _rows(required)])
+
+
+def _rows(found: Any) -> list[dict[str, Any]]:
+    return json.loads(found) if isinstance(found, str | bytes) else list(found)
 
 
 async def read(conn: AsyncConnection, batch: Batch) -> KeyRing:

@@ -58,7 +58,9 @@ _STORED: dict[str, Any] = {
     },
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _problem_response("Not JSON, or not an array in batched mode; the request is kept as rejected"),
+    400: _problem_response("`bad_json`: not JSON, or not an array in batched mode; `bad_signature`: the agency's "
+                           "signature (`dssematerial`) does not verify, or is missing where its province requires "
+                           "it; kept as rejected"),
     401: _problem_response("Missing, unknown or revoked bearer token, or a session that has ended"),
     403: _problem_response("Not a publishing role, or another agency's `source` (kept as rejected), or `csrf`: a "
                            "session's write without its X-CSRF-Token"),

@@ -12,6 +12,7 @@ session is marked `recordedvia: "session"` and carries only what the agency's ow
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from projections.signatures import event_signatures, read_keyring
 from schemas.codec import Event, InvalidEvent, Problem, decode, encode, encode_keeping_data
 from schemas.envelope import CloudEvent
 from schemas.jsontext import element_member_texts, member_text, strip
-from schemas.keyring import SignatureRefusal
+from schemas.keyring import KeyRing, SignatureRefusal
 from schemas.signatures import ATTRIBUTE
 from services.store.outgoing import Valid
 
@@ -63,20 +64,38 @@ def stored_bytes(envelope: CloudEvent, data: bytes | None) -> bytes:
     return encode(envelope) if data is None else encode_keeping_data(envelope, data)
 
 
+KEYRING_TTL_S = 1.0
+"""How long the door reuses a province's keys and requirements to let an event in (a refusal is always
+decided on a fresh read; the projection decides every event again by the moment it was recorded)."""
+_rings: dict[tuple[str, str], tuple[float, KeyRing]] = {}
+
+
+async def _keyring(engine: AsyncEngine, province: str, *, fresh: bool) -> KeyRing:
+    key = (str(engine.url), province)
+    cached = _rings.get(key)
+    if not fresh and cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    async with engine.connect() as conn:
+        ring = await read_keyring(conn, [province])
+    if len(_rings) > 1000:
+        _rings.clear()
+    _rings[key] = (time.monotonic() + KEYRING_TTL_S, ring)
+    return ring
+
+
 async def signature_refusals(engine: AsyncEngine, province: str,
                              decoded: Sequence[tuple[Valid, Event]]) -> list[InvalidEvent | None]:
     """For each event about to be stored, its refusal by the signature check, or None."""
     if not decoded:
         return []
-    async with engine.connect() as conn:
-        ring = await read_keyring(conn, [province])
     now = datetime.now(UTC)
-    out: list[InvalidEvent | None] = []
-    for valid, event in decoded:
-        found = ring.check(event.envelope, valid.raw, now)
-        out.append(InvalidEvent(found.kind, [Problem(found.path, found.message)])
-                   if isinstance(found, SignatureRefusal) else None)
-    return out
+    for fresh in (False, True):
+        ring = await _keyring(engine, province, fresh=fresh)
+        found = [ring.check(event.envelope, valid.raw, now) for valid, event in decoded]
+        if not any(isinstance(f, SignatureRefusal) for f in found):
+            break
+    return [InvalidEvent(f.kind, [Problem(f.path, f.message)]) if isinstance(f, SignatureRefusal) else None
+            for f in found]
 
 
 async def refusal_of(engine: AsyncEngine, envelope: CloudEvent) -> InvalidEvent | None:
