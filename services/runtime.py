@@ -15,6 +15,7 @@ from pathlib import Path
 import structlog
 from nats.aio.client import Client
 
+from services.attachments import ensure_bucket
 from services.credentials import nats_users, password_hash
 from services.db import make_engine
 from services.db.migrate import migrate
@@ -81,6 +82,7 @@ class Runtime:
             await ensure_streams(nc.jetstream(), dedup_window_s=s.dedup_window_s, replicas=s.stream_replicas,
                                  rejected_max_bytes=s.rejected_max_bytes,
                                  rejected_max_age_s=s.rejected_max_age_days * 86400)
+            await ensure_bucket(nc, s.stream_replicas)
         finally:
             await nc.close()
         return self

@@ -11,14 +11,19 @@ import os
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from services.oidc.config import OidcProvider, OidcSettings
 
 
 class BadSettings(ValueError):
     """A setting that cannot be used; the message is one line naming it and why."""
 
 
-class Settings(BaseSettings):
+class Settings(OidcSettings):
+    """Every setting; the OpenID Connect sign-in's (`oidc_*`) are declared in `services.oidc.config`."""
+
     model_config = SettingsConfigDict(
         env_prefix="DOINGOAI_",
         env_file=(os.environ.get("DOINGOAI_CONFIG") or "doingoai.env"),
@@ -51,6 +56,12 @@ class Settings(BaseSettings):
     rejected_max_bytes: int = Field(1024**3, ge=1024 * 1024, description=(
         "Most bytes the rejected-events stream holds; the oldest rejections go first"))
     rejected_max_age_days: float = Field(180, gt=0, description="Rejections older than this leave the stream")
+    attachment_max_mb: float = Field(20, gt=0, le=1024, description=(
+        "Largest file (PDF or .docx) an event may carry, in MB (2^20 bytes); a larger upload gets 413"))
+
+    @property
+    def attachment_max_bytes(self) -> int:
+        return int(self.attachment_max_mb * 1024 * 1024)
 
     @field_validator("http")
     @classmethod
@@ -82,6 +93,11 @@ class Settings(BaseSettings):
         return sorted({self.http_host_port[0], "localhost", "127.0.0.1"})
 
     @property
+    def oidc(self) -> OidcProvider | None:
+        """The OpenID provider people may sign in with, if one is configured."""
+        return self.oidc_provider(self.http)
+
+    @property
     def http_host_port(self) -> tuple[str, int]:
         rest = self.http.split("://", 1)[-1].rstrip("/")
         host, _, port = rest.rpartition(":")
@@ -94,7 +110,12 @@ def load() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a rule between settings: its message names them
+            raise BadSettings(message) from None
         name = "DOINGOAI_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise BadSettings(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None
+        raise BadSettings(f"{name}: {message}") from None
+    except SettingsError as exc:  # a value the settings sources could not even read
+        raise BadSettings(str(exc).split("\n")[0]) from None
     settings.data_dir = settings.data_dir.expanduser().resolve()
     return settings

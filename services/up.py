@@ -79,7 +79,8 @@ async def up(settings: Settings) -> None:
     host, port = settings.http_host_port
     lookup = CoalescingLookup(engine, window_s=settings.dedup_window_s)  # the HTTP service's and the NATS one
     app = create_app(engine, nc, lookup=lookup, hosts=settings.hosts, docs=settings.api_docs,
-                     limits=Limits(RejectedQuota(settings.rejected_quota_bytes)))
+                     limits=Limits(RejectedQuota(settings.rejected_quota_bytes)), sso=settings.oidc,
+                     attachment_max_bytes=settings.attachment_max_bytes)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     write_runtime_file(rt)
     workers = [

@@ -48,17 +48,32 @@ def _read_head(path: Path) -> Any:
         raise typer.Exit(2) from None
 
 
-def _report(result: Any, signatures: Any = None) -> None:
-    print(json.dumps({**result.as_dict(), **({"signatures": signatures.as_dict()} if signatures else {})}, indent=2))
+def _report(result: Any, files: tuple[int, list[Any]] | None = None, signatures: Any = None) -> None:
+    """Print the result (and the files' check: how many were read again, what is missing or altered; and
+    the signatures' check, if asked for)."""
+    out = result.as_dict()
+    if files is not None:
+        out["attachments_checked"] = files[0]
+        if files[1]:
+            out.update(ok=False, attachment_problems=[str(f) for f in files[1]])
+    if signatures is not None:
+        out["signatures"] = signatures.as_dict()
+        out["ok"] = out["ok"] and signatures.ok
+    print(json.dumps(out, indent=2))
     if not result.ok:
         typer.echo(f"audit verify FAILED at {result.finding}", err=True)
+        raise typer.Exit(1)
+    if files is not None and files[1]:
+        typer.echo(f"audit verify FAILED: {len(files[1])} attachment(s) missing or altered; first at {files[1][0]}",
+                   err=True)
         raise typer.Exit(1)
     if signatures is not None and not signatures.ok:
         for f in signatures.findings:
             typer.echo(f"audit verify FAILED at sequence {f['sequence']} (event {f['event_id']}): {f['problem']}",
                        err=True)
         raise typer.Exit(1)
-    typer.echo(f"audit trail verified: sequences 1..{result.verified_through}, head {result.head_hash}", err=True)
+    typer.echo(f"audit trail verified: sequences 1..{result.verified_through}, head {result.head_hash}"
+               + (f"; {files[0]} attachment(s) re-hashed" if files is not None else ""), err=True)
     if signatures is not None:
         typer.echo(f"signatures verified: {signatures.verified} stored signed events; {signatures.refused} "
                    "refused for their signature", err=True)
@@ -101,16 +116,19 @@ def verify_cmd(
     ring = _keyring(keys)
 
     async def main() -> Any:
+        from services.attachments import verify_trail_files
+
         async with _attached(schema) as (_, nc, engine):
             result = await verify(nc, engine, held=held, wait=wait, consumer=_projector())
+            files = await verify_trail_files(nc, engine, result.verified_through) if result.ok else None
             if not (signatures or keys) or not result.ok:
-                return result, None
+                return result, files, None
             from schemas.keyring import KeyRing
             from services.agency_keys import list_keys, list_requirements
             from services.audit_signatures import verify_signatures
 
             found = ring or KeyRing(await list_keys(engine), await list_requirements(engine))
-            return result, await verify_signatures(nc, engine, found, result.verified_through)
+            return result, files, await verify_signatures(nc, engine, found, result.verified_through)
 
     _report(*run(main))
 

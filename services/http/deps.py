@@ -7,17 +7,21 @@ import hmac
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.attachments import DEFAULT_MAX_BYTES, AttachmentStore
 from services.credentials import Identity, UnknownToken, identify
 from services.http.limits import Limits
 from services.sessions import NoSession, Session, session_of
 from services.store.publisher import Publisher
+
+if TYPE_CHECKING:
+    from services.http.oidc import SingleSignOn
 
 
 @dataclass
@@ -25,7 +29,11 @@ class AppState:
     engine: AsyncEngine
     nc: Client
     publisher: Publisher
+    attachments: AttachmentStore
     limits: Limits = field(default_factory=Limits)
+    attachment_max_bytes: int = DEFAULT_MAX_BYTES
+    sso: SingleSignOn | None = None
+    """The OpenID provider people may sign in with (`services.http.oidc`), if one is configured."""
 
 
 def state(request: Request) -> AppState:

@@ -17,7 +17,7 @@ from playwright.async_api import Page, async_playwright
 
 from schemas.reference import agencies, plans
 from services.names import vi_key
-from tests.support import System, new_system
+from tests.support import System, demo_system
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
@@ -33,16 +33,12 @@ LATEST = {"ha-tinh": "2021-H1", "kon-tum": "2021-H1", "gia-lai": "2020-H1", "don
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    system = new_system(tmp_path_factory.mktemp("e2e"), DOINGOAI_ESCALATION_TICK_S="1").start()
-    done = system.cli("demo")
-    assert done.returncode == 0, done.stderr
-    system.wait_projected(json.loads(done.stdout)["events"])
-    deadline = time.monotonic() + 60
-    while not api(system, "/api/escalations", province="ha-tinh", status="open")["items"]:
-        assert time.monotonic() < deadline, "no escalation was raised after the demo"
-        time.sleep(0.5)
-    yield system
-    system.stop()
+    with demo_system(tmp_path_factory.mktemp("e2e"), DOINGOAI_ESCALATION_TICK_S="1") as (system, _):
+        deadline = time.monotonic() + 60
+        while not api(system, "/api/escalations", province="ha-tinh", status="open")["items"]:
+            assert time.monotonic() < deadline, "no escalation was raised after the demo"
+            time.sleep(0.5)
+        yield system
 
 
 def api(system: System, path: str, province: str = "ha-tinh", **params: str) -> dict:

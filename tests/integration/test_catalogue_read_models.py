@@ -14,7 +14,7 @@ import pytest
 
 from schemas.reference import plan
 from services.demo.provinces import scenario
-from tests.support import System, new_system
+from tests.support import System, demo_system
 
 pytestmark = pytest.mark.integration
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -30,13 +30,8 @@ CONTRACT_EVENTS = {
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    system = new_system(tmp_path_factory.mktemp("demo"), DOINGOAI_ESCALATIONS="false").start()
-    done = system.cli("demo")
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
-    system.wait_projected(summary["events"])
-    yield system, summary
-    system.stop()
+    with demo_system(tmp_path_factory.mktemp("demo"), DOINGOAI_ESCALATIONS="false") as loaded:
+        yield loaded
 
 
 def get(system: System, path: str, province: str = "ha-tinh", **params: str) -> dict:

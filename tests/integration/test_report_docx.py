@@ -20,7 +20,7 @@ from services.names import vi_sorted
 from services.reports import labels as vi
 from services.reports.data import task_heading
 from services.reports.text_width import words
-from tests.support import System, new_system
+from tests.support import System, demo_system
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
@@ -30,12 +30,8 @@ WINDOW = {"from": "2020-12-15", "to": "2021-06-14"}
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    system = new_system(tmp_path_factory.mktemp("report"), DOINGOAI_ESCALATIONS="false").start()
-    done = system.cli("demo")
-    assert done.returncode == 0, done.stderr
-    system.wait_projected(json.loads(done.stdout)["events"])
-    yield system
-    system.stop()
+    with demo_system(tmp_path_factory.mktemp("report"), DOINGOAI_ESCALATIONS="false") as (system, _):
+        yield system
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,15 @@ event's verifying key
 replay copies them. `event_signatures` is derived from the stream (and the keys) by the projection's
 authority step; it starts empty: events stored before are not checked again.
 
-Revision ID: 0012
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
