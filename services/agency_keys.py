@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.signatures import agency_keys, signature_requirements
@@ -51,26 +51,27 @@ async def add_key(engine: AsyncEngine, province: str, agency: str, pem: bytes) -
     return row
 
 
-async def list_keys(engine: AsyncEngine, province: str | None = None, agency: str | None = None) -> list[AgencyKey]:
-    q = select(agency_keys).order_by(agency_keys.c.province, agency_keys.c.agency, agency_keys.c.added_at)
-    if province:
-        q = q.where(agency_keys.c.province == province)
-    if agency:
-        q = q.where(agency_keys.c.agency == agency)
+async def _rows(engine: AsyncEngine, table: Table, order: list[Any], province: str | None,
+                agency: str | None) -> list[dict[str, Any]]:
+    q = select(table).order_by(*order)
+    for column, value in (("province", province), ("agency", agency)):
+        if value:
+            q = q.where(table.c[column] == value)
     async with engine.connect() as conn:
-        return [AgencyKey.of(dict(r)) for r in (await conn.execute(q)).mappings()]
+        return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def list_keys(engine: AsyncEngine, province: str | None = None, agency: str | None = None) -> list[AgencyKey]:
+    c = agency_keys.c
+    return [AgencyKey.of(r) for r in await _rows(engine, agency_keys, [c.province, c.agency, c.added_at],
+                                                  province, agency)]
 
 
 async def list_requirements(engine: AsyncEngine, province: str | None = None,
                             agency: str | None = None) -> list[Requirement]:
     """Every change of a requirement, oldest first."""
-    q = select(signature_requirements).order_by(signature_requirements.c.since, signature_requirements.c.id)
-    if province:
-        q = q.where(signature_requirements.c.province == province)
-    if agency:
-        q = q.where(signature_requirements.c.agency == agency)
-    async with engine.connect() as conn:
-        return [Requirement.of(dict(r)) for r in (await conn.execute(q)).mappings()]
+    c = signature_requirements.c
+    return [Requirement.of(r) for r in await _rows(engine, signature_requirements, [c.since, c.id], province, agency)]
 
 
 async def revoke_key(engine: AsyncEngine, key_id: str) -> AgencyKey:
