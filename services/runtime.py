@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -21,7 +24,8 @@ from services.db.migrate import migrate
 from services.embedded.nats import EmbeddedNats
 from services.embedded.postgres import EmbeddedPostgres
 from services.natsauth import NatsUser, auth_conf
-from services.settings import Settings
+from services.reach import check_database, check_nats
+from services.settings import Settings, Unreachable
 from services.store.connect import connect
 from services.store.streams import ensure_streams
 
@@ -39,6 +43,16 @@ def service_secret(data_dir: Path) -> dict[str, str]:
         path.write_text(json.dumps({"user": SERVICE_USER, "password": password, "hash": password_hash(password)}))
         path.chmod(0o600)
     return json.loads(path.read_text())
+
+
+def embedded(name: str, start: Callable[[], str]) -> str:
+    """Start an embedded server (or attach to ours); Unreachable, in one line, if it cannot."""
+    try:
+        return start()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        detail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if isinstance(
+            exc, subprocess.CalledProcessError) and exc.stderr else []
+        raise Unreachable(f"embedded {name}: {exc}{': ' + detail[0] if detail else ''}") from None
 
 
 @dataclass
@@ -59,14 +73,24 @@ class Runtime:
         return await connect(self.nats_servers, user=self.nats_user, password=self.nats_password, name=name)
 
     async def start(self) -> Runtime:
-        """Start (or attach to) the servers, migrate, write the NATS auth, declare the streams."""
+        """Start (or attach to) the servers, migrate, write the NATS auth, declare the streams; a
+        server this started is stopped again if the rest fails."""
+        try:
+            await self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def _start(self) -> None:
         s = self.settings
         if s.database_url:
             self.database_url = s.database_url
         else:
             s.data_dir.mkdir(parents=True, exist_ok=True)
             self._pg = EmbeddedPostgres(s.data_dir)
-            self.database_url = self._pg.start()
+            self.database_url = embedded("PostgreSQL", self._pg.start)
+        await check_database(self.database_url)
         await migrate(self.database_url)
         if s.nats_url:
             self.nats_servers = s.nats_servers
@@ -74,8 +98,9 @@ class Runtime:
         else:
             secret = service_secret(s.data_dir)
             self.nats_user, self.nats_password = secret["user"], secret["password"]
-            self._nats = EmbeddedNats(s.data_dir)
-            self.nats_servers = [self._nats.start(await self.auth_conf())]
+            nats_server = self._nats = EmbeddedNats(s.data_dir)
+            self.nats_servers = [embedded("nats-server", partial(nats_server.start, await self.auth_conf()))]
+        await check_nats(self.nats_servers, user=self.nats_user, password=self.nats_password)
         nc = await self.connect_nats("doingoai-setup")
         try:
             await ensure_streams(nc.jetstream(), dedup_window_s=s.dedup_window_s, replicas=s.stream_replicas,
@@ -83,7 +108,6 @@ class Runtime:
                                  rejected_max_age_s=s.rejected_max_age_days * 86400)
         finally:
             await nc.close()
-        return self
 
     async def auth_conf(self) -> str:
         secret = service_secret(self.settings.data_dir)

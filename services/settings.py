@@ -18,6 +18,11 @@ class BadSettings(ValueError):
     """A setting that cannot be used; the message is one line naming it and why."""
 
 
+class Unreachable(RuntimeError):
+    """A server the system needs cannot be reached as its own: nothing answers, something else
+    answers, or it refuses the system's credentials. The message is one line naming it and why."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOINGOAI_",

@@ -18,7 +18,7 @@ from services.http.app import create_app
 from services.http.limits import Limits, RejectedQuota
 from services.http.lookup import CoalescingLookup, serve_lookup
 from services.runtime import Runtime
-from services.settings import Settings
+from services.settings import Settings, Unreachable
 from services.supervisor import Supervised
 
 log = structlog.get_logger(__name__)
@@ -46,7 +46,7 @@ def write_runtime_file(rt: Runtime, **extra: object) -> None:
     os.replace(path.with_suffix(".tmp"), path)
 
 
-class AlreadyRunning(RuntimeError):
+class AlreadyRunning(Unreachable):
     """Another `doingoai up` runs on this data directory."""
 
 

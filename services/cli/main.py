@@ -212,13 +212,16 @@ def replay_cmd(
 
 
 def main() -> None:
-    from services.settings import BadSettings
+    from services.settings import BadSettings, Unreachable
 
     try:
         app()
     except BadSettings as exc:  # one clear line, no traceback
         print(f"doingoai: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except Unreachable as exc:  # a server that is not ours, or not there: one line
+        print(f"doingoai: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
