@@ -1,6 +1,15 @@
 import pytest
 
-from tests.support import System, bare_nats_server, new_system
+from tests.support import RUNNING, System, bare_nats_server, new_system
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_what_was_left_running():
+    """A fixture that failed after starting its system (before its own teardown was set up) or a test
+    that failed before stopping its own: their servers are stopped when the session ends."""
+    yield
+    while RUNNING:
+        RUNNING[-1].stop()
 
 
 @pytest.fixture(scope="session")
