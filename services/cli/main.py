@@ -12,6 +12,7 @@ import typer
 
 from services import event_loop, logs
 from services.cli.audit import audit_app
+from services.cli.backup import backup_cmd, restore_cmd
 from services.cli.credentials import credentials_app
 from services.cli.users import users_app
 from services.gc_tuning import tune_gc
@@ -22,6 +23,8 @@ app = typer.Typer(help="Đối ngoại nhân dân: event backbone for provincial
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.command("backup")(backup_cmd)
+app.command("restore")(restore_cmd)
 T = TypeVar("T")
 
 
