@@ -17,6 +17,7 @@ from pathlib import Path
 
 import structlog
 from nats.aio.client import Client
+from nats.js.errors import APIError
 
 from services.credentials import nats_users, password_hash
 from services.db import make_engine
@@ -66,6 +67,15 @@ class Runtime:
     _nats: EmbeddedNats | None = None
 
     @property
+    def embedded_nats(self) -> EmbeddedNats | None:
+        """The nats-server this runtime started or attached to under the data directory, if any."""
+        return self._nats
+
+    @property
+    def embedded_postgres(self) -> EmbeddedPostgres | None:
+        return self._pg
+
+    @property
     def nats_url(self) -> str:
         return ",".join(self.nats_servers)
 
@@ -106,6 +116,9 @@ class Runtime:
             await ensure_streams(nc.jetstream(), dedup_window_s=s.dedup_window_s, replicas=s.stream_replicas,
                                  rejected_max_bytes=s.rejected_max_bytes,
                                  rejected_max_age_s=s.rejected_max_age_days * 86400)
+        except APIError as exc:  # e.g. a stream's reserved bytes beyond the server's storage
+            raise Unreachable(f"NATS at {self.nats_url}: the streams cannot be declared: {exc.description} "
+                              f"({exc.err_code})") from None
         finally:
             await nc.close()
 

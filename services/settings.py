@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     rejected_max_bytes: int = Field(1024**3, ge=1024 * 1024, description=(
         "Most bytes the rejected-events stream holds; the oldest rejections go first"))
     rejected_max_age_days: float = Field(180, gt=0, description="Rejections older than this leave the stream")
+    disk_reserve_mb: int = Field(256, ge=0, description=(
+        "Free MiB the data directory's disk keeps: with less, events are refused (507 storage_full) before "
+        "the embedded servers run out of space (0: no reserve)"))
 
     @field_validator("http")
     @classmethod

@@ -15,6 +15,7 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.credentials import Identity, UnknownToken, identify
+from services.embedded.health import Health
 from services.http.limits import Limits
 from services.sessions import NoSession, Session, session_of
 from services.store.publisher import Publisher
@@ -26,6 +27,8 @@ class AppState:
     nc: Client
     publisher: Publisher
     limits: Limits = field(default_factory=Limits)
+    health: Health | None = None
+    """What is wrong with the embedded servers (`up` keeps it); None on external servers."""
 
 
 def state(request: Request) -> AppState:
