@@ -291,9 +291,12 @@ users = Table(
     Column("name", Text, nullable=False),
     Column("title", Text, nullable=False),
     Column("role", Text, nullable=False, comment="specialist, leader, auditor or admin"),
-    Column("password_hash", Text, nullable=False),
+    Column("password_hash", Text, comment="null for an account that signs in only through its OpenID provider"),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("oidc_issuer", Text, comment="the OpenID provider the account is linked to"),
+    Column("oidc_subject", Text, comment="the account's `sub` at that provider"),
+    UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_users_oidc"),
     comment="People who sign in to the dashboard (services.people); not derived from events",
 )
 

@@ -3,8 +3,9 @@ role), passwords kept only as hashes, and the `Identity` a signed-in person acts
 
 Roles: a `specialist` (chuyên viên) or `leader` (lãnh đạo) speaks for the agency of the account, as
 its token would; an `auditor` reads the province and writes nothing; an `admin` reads the province
-and manages its accounts. `identity_of` is the one mapping from an account to an `Identity`: a
-later OpenID Connect sign-in maps its claims to a `Person` and an agency, and goes through it too.
+and manages its accounts. `identity_of` is the one mapping from an account to an `Identity`: the
+OpenID Connect sign-in (`services.oidc`) maps its claims to a `Person` and an agency, and goes through
+it too; its accounts have no password.
 
 Passwords are hashed with bcrypt (cost `BCRYPT_ROUNDS`) over an HMAC-SHA256 of the password keyed
 with the bcrypt salt, so a password longer than bcrypt's 72 bytes still counts whole; they are
@@ -45,7 +46,7 @@ BCRYPT_ROUNDS = 12
 SCHEME = "bcrypt-hmac-sha256$"
 """The prefix of every stored hash: another scheme (argon2, say) can be added beside it."""
 PUBLIC_COLUMNS = (users.c.username, users.c.province, users.c.agency, users.c.name, users.c.title, users.c.role,
-                  users.c.disabled, users.c.created_at)
+                  users.c.disabled, users.c.created_at, users.c.oidc_issuer)
 """What is ever read back of an account: never its hash."""
 
 
@@ -132,7 +133,8 @@ def identity_of(province: str, agency: str, person: Person) -> Identity:
 
 def public(row: Any) -> dict[str, Any]:
     return {"username": row.username, "province": row.province, "agency": row.agency, "name": row.name,
-            "title": row.title, "role": row.role, "disabled": row.disabled, "created_at": row.created_at.isoformat()}
+            "title": row.title, "role": row.role, "disabled": row.disabled, "created_at": row.created_at.isoformat(),
+            "oidc_issuer": row.oidc_issuer}
 
 
 async def add_user(engine: AsyncEngine, *, province: str, agency: str, username: str, name: str, title: str,
@@ -142,7 +144,8 @@ async def add_user(engine: AsyncEngine, *, province: str, agency: str, username:
     check_account(province, agency, username, name, title, role)
     hashed = await asyncio.to_thread(hash_password, check_password(password))
     row = {"username": username, "province": province, "agency": agency, "name": name, "title": title,
-           "role": role, "password_hash": hashed, "disabled": False, "created_at": datetime.now(UTC)}
+           "role": role, "password_hash": hashed, "disabled": False, "created_at": datetime.now(UTC),
+           "oidc_issuer": None}
     try:
         async with engine.begin() as conn:
             await conn.execute(users.insert().values(**row))
@@ -199,11 +202,12 @@ async def reset_password(engine: AsyncEngine, username: str, password: str) -> d
 
 async def authenticate(engine: AsyncEngine, username: str, password: str) -> Identity:
     """The identity of the account if `password` is its own: WrongPassword otherwise (an unknown
-    username costs the same time), AccountDisabled for a disabled account's right password."""
+    username costs the same time, and so does an account of the single sign-on, which has no password),
+    AccountDisabled for a disabled account's right password."""
     async with engine.connect() as conn:
         row = (await conn.execute(select(users).where(users.c.username == username))).first()
-    stored = row.password_hash if row is not None else _decoy()
-    if not await asyncio.to_thread(verify_password, password, stored) or row is None:
+    stored = row.password_hash if row is not None and row.password_hash is not None else _decoy()
+    if not await asyncio.to_thread(verify_password, password, stored) or row is None or row.password_hash is None:
         raise WrongPassword("wrong username or password")
     if row.disabled or row.agency == SYSTEM:
         raise AccountDisabled(f"the account {username!r} is disabled")

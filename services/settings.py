@@ -11,7 +11,10 @@ import os
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from services.oidc.config import OidcProvider, OidcSettings
 
 
 class BadSettings(ValueError):
@@ -23,7 +26,9 @@ class Unreachable(RuntimeError):
     answers, or it refuses the system's credentials. The message is one line naming it and why."""
 
 
-class Settings(BaseSettings):
+class Settings(OidcSettings):
+    """Every setting; the OpenID Connect sign-in's (`oidc_*`) are declared in `services.oidc.config`."""
+
     model_config = SettingsConfigDict(
         env_prefix="DOINGOAI_",
         env_file=(os.environ.get("DOINGOAI_CONFIG") or "doingoai.env"),
@@ -90,6 +95,11 @@ class Settings(BaseSettings):
         return sorted({self.http_host_port[0], "localhost", "127.0.0.1"})
 
     @property
+    def oidc(self) -> OidcProvider | None:
+        """The OpenID provider people may sign in with, if one is configured."""
+        return self.oidc_provider(self.http)
+
+    @property
     def http_host_port(self) -> tuple[str, int]:
         rest = self.http.split("://", 1)[-1].rstrip("/")
         host, _, port = rest.rpartition(":")
@@ -102,7 +112,12 @@ def load() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a rule between settings: its message names them
+            raise BadSettings(message) from None
         name = "DOINGOAI_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise BadSettings(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None
+        raise BadSettings(f"{name}: {message}") from None
+    except SettingsError as exc:  # a value the settings sources could not even read
+        raise BadSettings(str(exc).split("\n")[0]) from None
     settings.data_dir = settings.data_dir.expanduser().resolve()
     return settings

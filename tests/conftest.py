@@ -1,6 +1,16 @@
+import json
+import secrets
+
 import pytest
 
-from tests.support import RUNNING, System, bare_nats_server, new_system
+from tests.support import (
+    OIDC_CLIENT_ID,
+    RUNNING,
+    System,
+    bare_nats_server,
+    new_system,
+    oidc_provider,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,3 +45,25 @@ def bare_nats_url(tmp_path_factory: pytest.TempPathFactory):
     tests of the NATS side alone; one per test module."""
     with bare_nats_server(tmp_path_factory.mktemp("bare-nats")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def oidc_system(tmp_path_factory: pytest.TempPathFactory):
+    """A `doingoai up` whose sign-in page offers a real OpenID provider (tests/oidc/provider.js), which
+    knows its callback address. The claim mapping: the province from `province`, the agency from
+    `department` ("Sở Tư pháp" mapped to its slug), the role from the `groups`. Both stop at the end,
+    whatever happened."""
+    base = tmp_path_factory.mktemp("oidc")
+    system = new_system(base)
+    secret = secrets.token_urlsafe(24)
+    with oidc_provider(base, OIDC_CLIENT_ID, secret, f"{system.http}/login/oidc/callback") as issuer:
+        system.env_extra.update(
+            DOINGOAI_ESCALATIONS="false", DOINGOAI_OIDC_ISSUER=issuer, DOINGOAI_OIDC_CLIENT_ID=OIDC_CLIENT_ID,
+            DOINGOAI_OIDC_CLIENT_SECRET=secret, DOINGOAI_OIDC_SCOPES="openid profile doingoai",
+            DOINGOAI_OIDC_AGENCY_CLAIM="department",
+            DOINGOAI_OIDC_AGENCY_MAP=json.dumps({"Sở Tư pháp": "so-tu-phap"}),
+            DOINGOAI_OIDC_ROLE_MAP=json.dumps({"/doingoai/lanh-dao": "leader", "/doingoai/chuyen-vien": "specialist"}))
+        try:
+            yield system.start()
+        finally:
+            system.stop()

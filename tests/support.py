@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -101,10 +102,11 @@ class System:
     def runtime(self) -> dict[str, Any]:
         return json.loads((self.data_dir / "runtime.json").read_text())
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`doingoai ARGS...` against this system, `input` (a password, say) on its standard input."""
         return subprocess.run(
-            [sys.executable, "-m", "services.cli.main", *args], env=self.env(), capture_output=True, text=True,
-            timeout=180,
+            [sys.executable, "-m", "services.cli.main", *args], env=self.env(), input=input, capture_output=True,
+            text=True, timeout=180,
         )
 
     def credentials(self, province: str, agency: str, role: str = "agency") -> dict[str, str]:
@@ -182,6 +184,21 @@ def new_system(tmp: Path, **env: str) -> System:
     return System(tmp / f"data-{uuid.uuid4().hex[:6]}", free_port(), env_extra=env)
 
 
+@contextmanager
+def demo_system(base: Path, **env: str) -> Iterator[tuple[System, dict[str, Any]]]:
+    """A system of its own loaded by `doingoai demo`, every event projected, and the demo's summary; the
+    system is stopped however the tests using it end."""
+    system = new_system(base, **env).start()
+    try:
+        done = system.cli("demo")
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        system.wait_projected(summary["events"])
+        yield system, summary
+    finally:
+        system.stop()
+
+
 def sample(name: str, province: str = "ha-tinh", agency: str = "so-ngoai-vu", aggregate_id: str | None = None,
            data: dict[str, Any] | None = None, **overrides: Any) -> CloudEvent:
     """A valid event of type `name` built from its schema example, with `data`/`overrides` applied."""
@@ -207,5 +224,40 @@ def bare_nats_server(base: Path) -> Iterator[str]:
                 raise RuntimeError("nats-server exited")
             time.sleep(0.05)
         yield f"nats://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+OIDC_PROVIDER_DIR = Path(__file__).parent / "oidc"
+OIDC_CLIENT_ID = "doingoai-ha-tinh"
+
+
+@contextmanager
+def oidc_provider(base: Path, client_id: str, client_secret: str, redirect_uri: str) -> Iterator[str]:
+    """A real OpenID provider (tests/oidc/provider.js, panva's oidc-provider on Node.js) with one client;
+    its issuer URL. Stopped on the way out, whatever happened."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node (Node.js 18 or later) is needed to run the OpenID provider of the tests: "
+                           "install nodejs and npm, then ./scripts/bootstrap test")
+    if not (OIDC_PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
+        raise RuntimeError("tests/oidc/node_modules is missing: ./scripts/bootstrap test installs it (npm ci)")
+    port = free_port()
+    base.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PORT": str(port), "CLIENT_ID": client_id, "CLIENT_SECRET": client_secret,
+           "REDIRECT_URI": redirect_uri}
+    with (base / "oidc-provider.log").open("ab") as log:
+        proc = subprocess.Popen([node, str(OIDC_PROVIDER_DIR / "provider.js")], cwd=OIDC_PROVIDER_DIR, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            if is_listening(port):
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(f"the OpenID provider exited; see {base / 'oidc-provider.log'}")
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("the OpenID provider did not listen within 15 s")
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(proc)

@@ -210,6 +210,11 @@ class Plan(_Frozen):
     issued_on: date | None = Field(None, description="None where the copy's day is blank")
     year: int = Field(ge=2000, le=2100)
     title: str = Field(min_length=1)
+    scope: str = Field(
+        "đối ngoại nhân dân", min_length=1,
+        description="What the plan's work is called in report titles ('Kết quả công tác <scope> …'): "
+        "'đối ngoại nhân dân', or the wider 'đối ngoại và hội nhập quốc tế' of a foreign-affairs plan",
+    )
     legal_basis: list[str] = Field(default_factory=list)
     source: str = Field(description="Seed document the data is drawn from")
     note: str | None = None

@@ -17,6 +17,7 @@ from schemas.reference.duties import TaskInstance
 from services.escalations.calendar import end_of_day
 from services.escalations.lifecycle import DifficultyState, DifficultyStatus, StepLimits, step_deadline
 from services.escalations.policy import TriggerKind
+from services.names import agency_name, plan_name
 from services.queries.tasks import instances_of
 
 
@@ -153,7 +154,7 @@ def difficulty_causes(rows: Iterable[Any], limits: StepLimits, office: str = DEF
         except Exception as exc:  # an unreadable state: none of this row's causes can be computed
             out.parked.append(Parked(f"{r.province}:{subject}", None, r.province, exc))
             continue
-        who = f"Khó khăn “{r.topic}” của {r.agency}"
+        who = f"Khó khăn “{r.topic}” của {agency_name(r.province, r.agency)}"
         for trigger, suffix, build in DIFFICULTY_CAUSES:
             key = f"{r.province}:{subject}:{suffix}"
             attempt(partial(build, r, state, limits, key, who, office), key, trigger, r.province, out)
@@ -204,22 +205,25 @@ def report_causes(owed: Iterable[Owed]) -> Readout:
     return out
 
 
+def _task_message(r: Any, due: date, year: int | None = None) -> str:
+    plan = plan_name(r.plan_id, getattr(r, "plan_number", None), limit=80)
+    of_year = f" năm {year}" if year is not None else ""
+    return f"Nhiệm vụ {r.task_number}{of_year} của {plan} quá hạn {vn_date(due)}, chưa hoàn thành: {r.title[:160]}"
+
+
 def _task(r: Any, key: str) -> Cause | None:
     if r.due_date is None:
         return None
     lead = r.lead_agencies[0] if r.lead_agencies else None
     return Cause(TriggerKind.task_overdue, r.province, f"task/{r.task_id}", key, end_of_day(r.due_date), lead,
-                 r.status == "completed",
-                 f"Nhiệm vụ {r.task_number} ({r.plan_id}) quá hạn {vn_date(r.due_date)}, chưa hoàn thành: "
-                 f"{r.title[:160]}")
+                 r.status == "completed", _task_message(r, r.due_date))
 
 
 def _instance(r: Any, instance: TaskInstance, key: str) -> Cause:
     lead = r.lead_agencies[0] if r.lead_agencies else None
     return Cause(TriggerKind.task_overdue, r.province, f"task/{r.task_id}", key, end_of_day(instance.due_date), lead,
-                 instance.completed_on is not None,
-                 f"Nhiệm vụ {r.task_number} ({r.plan_id}) năm {instance.year} quá hạn {vn_date(instance.due_date)}, "
-                 f"chưa hoàn thành: {r.title[:160]}", str(instance.year))
+                 instance.completed_on is not None, _task_message(r, instance.due_date, instance.year),
+                 str(instance.year))
 
 
 def task_causes(rows: Iterable[Any], today: date | None = None,
@@ -246,7 +250,8 @@ def task_causes(rows: Iterable[Any], today: date | None = None,
 def _information(r: Any, agency: str, key: str) -> Cause:
     return Cause(TriggerKind.information_unacknowledged, r.province, f"information/{r.info_id}", key,
                  end_of_day(r.respond_by), agency, agency in r.acknowledged,
-                 f"{agency} chưa xác nhận đã nhận thông tin “{r.topic}” (hạn {vn_date(r.respond_by)})")
+                 f"{agency_name(r.province, agency)} chưa xác nhận đã nhận thông tin “{r.topic}” "
+                 f"(hạn {vn_date(r.respond_by)})")
 
 
 def information_causes(rows: Iterable[Any]) -> Readout:

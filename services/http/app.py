@@ -19,13 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.codec import InvalidEvent
 from services.embedded.health import Health, StorageFull, StoreFault
-from services.http import coordination, escalations, ingest, meta, read, signin, users
+from services.http import coordination, escalations, ingest, meta, names, oidc, read, signin, users
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
 from services.http.limits import Limits, TooManyRequests
 from services.http.lookup import CoalescingLookup
 from services.http.params import declared_length
 from services.http.report_download import router as report_download_router
+from services.oidc.config import OidcProvider
 from services.store.publisher import Publisher, StoreUnavailable
 
 SECURITY_HEADERS = {
@@ -101,11 +102,12 @@ def _database_gone(exc: BaseException) -> bool:
 
 def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None,
                hosts: list[str] | None = None, docs: bool = False, limits: Limits | None = None,
-               health: Health | None = None) -> FastAPI:
+               sso: OidcProvider | None = None, health: Health | None = None) -> FastAPI:
     """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher; `hosts`, the
     host names it answers (any, if None); `docs`, whether /docs and /redoc are served; `limits`, what
-    one client may cost it (the defaults when not given); `health`, the state of the embedded servers
-    (free space, faults) that ingest and /healthz read."""
+    one client may cost it (the defaults when not given); `sso`, the OpenID provider people may sign in
+    with (none if None); `health`, the state of the embedded servers (free space, faults) that ingest
+    and /healthz read."""
     lookup = lookup or CoalescingLookup(engine)
 
     @asynccontextmanager
@@ -123,17 +125,21 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     )
     publisher = Publisher(nc, lookup=lookup)
     app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, limits=limits or Limits(),
-                                  health=health)
+                                  sso=oidc.single_sign_on(sso) if sso is not None else None, health=health)
     app.include_router(ingest.router)
     app.include_router(read.router)
     app.include_router(coordination.router)
+    app.include_router(names.router)
     app.include_router(escalations.router)
     app.include_router(audit_router)
     app.include_router(report_download_router)
     app.include_router(meta.router)
     app.include_router(signin.router)
     app.include_router(users.router)
+    app.include_router(oidc.router)
 
+    if sso is not None:  # the sign-in's state cookie, on /login/oidc only
+        app.add_middleware(oidc.StateCookie, provider=sso)
     app.add_middleware(SecurityHeaders)
     if hosts is not None:  # outermost: a request for another host (DNS rebinding) is refused first
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)

@@ -15,10 +15,13 @@ from sqlalchemy import func, select
 from projections.tables import activities, difficulties, information, partners, plans, reports, tasks
 from schemas.reference import UnknownReference
 from services.http.deps import state, table_response, wants_csv
+from services.http.names import named_activity, named_partner, named_task
 from services.http.params import bad_query
 from services.http.scope import Reader, reader
+from services.names import country_names
 from services.queries.compliance import compliance_view, recorded_plans
 from services.queries.dashboard import dashboard
+from services.queries.latest import latest_period
 from services.queries.periods import BadPeriod, window
 from services.queries.tasks import task_state
 
@@ -48,12 +51,21 @@ async def rows_of(request: Request, query: Any) -> list[dict[str, Any]]:
 
 
 @router.get("/provinces")
-async def get_provinces(who: Reader = Depends(reader)) -> JSONResponse:
-    """The provinces the credential reads (its own), with their Vietnamese names."""
+async def get_provinces(request: Request, day: date | None = Day, who: Reader = Depends(reader)) -> JSONResponse:
+    """The provinces the credential reads (its own), with their Vietnamese names and `latest_period`, the
+    period of the last day with data there (`latest_data_on`; None when there is none): where the
+    dashboard opens."""
     from schemas.reference import provinces
 
     own = who.province(None)
-    return JSONResponse({"items": [{"slug": p.slug, "name_vi": p.name_vi} for p in provinces() if p.slug == own]})
+    items = []
+    async with state(request).engine.connect() as conn:
+        for p in provinces():
+            if p.slug == own:
+                latest = await latest_period(conn, p.slug, today_or(day))
+                items.append({"slug": p.slug, "name_vi": p.name_vi, "latest_period": latest["period"],
+                              "latest_data_on": latest["day"]})
+    return JSONResponse({"items": items})
 
 
 def bad_period(exc: Exception) -> RequestValidationError:
@@ -69,9 +81,11 @@ async def get_dashboard(request: Request, period: str, province: str | None = No
     province = who.province(province)
     try:
         async with state(request).engine.connect() as conn:
-            return JSONResponse(await dashboard(conn, province, period, today_or(day)))
+            board = await dashboard(conn, province, period, today_or(day))
     except (ValueError, OverflowError) as exc:  # the period's window or deadline (BadPeriod included)
         raise bad_period(exc) from None
+    board["country_names"] = country_names(board["delegations_by_country"])
+    return JSONResponse(board)
 
 
 @router.get("/tasks")
@@ -105,7 +119,7 @@ async def get_tasks(
             row.update(status=judged.status, due_date=judged.due_date.isoformat() if judged.due_date else None,
                        instances=judged.instances_as_dicts(today))
             if status is None or row["status"] == status:
-                rows.append(row)
+                rows.append(named_task(row))
     return table_response(request, rows, "tasks")
 
 
@@ -171,6 +185,7 @@ async def get_partners(request: Request, province: str | None = None, country: s
     counts = {(r["province"], r["partner_id"]): r["n"] for r in await rows_of(request, counted)}
     for row in rows:
         row["activities"] = counts.get((row["province"], row["slug"]), 0)
+        named_partner(row)
     return table_response(request, rows, "partners")
 
 
@@ -186,7 +201,7 @@ async def get_partner(request: Request, slug: str, province: str | None = None,
     history = await rows_of(request, select(activities).where(
         activities.c.partner_id == slug, activities.c.province == found[0]["province"]
     ).order_by(activities.c.start_date))
-    return JSONResponse({**found[0], "history": history})
+    return JSONResponse({**named_partner(found[0]), "history": [named_activity(h) for h in history]})
 
 
 @router.get("/information")

@@ -7,7 +7,7 @@ import hmac
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -20,6 +20,9 @@ from services.http.limits import Limits
 from services.sessions import NoSession, Session, session_of
 from services.store.publisher import Publisher
 
+if TYPE_CHECKING:
+    from services.http.oidc import SingleSignOn
+
 
 @dataclass
 class AppState:
@@ -27,6 +30,8 @@ class AppState:
     nc: Client
     publisher: Publisher
     limits: Limits = field(default_factory=Limits)
+    sso: SingleSignOn | None = None
+    """The OpenID provider people may sign in with (`services.http.oidc`), if one is configured."""
     health: Health | None = None
     """What is wrong with the embedded servers (`up` keeps it); None on external servers."""
 

@@ -15,6 +15,7 @@ from schemas.codec import new_event
 from schemas.events.escalations import EscalationAcknowledgedV1
 from services.http.coordination import rows_of
 from services.http.deps import AuthError, identity, state, table_response
+from services.http.names import named_escalation
 from services.http.params import bad_query
 from services.http.scope import Reader, reader
 
@@ -43,7 +44,7 @@ async def list_escalations(
     mine = who.either(escalations.c.target_agency == who.who.agency, escalations.c.responsible_agency == who.who.agency)
     if mine is not None:
         q = q.where(mine)
-    return table_response(request, await rows_of(request, q), "escalations")
+    return table_response(request, [named_escalation(r) for r in await rows_of(request, q)], "escalations")
 
 
 @router.post("/{escalation_id}/acknowledge", status_code=202)

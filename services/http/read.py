@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from projections.tables import activities, events
 from services.http.deps import AuthError, state, table_response
+from services.http.names import named_activity
 from services.http.params import MAX_SEQUENCE
 from services.http.scope import Reader, reader
 from services.rejections import get_rejection, list_rejections
@@ -87,7 +88,7 @@ async def list_activities(
     if to:
         q = q.where(activities.c.start_date <= to)
     async with state(request).engine.connect() as conn:
-        rows = [_jsonable(dict(r)) for r in (await conn.execute(q)).mappings()]
+        rows = [named_activity(_jsonable(dict(r))) for r in (await conn.execute(q)).mappings()]
     return table_response(request, rows, "activities")
 
 

@@ -74,12 +74,12 @@ def _credentials(fields: dict[str, Any]) -> tuple[str, str]:
     return username.strip().lower(), password
 
 
-def _browser(request: Request) -> bool:
+def from_browser(request: Request) -> bool:
     """A form posted by the browser itself (it navigates to the answer), not a script or a client."""
     return "text/html" in request.headers.get("accept", "")
 
 
-def _https(request: Request) -> bool:
+def over_https(request: Request) -> bool:
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
 
 
@@ -97,7 +97,7 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc in hosts
 
 
-def _local(target: Any) -> str:
+def local_path(target: Any) -> str:
     """Where to go after signing in: a path of this site, else the dashboard."""
     if isinstance(target, str) and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
@@ -106,7 +106,7 @@ def _local(target: Any) -> str:
 
 def _answer(request: Request, status: int, error: str, message: str, retry_after_s: int | None = None,
             then: str = "/") -> Response:
-    if _browser(request):
+    if from_browser(request):
         back = f"/login?loi={error}" + (f"&next={quote(then, safe='')}" if then != "/" else "")
         return RedirectResponse(back, 303, headers=NO_STORE)
     body: dict[str, Any] = {"error": error, "message": message}
@@ -122,7 +122,7 @@ async def login_form(request: Request) -> Response:
     """The sign-in page (Vietnamese); a browser already signed in goes on to the dashboard."""
     try:
         if await session(request) is not None:
-            return RedirectResponse(_local(request.query_params.get("next")), 303)
+            return RedirectResponse(local_path(request.query_params.get("next")), 303)
     except AuthError:  # an ended session: sign in again
         pass
     return HTMLResponse(login_page(), headers=NO_STORE)
@@ -157,7 +157,7 @@ async def login(request: Request) -> Response:
         username, password = _credentials(fields)
     except BadSignIn as exc:
         return _answer(request, 400, "bad_request", str(exc))
-    st, then = state(request), _local(fields.get("next"))
+    st, then = state(request), local_path(fields.get("next"))
     address = request.client.host if request.client else "unknown"
     try:
         st.limits.bad_password_addresses.check(address)
@@ -178,14 +178,21 @@ async def login(request: Request) -> Response:
         log.info("sign_in.disabled", username=username, address=address)
         return _answer(request, 403, "disabled", str(exc), then=then)
     st.limits.bad_passwords.succeeded(username)
-    if previous := request.cookies.get(SESSION_COOKIE):  # a new id at every sign-in (no fixation)
-        await close_session(st.engine, previous)
-    session_id, signed_in = await open_session(st.engine, who)
     log.info("sign_in", username=username, province=who.province, agency=who.agency, address=address)
-    response: Response = (RedirectResponse(then, 303, headers=NO_STORE) if _browser(request)
+    return await start_session(request, who, then)
+
+
+async def start_session(request: Request, who: Identity, then: str) -> Response:
+    """Open a session of the signed-in person (a new id at every sign-in: the browser's previous session
+    ends, no fixation) and answer with its cookie: a browser goes on to `then`, a client gets `/api/me`."""
+    engine = state(request).engine
+    if previous := request.cookies.get(SESSION_COOKIE):
+        await close_session(engine, previous)
+    session_id, signed_in = await open_session(engine, who)
+    response: Response = (RedirectResponse(then, 303, headers=NO_STORE) if from_browser(request)
                           else JSONResponse(me(who, signed_in), headers=NO_STORE))
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(SESSION_TTL.total_seconds()), path="/",
-                        secure=_https(request), httponly=True, samesite="lax")
+                        secure=over_https(request), httponly=True, samesite="lax")
     return response
 
 
@@ -194,8 +201,8 @@ async def logout(request: Request) -> Response:
     """Sign out: the session ends on the server (its cookie no longer works) and the cookie is cleared."""
     if session_id := request.cookies.get(SESSION_COOKIE):
         await close_session(state(request).engine, session_id)
-    response = RedirectResponse("/login", 303) if _browser(request) else Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", secure=_https(request), httponly=True, samesite="lax")
+    response = RedirectResponse("/login", 303) if from_browser(request) else Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=over_https(request), httponly=True, samesite="lax")
     return response
 
 

@@ -254,3 +254,10 @@ async def compliance(conn: AsyncConnection, province_slug: str, period: str, tod
         return (await compliance_view(conn, province_slug, period, today)).rows
     except UnknownReference:
         return []
+
+
+def units_periodic(rows: Iterable[Compliance], province_slug: str) -> list[Compliance]:
+    """The units' periodic reports to the focal agency: its own report to the UBND is another flow (the
+    consolidated report), and ad hoc requests are not the periodic duty."""
+    focal = province(province_slug).focal_agency
+    return [c for c in rows if c.duty == PERIODIC and c.agency != focal]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.tables import activities, difficulties, information, tasks
-from services.queries.compliance import compliance, recorded_plans
+from services.queries.compliance import compliance, recorded_plans, units_periodic
 from services.queries.periods import report_period_of, window
 from services.queries.tasks import task_state, task_status
 
@@ -54,7 +54,9 @@ async def dashboard(conn: AsyncConnection, province: str, period: str, today: da
         select(information.c.recipients, information.c.acknowledged).where(information.c.province == province)
     )).all()
     report_period = report_period_of(period)
-    comp = await compliance(conn, province, report_period, today)
+    owed = units_periodic(await compliance(conn, province, report_period, today), province)
+    periodic = Counter(c.status for c in owed)
+    counts = {s: periodic.get(s, 0) for s in ("on_time", "late", "missing", "pending")}
     return {
         "province": province,
         "period": period,
@@ -72,7 +74,8 @@ async def dashboard(conn: AsyncConnection, province: str, period: str, today: da
         },
         "delegations_by_country": dict(partners.most_common()),
         "tasks": dict(Counter(task_state(r, today, recorded).status for r in task_rows)),
-        "reports": {"period": report_period, **Counter(c.status for c in comp)},
+        "reports": {"period": report_period, **periodic, "expected": sum(counts.values()),
+                    "submitted": counts["on_time"] + counts["late"]},
         "difficulties": dict(diffs),
         "information": {
             "shared": len(info_rows),

@@ -23,13 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from projections.tables import activities, difficulties, escalations, plans, tasks
-from schemas.reference import Province, UnknownReference, agencies, province
+from schemas.reference import Province, UnknownReference, province
 from services.db.readable import readable_rows
-from services.queries.compliance import PERIODIC, ComplianceView, compliance_view, recorded_plans
+from services.names import FOCUS_SCOPE, agency_names, country_name, plan_number_label, plan_scope, vi_key
+from services.queries.compliance import Compliance, ComplianceView, compliance_view, recorded_plans, units_periodic
 from services.queries.periods import FIRST_YEAR, LAST_YEAR, BadPeriod, report_period_of, window
 from services.queries.tasks import task_state
 from services.reports import model as m
-from services.reports.labels import COUNTRIES, label, partner
+from services.reports.labels import partner
 
 log = structlog.get_logger(__name__)
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -142,7 +143,7 @@ def delegation_line(row: Mapping[str, Any], names: Mapping[str, str]) -> m.Deleg
     head = ", ".join(x for x in (detail.get("head"), detail.get("head_title")) if x) or None
     return m.DelegationLine(
         direction=DELEGATION_KINDS[row["kind"]], partner=partner(row["partner_name"], row["partner_country"]),
-        country=label(COUNTRIES, row["partner_country"]) or None,
+        country=country_name(row["partner_country"]) or None,
         head=head, size=row["participants"], start=row["start_date"], end=row["end_date"], purpose=row["title"],
         agency=names.get(row["lead_agency"] or row["agency"], row["lead_agency"] or row["agency"]),
     )
@@ -176,7 +177,8 @@ def task_line(r: Mapping[str, Any], names: Mapping[str, str], as_of: date,
               recorded: Collection[str] | None) -> m.TaskLine:
     judged = task_state(r, as_of, recorded, r["plan_issued_on"].year if r["plan_issued_on"] else None)
     return m.TaskLine(
-        plan=r["plan_number"] or r["plan_id"], number=r["task_number"], title=task_heading(r["title"]),
+        plan=plan_number_label(r["plan_number"], r["plan_issued_on"], None), number=r["task_number"],
+        title=task_heading(r["title"]),
         lead_agencies="; ".join(names.get(a, a) for a in r["lead_agencies"]), due_date=judged.due_date,
         timeframe=r["timeframe"], progress_percent=r["progress_percent"], status=judged.status,
     )
@@ -211,25 +213,50 @@ def difficulty_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str]
     return each_line("difficulties", "difficulty_id", rows, lambda r: difficulty_line(r, names, start, end))
 
 
+def own_report_warning(row: Mapping[str, Any], period: str) -> bool:
+    """An escalation about a report of the period itself not sent: Bảng 6 lists those agencies already."""
+    return row["trigger"] == "report_missing" and row["period"] == report_period_of(period)
+
+
+def report_warnings(rows: Sequence[Mapping[str, Any]], period: str, listed: Collection[str]) -> int:
+    """How many of the agencies `listed` in Bảng 6 (their slugs) were warned about the period's report not sent."""
+    return len({r.get("responsible_agency") for r in rows if own_report_warning(r, period)} & set(listed))
+
+
 def escalation_lines(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], period: str, start: date,
                      end: date) -> list[m.EscalationLine]:
-    """One line per cause (trigger and aggregate) whose deadline fell in the window or that concerns
-    the period's reports, at the highest level it reached."""
-    dated = each_line("escalations", "escalation_id", rows, lambda r: (r, vn_day(r["due_at"]), vn_day(r["raised_at"])))
-    top: dict[tuple[str, str], tuple[Mapping[str, Any], date | None]] = {}
-    for r, due, _ in dated:
-        if r["period"] != report_period_of(period) and not (due is not None and start <= due <= end):
+    """One line per escalated cause: its trigger, the aggregate and the agency responsible (two recipients
+    of one piece of information are two lines), at the highest level it reached. A cause counts in the
+    period when its deadline fell in the window (for a difficulty beyond SNgV's authority: the day it was
+    raised), whenever the escalation itself was raised. Reports of the period not sent are left to Bảng 6."""
+    dated = each_line("escalations", "escalation_id", rows, lambda r: (r, vn_day(r["due_at"])))
+    top: dict[tuple[str, str, str | None], tuple[Mapping[str, Any], date]] = {}
+    for r, due in dated:
+        if own_report_warning(r, period) or due is None or not start <= due <= end:
             continue
-        key = (r["trigger"], r["cause_subject"])
+        key = (r["trigger"], r["cause_subject"], r.get("responsible_agency"))
         if key not in top or r["level"] > top[key][0]["level"]:
             top[key] = (r, due)
-    ordered = sorted(top.values(), key=lambda x: (x[0]["due_at"] or x[0]["raised_at"], x[0]["trigger"],
-                                                   x[0]["cause_subject"]))
+
+    def order(item: tuple[Mapping[str, Any], date]) -> tuple[Any, ...]:
+        r, due = item
+        responsible = r.get("responsible_agency") or ""
+        return due, r["trigger"], vi_key(names.get(responsible, responsible)), r["cause_subject"]
+
     return [
         m.EscalationLine(trigger=r["trigger"], message=r["message"], target=names.get(r["target_agency"],
                          r["target_agency"]), level=r["level"], due_on=due, status=r["status"])
-        for r, due in ordered
+        for r, due in sorted(top.values(), key=order)
     ]
+
+
+def report_scope(plan_rows: Sequence[Mapping[str, Any]], year: int) -> str:
+    """What the report's title calls the work: the scope of the plans issued for the report's year
+    (Hà Tĩnh 2021: plan 53/KH-UBND, 'đối ngoại và hội nhập quốc tế'), a wider one first; 'đối ngoại nhân
+    dân' when no plan of that year names another."""
+    scopes = [plan_scope(p["plan_id"]) for p in plan_rows
+              if p["issued_on"] is not None and p["issued_on"].year == year]
+    return next((s for s in reversed(scopes) if s != FOCUS_SCOPE), FOCUS_SCOPE)
 
 
 async def _rows(conn: AsyncConnection, table: str, query: Select[Any],
@@ -242,22 +269,22 @@ async def _rows(conn: AsyncConnection, table: str, query: Select[Any],
     return [dict(r._mapping) for r in rows]
 
 
-async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date) -> tuple[m.ComplianceSummary,
-                                                                                          list[m.ComplianceLine]]:
-    """The units' periodic reports of the period: the focal agency's own report to the UBND is the
-    one being written, and ad hoc requests are not the periodic duty."""
+async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date) -> ComplianceView:
     try:
-        view = await compliance_view(conn, slug, report_period_of(period), as_of)
-    except UnknownReference:
-        view = ComplianceView([])
-    focal = province(slug).focal_agency
-    rows = [c for c in view.rows if c.duty == PERIODIC and c.agency != focal]
+        return await compliance_view(conn, slug, report_period_of(period), as_of)
+    except UnknownReference:  # no reporting calendar for that year
+        return ComplianceView([])
+
+
+def compliance_lines(rows: Sequence[Compliance], note: str | None = None) -> tuple[m.ComplianceSummary,
+                                                                                  list[m.ComplianceLine]]:
+    """The counts, and the agencies that sent late (first) or not at all, each in Vietnamese order of names."""
     count = {s: sum(1 for c in rows if c.status == s) for s in ("on_time", "late", "missing", "pending")}
     dated = next((c for c in rows if c.deadline is not None), None)
     summary = m.ComplianceSummary(dated.deadline if dated else None, len(rows), count["on_time"], count["late"],
                                   count["missing"], count["pending"], dated.deadline_basis if dated else None,
-                                  view.note)
-    ordered = sorted(rows, key=lambda c: (c.status != "late", c.agency_name))
+                                  note)
+    ordered = sorted(rows, key=lambda c: (c.status != "late", vi_key(c.agency_name)))
     lines = [m.ComplianceLine(c.agency_name, c.deadline, c.submitted_on, c.days_late, c.status)
              for c in ordered if c.status in ("late", "missing")]
     return summary, lines
@@ -268,7 +295,7 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
     """The report of `province_slug` for `period` (`2021-H1` or `2021`), dated `report_date`."""
     prov, start, end = check_request(province_slug, period)
     as_of = min(report_date, end)
-    names = {a.slug: a.name_vi for a in agencies(province_slug)}
+    names = agency_names(province_slug)
     found = await _rows(conn, "activities", select(activities).where(
         activities.c.province == province_slug, activities.c.start_date >= start, activities.c.start_date <= end,
     ).order_by(activities.c.start_date, activities.c.subject), activities.c.subject)
@@ -286,12 +313,16 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
         escalations.c.province == province_slug, escalations.c.level > 0), escalations.c.escalation_id)
     plan_rows = await _rows(conn, "plans", select(plans).where(plans.c.province == province_slug)
                             .order_by(plans.c.issued_on, plans.c.plan_id), plans.c.plan_id)
-    summary, late_or_missing = await _compliance(conn, province_slug, period, as_of)
+    view = await _compliance(conn, province_slug, period, as_of)
+    compliance_rows = units_periodic(view.rows, province_slug)
+    summary, late_or_missing = compliance_lines(compliance_rows, view.note)
+    listed = [c.agency for c in compliance_rows if c.status in ("late", "missing")]
+    in_force = [p for p in plan_rows if p["issued_on"] is None or p["issued_on"] <= end]
     return m.ReportData(
         province=province_slug, province_name=prov.name_vi, period=period, window_start=start, window_end=end,
         report_date=report_date, as_of=as_of, document_number=document_number,
-        plans=tuple(m.PlanRef(p["number"], p["issued_on"], p["title"]) for p in plan_rows
-                    if p["issued_on"] is None or p["issued_on"] <= end),
+        scope=report_scope(in_force, int(period[:4])),
+        plans=tuple(m.PlanRef(p["number"], p["issued_on"], p["title"]) for p in in_force),
         activities=tuple(activity_line(r, names) for r in of_kind["activity"]),
         delegations=tuple(delegation_line(r, names) for r in of_kind["delegation"]),
         agreements=tuple(agreement_line(r, names) for r in of_kind["agreement"]),
@@ -300,6 +331,7 @@ async def gather(conn: AsyncConnection, province_slug: str, period: str, report_
         compliance=summary, late_or_missing=tuple(late_or_missing),
         difficulties=tuple(difficulty_lines(difficulty_rows, names, start, end)),
         escalations=tuple(escalation_lines(escalation_rows, names, period, start, end)),
+        report_warnings=report_warnings(escalation_rows, period, listed),
     )
 
 

@@ -16,9 +16,16 @@ from docx.shared import Cm, Pt
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
+from services.reports.text_width import longest_word_cm
+
 FONT = "Times New Roman"
 BODY_PT = 14
 TABLE_PT = 13
+TABLE_PT_SMALLEST = 11
+CELL_MARGIN_CM = 0.1
+WORD_ROOM_CM = 0.1
+"""Room a cell keeps beside its longest word: widths are rounded to twentieths of a point, and renderers
+set text a little wider or narrower than its advance widths add up to."""
 PAGE_WIDTH_CM, PAGE_HEIGHT_CM = 21.0, 29.7
 MARGINS_CM = {"top": 2.0, "bottom": 2.0, "left": 3.0, "right": 2.0}
 TEXT_WIDTH_CM = PAGE_WIDTH_CM - MARGINS_CM["left"] - MARGINS_CM["right"]
@@ -185,18 +192,60 @@ def layout_table(doc: Document, cols_cm: Sequence[float], rows: int = 1) -> Tabl
     return table
 
 
+def fit_columns(weights: Sequence[float], minimums: Sequence[float], total: float) -> list[float] | None:
+    """Column widths adding up to `total`: each column its share by weight, never less than its minimum
+    (what a column needs beyond its share is taken from the others, by weight). None when the minimums
+    alone are wider than `total`."""
+    if sum(minimums) > total:
+        return None
+    fixed: dict[int, float] = {}
+    while True:
+        free = total - sum(fixed.values())
+        open_weight = sum(w for i, w in enumerate(weights) if i not in fixed)
+        if open_weight <= 0:  # every column at its minimum: the rest goes to all, by weight
+            return [fixed[i] + free * w / sum(weights) for i, w in enumerate(weights)]
+        out = [fixed.get(i, w * free / open_weight) for i, w in enumerate(weights)]
+        short = {i for i, w in enumerate(out) if i not in fixed and w < minimums[i]}
+        if not short:
+            return out
+        fixed.update({i: minimums[i] for i in short})
+
+
+def column_minimums(headers: Sequence[str], rows: Sequence[Sequence[str]], size: float) -> list[float]:
+    """The narrowest each column may be at font size `size` without breaking a word: its longest word
+    (the header's in bold) and the cell's margins."""
+    return [max([longest_word_cm(title, size, bold=True)] + [longest_word_cm(r[i], size) for r in rows])
+            + 2 * CELL_MARGIN_CM + WORD_ROOM_CM for i, title in enumerate(headers)]
+
+
+def table_columns(headers: Sequence[str], cols_cm: Sequence[float], rows: Sequence[Sequence[str]],
+                  total: float = TEXT_WIDTH_CM) -> tuple[list[float], float]:
+    """Widths of the columns (`cols_cm` as weights, scaled to `total`, each wide enough for its longest
+    word) and the font size: 13 pt, or smaller down to 11 pt when the longest words need it."""
+    size = float(TABLE_PT)
+    while True:
+        minimums = column_minimums(headers, rows, size)
+        found = fit_columns(cols_cm, minimums, total)
+        if found is not None:
+            return found, size
+        if size <= TABLE_PT_SMALLEST:  # words too long for any width: split as the renderer does
+            return [m * total / sum(minimums) for m in minimums], size
+        size -= 1
+
+
 def data_table(doc: Document, headers: Sequence[str], cols_cm: Sequence[float], rows: Sequence[Sequence[str]],
                *, left: Sequence[int] = (), empty: str = "Không phát sinh trong kỳ báo cáo") -> Table:
-    """A ruled table as wide as the text (`cols_cm` are scaled to it): bold header row repeated on each
-    page, one row per item (columns in `left` left-aligned, the others centred), or one merged row
-    saying there is nothing."""
+    """A ruled table as wide as the text: columns in proportion to `cols_cm`, each at least as wide as
+    its longest word so that no word is broken between letters; bold header row repeated on each page,
+    one row per item (columns in `left` left-aligned, the others centred), or one merged row saying
+    there is nothing."""
     table = doc.add_table(rows=1, cols=len(headers))
     _borders(table, "single")
-    _cell_margins(table, 0.1)
-    scale = TEXT_WIDTH_CM / sum(cols_cm)
-    widths(table, [w * scale for w in cols_cm])  # first: added rows and the merged row take the grid's widths
+    _cell_margins(table, CELL_MARGIN_CM)
+    cols, size = table_columns(headers, cols_cm, rows)
+    widths(table, cols)  # first: added rows and the merged row take the grid's widths
     for cell, title in zip(table.rows[0].cells, headers, strict=True):
-        cell_line(cell, title, first=True, size=TABLE_PT, bold=True)
+        cell_line(cell, title, first=True, size=size, bold=True)
     header = table.rows[0]._tr.get_or_add_trPr()
     repeat = OxmlElement("w:tblHeader")
     repeat.set(qn("w:val"), "true")
@@ -206,9 +255,9 @@ def data_table(doc: Document, headers: Sequence[str], cols_cm: Sequence[float], 
         keep_together(row)
         cells = row.cells
         for i, (cell, value) in enumerate(zip(cells, values, strict=True)):
-            cell_line(cell, value, first=True, size=TABLE_PT, align=LEFT if i in left else CENTER, before=2, after=2)
+            cell_line(cell, value, first=True, size=size, align=LEFT if i in left else CENTER, before=2, after=2)
     if not rows:
         cells = table.add_row().cells
         merged = cells[0].merge(cells[-1])
-        cell_line(merged, empty, first=True, size=TABLE_PT, italic=True, before=2, after=2)
+        cell_line(merged, empty, first=True, size=size, italic=True, before=2, after=2)
     return table

@@ -43,7 +43,8 @@ def filename(data: ReportData) -> str:
 
 
 def title_of(data: ReportData) -> str:
-    return f"Kết quả công tác đối ngoại nhân dân {vi.period_label(data.period)}"
+    """'Kết quả công tác đối ngoại nhân dân 6 tháng đầu năm 2021', with the scope of the year's plans."""
+    return f"Kết quả công tác {data.scope} {vi.period_label(data.period)}"
 
 
 def cutoff_line(data: ReportData) -> str:
@@ -99,7 +100,7 @@ def _title(doc: Document, data: ReportData) -> None:
                                            f"ngày {vi.prose_date(p.issued_on)}" if p.issued_on else "") if x)
         + f" của UBND tỉnh về {p.title[0].lower()}{p.title[1:]}" for p in data.plans)
     basis = f"Thực hiện {plans}, " if plans else ""
-    body(doc, f"{basis}Sở Ngoại vụ tổng hợp kết quả công tác đối ngoại nhân dân {vi.period_label(data.period)} "
+    body(doc, f"{basis}Sở Ngoại vụ tổng hợp kết quả công tác {data.scope} {vi.period_label(data.period)} "
          f"trên địa bàn tỉnh {data.province_name} từ số liệu các cơ quan, đơn vị cập nhật vào hệ thống theo dõi, "
          "tổng hợp thông tin đối ngoại nhân dân, như sau:")
 
@@ -222,17 +223,29 @@ def _difficulties(doc: Document, d: ReportData) -> None:
                  "Vượt thẩm quyền Sở Ngoại vụ" if x.beyond_authority else "Thuộc thẩm quyền Sở Ngoại vụ",
                  vi.label(vi.DIFFICULTY_STATUS, x.status)) for i, x in enumerate(d.difficulties, 1)], left=(1, 2))
     heading(doc, "2. Cảnh báo, nhắc việc")
-    body(doc, f"Hệ thống đã phát sinh {_count(len(d.escalations))} cảnh báo về việc chậm tiếp nhận, xử lý khó khăn, "
-         "chậm gửi báo cáo, nhiệm vụ quá hạn trong kỳ (Bảng 8)." if d.escalations
-         else "Trong kỳ báo cáo, không phát sinh cảnh báo.")
+    body(doc, _warnings(d))
     _caption(doc, "Bảng 8. Cảnh báo, nhắc việc")
     data_table(doc, ("TT", "Nội dung", "Loại cảnh báo", "Cơ quan tiếp nhận", "Cấp", "Hạn xử lý", "Tình trạng"),
-               (1.0, 4.3, 2.5, 2.4, 1.2, 2.6, 2.0),
+               (1.0, 6.2, 2.3, 2.2, 1.1, 2.4, 1.8),
                [(str(i), x.message, vi.label(vi.TRIGGERS, x.trigger), x.target, str(x.level), vi.vn_date(x.due_on),
                  vi.label(vi.ESCALATION_STATUS, x.status)) for i, x in enumerate(d.escalations, 1)], left=(1, 3))
     heading(doc, "3. Kiến nghị, đề xuất")
     for line in _proposals(d):
         body(doc, f"- {line}")
+
+
+def _warnings(d: ReportData) -> str:
+    """What was escalated, counted by the deadlines that fell in the period (not by the day a warning was sent);
+    the period's own reports not sent are Bảng 6's, only counted here."""
+    reports = (f"việc chậm gửi báo cáo {vi.period_label(d.period)} của {_count(d.report_warnings)} cơ quan, đơn vị "
+               "tại Bảng 6" if d.report_warnings else "")
+    if not d.escalations:
+        if reports:
+            return f"Ngoài {reports} đã được cảnh báo, trong kỳ báo cáo không phát sinh cảnh báo, nhắc việc khác."
+        return "Trong kỳ báo cáo, không phát sinh cảnh báo, nhắc việc."
+    return (f"Có {_count(len(d.escalations))} nội dung đến hạn trong kỳ báo cáo nhưng chưa được tiếp nhận, xử lý "
+            "hoặc hoàn thành đúng hạn và đã được hệ thống cảnh báo, nhắc việc (Bảng 8)"
+            + (f"; {reports} cũng đã được cảnh báo." if reports else "."))
 
 
 def _proposals(d: ReportData) -> list[str]:
@@ -251,7 +264,7 @@ def _proposals(d: ReportData) -> list[str]:
 
 def _orientation(doc: Document, d: ReportData) -> None:
     heading(doc, f"III. PHƯƠNG HƯỚNG, NHIỆM VỤ {vi.next_period_label(d.period).upper()}")
-    body(doc, "Tiếp tục triển khai đồng bộ, hiệu quả các nhiệm vụ đối ngoại nhân dân theo kế hoạch của UBND tỉnh; "
+    body(doc, f"Tiếp tục triển khai đồng bộ, hiệu quả các nhiệm vụ {d.scope} theo kế hoạch của UBND tỉnh; "
          "củng cố, tăng cường quan hệ hữu nghị, hợp tác với các địa phương, đối tác truyền thống; tăng cường công tác "
          "theo dõi, tổng hợp, phối hợp, trao đổi thông tin giữa các cơ quan, đơn vị theo Quyết định số 1109/QĐ-TTg "
          "của Thủ tướng Chính phủ; đôn đốc các cơ quan, đơn vị thực hiện nghiêm chế độ báo cáo định kỳ và kịp thời "

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
+from services.names import country_name
+
 ACTIVITY_KINDS = {
     "friendship_exchange": "Giao lưu hữu nghị",
     "cultural_exchange": "Giao lưu văn hóa",
@@ -66,24 +68,6 @@ TRIGGERS = {
     "information_unacknowledged": "Thông tin chưa được xác nhận",
 }
 ESCALATION_STATUS = {"open": "Chưa xử lý", "acknowledged": "Đã tiếp nhận", "closed": "Đã xử lý xong"}
-COUNTRIES = {
-    "LA": "Lào",
-    "KH": "Campuchia",
-    "TH": "Thái Lan",
-    "CN": "Trung Quốc",
-    "DE": "Đức",
-    "CZ": "Séc",
-    "KR": "Hàn Quốc",
-    "JP": "Nhật Bản",
-    "US": "Hoa Kỳ",
-    "FR": "Pháp",
-    "GB": "Vương quốc Anh",
-    "RU": "Liên bang Nga",
-    "AU": "Ô-xtrây-li-a",
-    "SG": "Xinh-ga-po",
-    "IN": "Ấn Độ",
-    "CU": "Cu-ba",
-}
 
 
 def label(labels: Mapping[str, str], code: str | None) -> str:
@@ -133,7 +117,7 @@ def money(amount: Decimal | None, currency: str | None) -> str:
 
 def partner(name: str | None, country: str | None) -> str | None:
     """'Tỉnh Bolykhămxay (Lào)'; the country alone when the partner has no name."""
-    country_vi = label(COUNTRIES, country) if country else ""
+    country_vi = country_name(country)
     if name and country_vi:
         return f"{name} ({country_vi})"
     return name or country_vi or None

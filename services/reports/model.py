@@ -114,7 +114,8 @@ class DifficultyLine:
 
 @dataclass(frozen=True)
 class EscalationLine:
-    """The highest level an escalation reached for one cause whose deadline fell in the period."""
+    """The highest level an escalation reached for one cause (trigger, aggregate, agency responsible)
+    whose deadline fell in the period."""
 
     trigger: str  # an EscalationTrigger value
     message: str
@@ -136,6 +137,7 @@ class ReportData:
     report_date: date
     as_of: date  # statuses (task overdue, report missing) are judged on this day
     document_number: str | None = None
+    scope: str = "đối ngoại nhân dân"  # what the title calls the work: the scope of the plans of the year
     plans: tuple[PlanRef, ...] = ()
     activities: tuple[ActivityLine, ...] = ()
     delegations: tuple[DelegationLine, ...] = ()
@@ -146,6 +148,7 @@ class ReportData:
     late_or_missing: tuple[ComplianceLine, ...] = ()
     difficulties: tuple[DifficultyLine, ...] = ()
     escalations: tuple[EscalationLine, ...] = ()
+    report_warnings: int = 0  # agencies warned about the period's own report not sent (they are in Bảng 6)
 
     @property
     def annual(self) -> bool:

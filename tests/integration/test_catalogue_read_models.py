@@ -14,7 +14,7 @@ import pytest
 
 from schemas.reference import plan
 from services.demo.provinces import scenario
-from tests.support import System, new_system
+from tests.support import System, demo_system
 
 pytestmark = pytest.mark.integration
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -30,13 +30,8 @@ CONTRACT_EVENTS = {
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    system = new_system(tmp_path_factory.mktemp("demo"), DOINGOAI_ESCALATIONS="false").start()
-    done = system.cli("demo")
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
-    system.wait_projected(summary["events"])
-    yield system, summary
-    system.stop()
+    with demo_system(tmp_path_factory.mktemp("demo"), DOINGOAI_ESCALATIONS="false") as loaded:
+        yield loaded
 
 
 def get(system: System, path: str, province: str = "ha-tinh", **params: str) -> dict:
@@ -206,6 +201,36 @@ def test_dashboard_partners_information_and_difficulties_answer_from_the_read_mo
     assert {h["kind"] for h in partner["history"]} == {"delegation_in", "activity", "agreement"}
     info = get(system, "/api/information", province="ha-tinh")["items"][0]
     assert len(info["acknowledged"]) == 1 and len(info["pending"]) == 2
+
+
+def test_rows_carry_names_beside_their_codes_and_provinces_their_latest_period(demo):
+    """The codes stay; names are added where people read them, and each province tells the latest period
+    with data (where the dashboard opens)."""
+    system, _ = demo
+    board = get(system, "/api/dashboard", province="ha-tinh", period="2021-H1")
+    assert board["country_names"] == {"LA": "Lào"}
+    reports = board["reports"]
+    assert reports["expected"] == sum(reports.get(s, 0) for s in ("on_time", "late", "missing", "pending"))
+    task = get(system, "/api/tasks", province="gia-lai")["items"][0]
+    assert task["plan_id"] == "gia-lai-1109-2020" and task["plan_label"] == "Kế hoạch năm 2020"
+    assert task["plan_name"].startswith("Kế hoạch năm 2020 “Triển khai Quyết định số 1109/QĐ-TTg")
+    assert len(task["lead_agency_names"]) == len(task["lead_agencies"]) and "Sở Ngoại vụ" in task["lead_agency_names"]
+    partners = {p["slug"]: p for p in get(system, "/api/partners", province="ha-tinh")["items"]}
+    assert (partners["mecklenburg-vorpommern"]["country"], partners["mecklenburg-vorpommern"]["country_name"]) == (
+        "DE", "Đức")
+    assert (partners["ipm-nhat-ban"]["kind_name"], partners["ipm-nhat-ban"]["country_name"]) == ("Tổ chức", "Nhật Bản")
+    activity = get(system, "/api/activities", province="ha-tinh", kind="aid")["items"][0]
+    assert activity["agency_name"] and activity["partner_country_name"] == "Nhật Bản"
+    names = get(system, "/api/names", province="ha-tinh")
+    assert names["agencies"]["uy-ban-mttq-tinh"] == {"name": "Ủy ban Mặt trận Tổ quốc Việt Nam tỉnh",
+                                                     "short_name": "Ủy ban MTTQ tỉnh"}
+    assert names["plans"]["ha-tinh-53-2021"]["label"] == "53/KH-UBND" and names["countries"]["TW"].startswith("Đài")
+    latest = {p: get(system, "/api/provinces", province=p)["items"][0]["latest_period"]
+              for p in ("ha-tinh", "kon-tum", "gia-lai", "dong-nai")}
+    assert latest == {"ha-tinh": "2021-H1", "kon-tum": "2021-H1", "gia-lai": "2020-H1", "dong-nai": "2022"}
+    on = {day: get(system, "/api/provinces", province="ha-tinh", date=day)["items"][0]["latest_period"]
+          for day in ("2019-01-10", "2020-06-01", "2021-03-01")}  # as known on a day: plan 365 of 25/10/2019, then 53
+    assert on == {"2019-01-10": None, "2020-06-01": "2019", "2021-03-01": "2021-H1"}
 
 
 def test_tables_export_as_csv(demo):

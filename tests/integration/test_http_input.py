@@ -48,6 +48,7 @@ OUT_OF_RANGE = [
     ("/api/reports/compliance", {"province": "ha-tinh", "period": "0000-H1"}, "query.period"),
     ("/api/escalations", {"status": "nope"}, "query.status"),
     ("/api/escalations", {"reminders": DIGITS}, "query.reminders"),
+    ("/api/provinces", {"date": DIGITS}, "query.date"),
 ]
 """(route, query, the problem's path): each must be a 400 `bad_request` naming that parameter."""
 EXTREME_BUT_VALID = [
@@ -62,6 +63,8 @@ EXTREME_BUT_VALID = [
     ("/api/audit", {"from": "0001-01-02", "to": "9999-12-30"}),
     ("/api/audit", {"after": str(INT64 - 1), "limit": "100000"}),
     ("/api/rejected", {"offset": str(INT64 - 1)}),
+    ("/api/provinces", {"date": "0001-01-01"}),
+    ("/api/provinces", {"date": "9999-12-31"}),
 ]
 """Extremes inside the ranges: answered (200), or at most a 400 — never a 500."""
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import uuid
 
@@ -24,8 +23,7 @@ PASSWORD = "mật khẩu thử 2021"
 
 def users(system: System, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     """`doingoai users ...`, the password (if any) on stdin."""
-    return subprocess.run([sys.executable, "-m", "services.cli.main", "users", *args], env=system.env(),
-                          input=password, capture_output=True, text=True, timeout=180)
+    return system.cli("users", *args, input=password)
 
 
 def add(system: System, agency: str, role: str = "specialist", name: str = "Nguyễn Văn An",

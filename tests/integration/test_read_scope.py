@@ -26,6 +26,7 @@ READS = [
     ("/api/rejected", {}),
     ("/api/audit", {"limit": "5"}),
     ("/api/provinces", {}),
+    ("/api/names", {}),
     ("/api/reports/consolidated.docx", {"period": "2021-H1"}),
 ]
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
+import unicodedata
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,23 +15,23 @@ from zoneinfo import ZoneInfo
 import docx
 import pytest
 
+from schemas.reference import agencies
+from services.names import vi_sorted
 from services.reports import labels as vi
 from services.reports.data import task_heading
-from tests.support import System, new_system
+from services.reports.text_width import words
+from tests.support import System, demo_system
 
 pytestmark = pytest.mark.integration
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 WINDOW = {"from": "2020-12-15", "to": "2021-06-14"}
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    system = new_system(tmp_path_factory.mktemp("report"), DOINGOAI_ESCALATIONS="false").start()
-    done = system.cli("demo")
-    assert done.returncode == 0, done.stderr
-    system.wait_projected(json.loads(done.stdout)["events"])
-    yield system
-    system.stop()
+    with demo_system(tmp_path_factory.mktemp("report"), DOINGOAI_ESCALATIONS="false") as (system, _):
+        yield system
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,8 @@ def test_header_block_has_national_title_motto_issuing_body_number_date_and_titl
     assert bottom.cells[0].text == "Số: …/BC-SNgV"
     assert bottom.cells[1].text in {vi.place_and_date("Hà Tĩnh", day) for day in days}
     texts = [p.text for p in doc.paragraphs]
-    assert "BÁO CÁO" in texts and "Kết quả công tác đối ngoại nhân dân 6 tháng đầu năm 2021" in texts
+    # Hà Tĩnh's plan of 2021 (53/KH-UBND) covers foreign affairs and international integration
+    assert "BÁO CÁO" in texts and "Kết quả công tác đối ngoại và hội nhập quốc tế 6 tháng đầu năm 2021" in texts
 
 
 def test_data_cutoff_is_the_decree_09_window_of_2021_h1(report):
@@ -150,7 +154,7 @@ def test_annual_report_and_a_chosen_date(demo, tmp_path: Path):
     doc = docx.Document(str(out))
     assert doc.tables[0].rows[1].cells[1].text == "Hà Tĩnh, ngày 05 tháng 01 năm 2022"
     texts = [p.text for p in doc.paragraphs]
-    assert "Kết quả công tác đối ngoại nhân dân năm 2021" in texts
+    assert "Kết quả công tác đối ngoại và hội nhập quốc tế năm 2021" in texts
     assert "Thời gian chốt số liệu: từ ngày 15/12/2020 đến ngày 14/12/2021" in texts
 
 
@@ -181,3 +185,50 @@ def test_gia_lai_report_says_its_deadline_is_the_configured_default(demo):
     assert r.status_code == 200, r.text
     texts = [p.text for p in docx.Document(io.BytesIO(r.content)).paragraphs]
     assert any("trước ngày 20/6/2020 (thời hạn mặc định do tỉnh cấu hình, kế hoạch không nêu ngày)" in t for t in texts)
+
+
+def all_text(doc) -> str:
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    return "\n".join([p.text for p in doc.paragraphs] + cells)
+
+
+def test_the_report_names_agencies_countries_and_plans_never_their_codes(demo: System, tmp_path: Path):
+    """No agency slug of the province, and no plan slug, is in the text of the report of any province."""
+    texts = {}
+    for province, period in (("ha-tinh", "2021-H1"), ("gia-lai", "2020-H1"), ("kon-tum", "2021-H1"),
+                             ("dong-nai", "2022")):
+        out = tmp_path / f"{province}.docx"
+        done = demo.cli("report", "--province", province, "--period", period, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        texts[province] = all_text(docx.Document(str(out)))
+        slugs = {a.slug for a in agencies(province)} | {f"{province}-"}
+        assert not [s for s in slugs if s in texts[province]], province
+    assert "Kế hoạch năm 2020" in texts["gia-lai"]  # its plan's copy has no number: named by its year
+
+
+def test_rendered_pages_break_no_word_and_list_agencies_in_vietnamese_order(report, tmp_path: Path):
+    """LibreOffice renders the report (as Word would, with Times New Roman's metrics): every word of every
+    table comes out whole on the pages; the pages are saved as test-artifacts/report-ha-tinh-2021-H1-*.png."""
+    doc, _, summary = report
+    soffice, pdftotext = shutil.which("soffice") or shutil.which("libreoffice"), shutil.which("pdftotext")
+    if soffice is None or pdftotext is None:
+        pytest.skip("LibreOffice and poppler-utils render the report (apt-get install libreoffice-writer-nogui "
+                    "poppler-utils)")
+    source = tmp_path / "r.docx"
+    doc.save(str(source))
+    done = subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path}/lo", "--headless", "--convert-to",
+                           "pdf", "--outdir", str(tmp_path), str(source)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and (tmp_path / "r.pdf").exists(), done.stderr
+    rendered = subprocess.run([pdftotext, "-raw", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True,
+                              check=True).stdout
+    tokens = set(unicodedata.normalize("NFC", rendered).split())
+    table_words = {w for t in doc.tables[1:-1] for row in t.rows for c in row.cells for w in words(c.text)}
+    broken = sorted(w for w in table_words if len(w) > 1 and w not in tokens and w.rstrip("-") not in tokens)
+    assert not broken, broken[:20]
+    bang6 = table(doc, "TT", "Cơ quan, đơn vị", "Hạn gửi")
+    names = [r[1] for r in bang6 if r[5] == "Chưa gửi"]
+    assert names.index("UBND huyện Đức Thọ") < names.index("UBND huyện Vũ Quang") and names == vi_sorted(names)
+    if shutil.which("pdftoppm"):
+        ARTIFACTS.mkdir(exist_ok=True)
+        subprocess.run(["pdftoppm", "-r", "70", "-png", str(tmp_path / "r.pdf"),
+                        str(ARTIFACTS / f"report-ha-tinh-{summary['period']}")], check=True, timeout=120)

@@ -8,12 +8,24 @@ from decimal import Decimal
 
 import docx
 import pytest
+from docx.oxml.ns import qn
 from docx.shared import Pt
 
+from services.queries.compliance import Compliance
 from services.reports import labels as vi
 from services.reports import model as m
-from services.reports.data import escalation_lines, natural, task_heading, task_lines
+from services.reports.data import (
+    compliance_lines,
+    escalation_lines,
+    natural,
+    report_scope,
+    report_warnings,
+    task_heading,
+    task_lines,
+)
+from services.reports.docx_layout import CELL_MARGIN_CM, TABLE_PT, TEXT_WIDTH_CM, fit_columns, table_columns
 from services.reports.docx_report import render, to_bytes
+from services.reports.text_width import longest_word_cm
 
 pytestmark = pytest.mark.unit
 
@@ -166,14 +178,43 @@ def test_tasks_are_judged_on_the_cutoff_day_and_sorted_by_number():
 
 
 def test_escalations_keep_the_highest_level_of_each_cause_in_the_period():
-    base = {"trigger": "report_missing", "cause_subject": "report/ha-tinh-so-y-te-2021-H1", "period": "2021-H1",
+    base = {"trigger": "task_overdue", "cause_subject": "task/ha-tinh-53-2021-III.1", "period": None,
             "due_at": datetime(2021, 5, 25, 16, 59, 59, tzinfo=UTC), "raised_at": datetime(2025, 1, 1, tzinfo=UTC),
-            "target_agency": "so-ngoai-vu", "message": "Sở Y tế chưa gửi báo cáo", "status": "open"}
+            "target_agency": "so-ngoai-vu", "responsible_agency": "so-ngoai-vu", "message": "Nhiệm vụ III.1 quá hạn",
+            "status": "open"}
     rows = [{**base, "level": 1}, {**base, "level": 2, "target_agency": "ubnd-tinh"},
-            {**base, "level": 3, "period": "2020-H1", "due_at": datetime(2020, 5, 25, tzinfo=UTC)}]
+            {**base, "level": 3, "due_at": datetime(2020, 5, 25, tzinfo=UTC)}]
     lines = escalation_lines(rows, {"ubnd-tinh": "Ủy ban nhân dân tỉnh"}, "2021-H1", date(2020, 12, 15),
                              date(2021, 6, 14))
     assert [(e.level, e.target, e.due_on) for e in lines] == [(2, "Ủy ban nhân dân tỉnh", date(2021, 5, 25))]
+
+
+def test_escalations_are_one_line_per_agency_dated_by_their_cause_and_leave_the_reports_to_table_6():
+    """Two recipients of one piece of information are two lines; a warning raised years later counts in the
+    period of its deadline; the period's own missing reports are Bảng 6's (counted, not repeated)."""
+    info = {"trigger": "information_unacknowledged", "cause_subject": "information/q1", "period": None, "level": 1,
+            "due_at": datetime(2021, 4, 10, 16, 59, 59, tzinfo=UTC), "raised_at": datetime(2026, 12, 7, tzinfo=UTC),
+            "target_agency": "so-ngoai-vu", "status": "open"}
+    report = {**info, "trigger": "report_missing", "period": "2021-H1", "due_at": datetime(2021, 5, 25, tzinfo=UTC)}
+    rows = [{**info, "responsible_agency": "so-noi-vu", "message": "Sở Nội vụ chưa xác nhận"},
+            {**info, "responsible_agency": "cong-an-tinh", "message": "Công an tỉnh chưa xác nhận"},
+            {**report, "cause_subject": "report/ha-tinh-so-y-te-2021-H1", "responsible_agency": "so-y-te",
+             "message": "Sở Y tế chưa gửi báo cáo"},
+            {**report, "cause_subject": "report/ha-tinh-thanh-tra-tinh-2021-H1", "responsible_agency": "thanh-tra-tinh",
+             "message": "Thanh tra tỉnh chưa gửi báo cáo"}]
+    names = {"so-noi-vu": "Sở Nội vụ", "cong-an-tinh": "Công an tỉnh", "so-ngoai-vu": "Sở Ngoại vụ"}
+    lines = escalation_lines(rows, names, "2021-H1", date(2020, 12, 15), date(2021, 6, 14))
+    assert [(e.message, e.due_on) for e in lines] == [("Công an tỉnh chưa xác nhận", date(2021, 4, 10)),
+                                                      ("Sở Nội vụ chưa xác nhận", date(2021, 4, 10))]
+    listed = {"so-y-te", "thanh-tra-tinh", "so-tu-phap"}  # Bảng 6: a warning closed by a report sent since is not
+    assert report_warnings(rows, "2021-H1", listed) == 2 and report_warnings(rows, "2021", listed) == 0
+    assert report_warnings(rows, "2021-H1", {"so-y-te"}) == 1
+    texts = [p.text for p in reopen(sample(escalations=tuple(lines), report_warnings=2)).paragraphs]
+    assert any(t.startswith("Có 02 nội dung đến hạn trong kỳ báo cáo") and "02 cơ quan, đơn vị tại Bảng 6" in t
+               for t in texts)
+    assert not any("phát sinh 02 cảnh báo" in t for t in texts)
+    alone = [p.text for p in reopen(sample(report_warnings=2)).paragraphs]
+    assert any(t.startswith("Ngoài việc chậm gửi báo cáo 6 tháng đầu năm 2021 của 02 cơ quan") for t in alone)
 
 
 def test_task_table_names_a_task_by_its_heading_and_shows_the_timeframe_without_a_due_date():
@@ -183,3 +224,72 @@ def test_task_table_names_a_task_by_its_heading_and_shows_the_timeframe_without_
     task = m.TaskLine("365/KH-UBND", "II.1", "Tuyên truyền", "Sở Ngoại vụ", None, "Hàng năm", None, "assigned")
     rows = table_with(reopen(sample(tasks=(task,))), ("TT", "Kế hoạch", "Nhiệm vụ"))
     assert rows[1] == ["1", "365/KH-UBND", "II.1. Tuyên truyền", "Sở Ngoại vụ", "Hàng năm", "", "Chưa báo cáo tiến độ"]
+
+
+def test_late_and_missing_agencies_are_in_vietnamese_order():
+    """'UBND huyện Đức Thọ' before 'UBND huyện Vũ Quang' (Đ after D, not after Z) and 'Ủy ban MTTQ tỉnh'
+    among the U's, not after them."""
+    names = ["Ủy ban Mặt trận Tổ quốc Việt Nam tỉnh", "UBND huyện Vũ Quang", "Văn phòng Ủy ban nhân dân tỉnh",
+             "UBND huyện Đức Thọ", "Sở Y tế", "UBND huyện Can Lộc", "Bộ Chỉ huy Quân sự tỉnh"]
+    rows = [Compliance(f"a{i}", n, "2021-H1", date(2021, 5, 25), "missing", None, None, None)
+            for i, n in enumerate(names)]
+    _, lines = compliance_lines(rows)
+    assert [x.agency for x in lines] == ["Bộ Chỉ huy Quân sự tỉnh", "Sở Y tế", "UBND huyện Can Lộc",
+                                         "UBND huyện Đức Thọ", "UBND huyện Vũ Quang",
+                                         "Ủy ban Mặt trận Tổ quốc Việt Nam tỉnh", "Văn phòng Ủy ban nhân dân tỉnh"]
+
+
+def test_the_title_follows_the_scope_of_the_plans_of_the_year():
+    plans = [{"plan_id": "ha-tinh-365-2019", "issued_on": date(2019, 10, 25)},
+             {"plan_id": "ha-tinh-53-2021", "issued_on": date(2021, 2, 26)}]
+    assert report_scope(plans, 2021) == "đối ngoại và hội nhập quốc tế"
+    assert report_scope(plans, 2022) == report_scope(plans[:1], 2019) == "đối ngoại nhân dân"
+    texts = [p.text for p in reopen(sample(scope="đối ngoại và hội nhập quốc tế")).paragraphs]
+    assert "Kết quả công tác đối ngoại và hội nhập quốc tế 6 tháng đầu năm 2021" in texts
+    assert any(t.startswith("Trên đây là báo cáo kết quả công tác đối ngoại và hội nhập quốc tế") for t in texts)
+
+
+def cell_width_cm(cell) -> float:
+    return int(cell._tc.tcPr.find(qn("w:tcW")).get(qn("w:w"))) / 567
+
+
+def test_every_word_of_every_table_fits_its_column():
+    """Columns are at least as wide as their longest word (measured in Times New Roman), so Word and
+    LibreOffice never break a word between letters ("ngườ/i", "Mecklenb/urg"); the tables are as wide as
+    the text and keep 13 pt where that is possible."""
+    long_partner = "Bang Mecklenburg - Vorpommern (Đức)"
+    data = sample(activities=(m.ActivityLine("Hội nghị xúc tiến đầu tư với Mecklenburg-Vorpommern",
+                                             "investment_promotion", date(2021, 5, 10), None, long_partner,
+                                             "Sở Kế hoạch và Đầu tư", 80, "held"),),
+                  escalations=(m.EscalationLine("information_unacknowledged", "Sở Nội vụ chưa xác nhận", "Sở Ngoại vụ",
+                                                1, date(2021, 4, 10), "open"),))
+    doc = reopen(data)
+    checked = 0
+    for table in doc.tables[1:-1]:  # the data tables, between the header and the signature blocks
+        grid = [int(c.get(qn("w:w"))) / 567 for c in table._tbl.tblGrid.findall(qn("w:gridCol"))]
+        assert abs(sum(grid) - TEXT_WIDTH_CM) < 0.05
+        for row in table.rows:
+            if len(row.cells) != len(grid) or len({id(c._tc) for c in row.cells}) != len(grid):
+                continue  # the merged "nothing happened" row
+            for cell in row.cells:
+                bold = any(r.bold for p in cell.paragraphs for r in p.runs)
+                size = max(r.font.size.pt for p in cell.paragraphs for r in p.runs) if cell.text else TABLE_PT
+                need = longest_word_cm(cell.text, size, bold) + 2 * CELL_MARGIN_CM
+                assert need <= cell_width_cm(cell) + 1e-6, (cell.text, need, cell_width_cm(cell))
+                checked += 1
+    assert checked > 60
+    sizes = {r.font.size.pt for t in doc.tables[1:-1] for row in t.rows for c in row.cells for p in c.paragraphs
+             for r in p.runs}
+    assert sizes == {TABLE_PT}
+    assert longest_word_cm("người", 13, bold=True) > 1.0  # the header word once split in a 1.4 cm column
+
+
+def test_columns_give_way_to_long_words_and_keep_their_proportions_otherwise():
+    assert fit_columns([1, 1], [0.5, 0.5], 10) == [5, 5]
+    assert fit_columns([1, 3], [4, 1], 10) == [4, 6]
+    assert fit_columns([1, 1], [6, 6], 10) is None
+    widths, size = table_columns(("Tên", "Đối tác"), (3, 1), [("Hội đàm", "Bolykhămxay/Khammouane 2021")])
+    need = longest_word_cm("Bolykhămxay/Khammouane", TABLE_PT) + 2 * CELL_MARGIN_CM
+    assert size == TABLE_PT and widths[1] >= need > TEXT_WIDTH_CM / 4 and sum(widths) == pytest.approx(TEXT_WIDTH_CM)
+    widths, size = table_columns(("TT", "X"), (1, 1), [("1", "W" * 60)])  # no width holds it: smallest size
+    assert size == 11 and sum(widths) == pytest.approx(TEXT_WIDTH_CM)

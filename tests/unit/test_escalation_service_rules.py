@@ -106,4 +106,5 @@ def test_each_year_of_an_annual_task_is_a_cause_due_on_its_own_day():
         ("gia-lai:task/gia-lai-1109-2020-8:2020", date(2020, 12, 31), True, "2020"),
         ("gia-lai:task/gia-lai-1109-2020-8:2021", date(2021, 12, 31), False, "2021"),
         ("gia-lai:task/gia-lai-1109-2020-8:2022", date(2022, 12, 31), False, "2022")]
-    assert causes[1].message.startswith("Nhiệm vụ 8 (gia-lai-1109-2020) năm 2021 quá hạn 31/12/2021")
+    assert causes[1].message.startswith("Nhiệm vụ 8 năm 2021 của Kế hoạch năm 2020 “Triển khai Quyết định số 1109")
+    assert "quá hạn 31/12/2021" in causes[1].message and "gia-lai-1109-2020" not in causes[1].message

@@ -66,14 +66,14 @@ def test_a_difficulty_of_year_0001_still_open_is_shown_as_raised_before_the_wind
 
 
 def test_an_escalation_due_in_year_9999_is_left_out_and_the_others_are_kept():
-    base = {"trigger": "report_missing", "period": "2021-H1", "raised_at": datetime(2021, 5, 26, tzinfo=UTC),
-            "target_agency": "so-ngoai-vu", "message": "Chưa gửi báo cáo", "status": "open", "level": 1}
-    rows = [{**base, "escalation_id": "e1", "cause_subject": "report/a",
+    base = {"trigger": "task_overdue", "period": None, "raised_at": datetime(2021, 5, 26, tzinfo=UTC),
+            "target_agency": "so-ngoai-vu", "message": "Nhiệm vụ quá hạn", "status": "open", "level": 1}
+    rows = [{**base, "escalation_id": "e1", "cause_subject": "task/a",
              "due_at": datetime.fromisoformat("9999-12-31T20:00:00+00:00")},
-            {**base, "escalation_id": "e2", "cause_subject": "report/b", "due_at": datetime(2021, 5, 25, tzinfo=UTC)}]
+            {**base, "escalation_id": "e2", "cause_subject": "task/b", "due_at": datetime(2021, 5, 25, tzinfo=UTC)}]
     with capture_logs() as logs:
         lines = escalation_lines(rows, {}, "2021-H1", START, END)
-    assert [x.message for x in lines] == ["Chưa gửi báo cáo"] and lines[0].due_on == date(2021, 5, 25)
+    assert [x.message for x in lines] == ["Nhiệm vụ quá hạn"] and lines[0].due_on == date(2021, 5, 25)
     assert [(e["table"], e["key"]) for e in logs] == [("escalations", "e1")]
 
 
