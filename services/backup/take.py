@@ -69,6 +69,7 @@ async def take(rt: Runtime, out: Path) -> dict[str, Any]:
     _prepare(out)
     db = await database.versions(rt.database_url)
     await database.dump(rt.database_url, out / "postgres" / "doingoai.dump")
+    dumped = time.monotonic()
     nc = await rt.connect_nats("doingoai-backup")
     try:
         server = nc.connected_server_version
@@ -90,6 +91,7 @@ async def take(rt: Runtime, out: Path) -> dict[str, Any]:
     }
     written = manifest.write(out, content)
     return {"out": str(out), "seconds": round(time.monotonic() - started, 2),
+            "database_s": round(dumped - started, 2), "streams_s": round(time.monotonic() - dumped, 2),
             "bytes": sum(f["bytes"] for f in written["files"].values()),
             "streams": {name: {"messages": s["state"]["messages"], "last_seq": s["state"]["last_seq"]}
                         for name, s in kept.items()},

@@ -38,6 +38,7 @@ from services.embedded.ports import (
 )
 
 log = structlog.get_logger(__name__)
+BULK_LOAD = " -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_wal_size=4GB"
 RUN_AS = "embedded_postgres"
 SUPERUSER = "postgres"
 PG_HBA = """# written by doingoai: every connection needs the password (SCRAM-SHA-256)
@@ -164,7 +165,9 @@ class EmbeddedPostgres:
         pid = pid_in(self.pgdata / "postmaster.pid")
         return pid if process_running(pid, "postgres", str(self.pgdata)) else None
 
-    def start(self) -> str:
+    def start(self, *, bulk_load: bool = False) -> str:
+        """Start the cluster (or attach to ours); `bulk_load` (a restore into a new cluster, which is
+        started over if it fails): no fsync, no full-page writes, until the next start."""
         new_secret = not (self.data_dir / "secrets" / "postgres.json").exists()
         password = self.password
         if (pid := self.running_pid()) is not None:
@@ -191,7 +194,7 @@ class EmbeddedPostgres:
             try:
                 self._run(
                     "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60",
-                    "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}",
+                    "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}{BULK_LOAD if bulk_load else ''}",
                     "-l", str(self.pgdata / "server.log"), "start",
                     timeout=90,
                 )
