@@ -40,7 +40,7 @@ def acknowledged(row: Row | None, s: Stored) -> Row:
     if row["status"] != "open":
         return row
     return {**row, "status": "acknowledged", "acknowledged_at": s.event.envelope.time,
-            "acknowledged_by": f"{d.agency}: {d.by.name}"}
+            "acknowledged_by": f"{d.agency}: {d.by.name}", "acknowledged_actor": s.event.envelope.actor}
 
 
 def closed(row: Row | None, s: Stored) -> Row:

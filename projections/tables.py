@@ -251,6 +251,8 @@ escalations = Table(
     Column("raised_at", DateTime(timezone=True), nullable=False),
     Column("acknowledged_at", DateTime(timezone=True)),
     Column("acknowledged_by", Text),
+    Column("acknowledged_actor", Text, comment="the acknowledgement's CloudEvents actor: a signed-in person, "
+                                               "'<name> (<username>)'"),
     Column("closed_at", DateTime(timezone=True)),
     Column("last_seq", BigInteger, nullable=False),
     PrimaryKeyConstraint("province", "escalation_id"),

@@ -64,6 +64,8 @@ class Rule:
     """A field of `data` that must be the publishing agency (it speaks for itself)."""
     parties: tuple[str, ...] = ()
     """Fields of `data` (slugs or lists of them) that name the aggregate's parties, when it opens it."""
+    owner: str | None = None
+    """A field of `data` that must name the agency that opened the aggregate (a report is returned to it)."""
 
 
 _OWN = "its own aggregate: the agency that opened it (first event)"
@@ -86,7 +88,7 @@ RULES: Mapping[str, Rule] = {
     "task_completed": Rule(Speaker.task_party, False, "for itself (`agency` = the publisher)", "agency"),
     "information_acknowledged": Rule(Speaker.recipient, False, "for itself (`agency` = the publisher)", "agency"),
     "report_accepted": Rule(Speaker.focal, False, "a report addressed to it", "accepted_by"),
-    "report_returned": Rule(Speaker.focal, False, "a report addressed to it"),
+    "report_returned": Rule(Speaker.focal, False, "a report addressed to it", owner="returned_to"),
     "difficulty_acknowledged": Rule(Speaker.focal, False, "difficulties of its province", "handler"),
     "guidance_issued": Rule(Speaker.focal, False, "difficulties of its province", "issued_by"),
     "difficulty_escalated": Rule(Speaker.focal, False, "difficulties of its province"),
@@ -212,9 +214,27 @@ def decide(
     if event_name == "decision_issued" and _get(data, "decided_by") not in (None, *UBND):
         return Refusal("data.decided_by", f"a decision is the UBND tỉnh's: decided_by must be one of "
                                           f"{', '.join(sorted(UBND))}")
-    if event_name == "report_returned" and aggregate is not None and _get(data, "returned_to") != aggregate.owner:
-        return Refusal("data.returned_to", f"{subject} was submitted by {aggregate.owner}; it is returned to it")
+    if rule.owner is not None and aggregate is not None and _get(data, rule.owner) != aggregate.owner:
+        return Refusal(f"data.{rule.owner}", f"{subject} was submitted by {aggregate.owner}; it is returned to it")
     return None
+
+
+def may_ever_publish(agency: str, event_name: str) -> bool:
+    """Whether the rules give `agency` the word on `event_name` anywhere: on an aggregate it opens, owns or
+    is addressed to, or as the body the plans name (the forms a person of that agency is offered)."""
+    rule = RULES.get(event_name)
+    return rule is not None and _speaks(rule, agency, None, settled=False)
+
+
+def may_speak_on(province: str, agency: str, event_name: str, aggregate: Aggregate | None) -> bool:
+    """Whether `agency` of `province` may publish `event_name` about `aggregate` as it stands (None: a new
+    one), whatever the event then says (`decide` judges that)."""
+    rule = RULES.get(event_name)
+    if rule is None:
+        return False
+    if aggregate is None:
+        return rule.opens and _speaks(rule, agency, None, settled=True)
+    return aggregate.province == province and _speaks(rule, agency, aggregate, settled=True)
 
 
 def foreign(province: str, subject: str, holders: Collection[str]) -> Refusal | None:

@@ -14,17 +14,28 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from schemas.labels import vi_title
+
 TYPE_PREFIX = "vn.gov.doingoai."
 
 
 class EventData(BaseModel):
     """The typed `data` of an event. Subclasses are registered with `@event`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=vi_title)
 
     event_name: ClassVar[str]
     version: ClassVar[int]
     aggregate: ClassVar[str]
+
+
+class CrossFieldError(ValueError):
+    """A check of several fields of a payload that fails, told at `field` (the later date, the part that
+    exceeds the whole): the codec reports it at `data.<field>`, where a form shows it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)

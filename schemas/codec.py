@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_ori
 
 from pydantic import AwareDatetime, BaseModel, ValidationError, create_model
 
-from schemas.base import TYPE_PREFIX, EventData, EventType, latest_versions, registry, registry_size
+from schemas.base import TYPE_PREFIX, CrossFieldError, EventData, EventType, latest_versions, registry, registry_size
 from schemas.envelope import CONTEXT_ATTRIBUTES, CloudEvent, source_for
 from schemas.fastjson import loads
 
@@ -122,7 +122,11 @@ def _resolve(ce_type: str) -> EventType:
 def _problems(error: ValidationError, prefix: str = "") -> list[Problem]:
     out = []
     for item in error.errors(include_url=False):
-        path = ".".join(str(p) for p in item["loc"])
+        loc = item["loc"]
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, CrossFieldError):  # a check of several fields, told at the one it names
+            loc = (*loc, cause.field)
+        path = ".".join(str(p) for p in loc)
         out.append(Problem(f"{prefix}{path}" if path else prefix.rstrip("."), item["msg"]))
     return out
 

@@ -52,7 +52,7 @@ class Person:
     name: str
     title: str
     role: str
-    """specialist, leader, auditor or admin (`services.people.ROLES`)."""
+    """specialist, leader, auditor or admin (`schemas.roles.ROLES`)."""
 
     @property
     def actor(self) -> str:

@@ -18,6 +18,7 @@ from functools import cache
 import icu
 from babel import Locale
 
+from schemas.labels import ENUM_LABELS_VI
 from schemas.reference import UnknownReference, agencies, plan
 
 FOCUS_SCOPE = "đối ngoại nhân dân"
@@ -35,17 +36,7 @@ COUNTRY_OVERRIDES = {
 """Where Vietnamese official usage differs from CLDR: Taiwan is named as part of China, and the
 transliterations the plans and the Ministry of Foreign Affairs use where CLDR keeps the English form."""
 
-PARTNER_KINDS = {
-    "locality": "Địa phương",
-    "organisation": "Tổ chức",
-    "ngo": "Tổ chức phi chính phủ",
-    "embassy": "Cơ quan đại diện ngoại giao",
-    "international_organisation": "Tổ chức quốc tế",
-    "friendship_association": "Hội hữu nghị",
-    "university": "Trường đại học",
-    "enterprise": "Doanh nghiệp",
-    "other": "Khác",
-}
+PARTNER_KINDS = dict(ENUM_LABELS_VI["PartnerKind"])
 """The Vietnamese names of the partner kinds (`PartnerKind`)."""
 
 

@@ -32,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from projections.tables import sessions, users
 from schemas.authority import SYSTEM
 from schemas.envelope import SOURCE_RE, source_for
+from schemas.roles import ROLES
 from services.credentials import Identity, Person, ReservedIdentity
 
-ROLES = ("specialist", "leader", "auditor", "admin")
 IDENTITY_ROLE = {"specialist": "agency", "leader": "agency", "auditor": "auditor", "admin": "admin"}
 """The `Identity.role` each role of a person acts with."""
 USERNAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")

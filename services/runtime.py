@@ -19,6 +19,7 @@ import structlog
 from nats.aio.client import Client
 from nats.js.errors import APIError
 
+from services.attachments import ensure_bucket
 from services.credentials import nats_users, password_hash
 from services.db import make_engine
 from services.db.migrate import migrate
@@ -116,6 +117,7 @@ class Runtime:
             await ensure_streams(nc.jetstream(), dedup_window_s=s.dedup_window_s, replicas=s.stream_replicas,
                                  rejected_max_bytes=s.rejected_max_bytes,
                                  rejected_max_age_s=s.rejected_max_age_days * 86400)
+            await ensure_bucket(nc, s.stream_replicas)
         except APIError as exc:  # e.g. a stream's reserved bytes beyond the server's storage
             raise Unreachable(f"NATS at {self.nats_url}: the streams cannot be declared: {exc.description} "
                               f"({exc.err_code})") from None

@@ -61,9 +61,15 @@ class Settings(OidcSettings):
     rejected_max_bytes: int = Field(1024**3, ge=1024 * 1024, description=(
         "Most bytes the rejected-events stream holds; the oldest rejections go first"))
     rejected_max_age_days: float = Field(180, gt=0, description="Rejections older than this leave the stream")
+    attachment_max_mb: float = Field(20, gt=0, le=1024, description=(
+        "Largest file (PDF or .docx) an event may carry, in MB (2^20 bytes); a larger upload gets 413"))
     disk_reserve_mb: int = Field(256, ge=0, description=(
         "Free MiB the data directory's disk keeps: with less, events are refused (507 storage_full) before "
         "the embedded servers run out of space (0: no reserve)"))
+
+    @property
+    def attachment_max_bytes(self) -> int:
+        return int(self.attachment_max_mb * 1024 * 1024)
 
     @field_validator("http")
     @classmethod

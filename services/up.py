@@ -84,7 +84,7 @@ async def up(settings: Settings) -> None:
     health = Health(settings.data_dir, settings.disk_reserve_mb * MIB) if embedded else None
     app = create_app(engine, nc, lookup=lookup, hosts=settings.hosts, docs=settings.api_docs,
                      limits=Limits(RejectedQuota(settings.rejected_quota_bytes)), sso=settings.oidc,
-                     health=health)
+                     attachment_max_bytes=settings.attachment_max_bytes, health=health)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     write_runtime_file(rt)
     workers = [

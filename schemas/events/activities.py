@@ -7,11 +7,12 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from schemas.base import EventData, event
-from schemas.common import DocumentRef, PartnerRef, PersonRef, Slug
+from schemas.base import CrossFieldError, EventData, event
+from schemas.common import AgencySlug, DocumentRef, PartnerRef, PersonRef
+from schemas.labels import LabelledEnum
 
 
-class ActivityKind(StrEnum):
+class ActivityKind(LabelledEnum, StrEnum):
     friendship_exchange = "friendship_exchange"
     cultural_exchange = "cultural_exchange"
     anniversary = "anniversary"
@@ -46,8 +47,8 @@ class ActivityHeldV1(EventData):
     end_date: date = Field(description="Last day", examples=["2021-03-27"])
     location: str = Field(min_length=1, max_length=300, description="Where", examples=["Thành phố Hà Tĩnh"])
     partner: PartnerRef | None = Field(None, description="Foreign partner, if any")
-    lead_agency: Slug = Field(description="Agency in charge (chủ trì)", examples=["so-ngoai-vu"])
-    coordinating_agencies: list[Slug] = Field(
+    lead_agency: AgencySlug = Field(description="Agency in charge (chủ trì)", examples=["so-ngoai-vu"])
+    coordinating_agencies: list[AgencySlug] = Field(
         default_factory=list,
         description="Coordinating agencies (phối hợp)",
         examples=[["so-van-hoa-the-thao"]],
@@ -60,9 +61,9 @@ class ActivityHeldV1(EventData):
     @model_validator(mode="after")
     def _dates_and_counts_agree(self) -> ActivityHeldV1:
         if self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
+            raise CrossFieldError("end_date", "end_date is before start_date")
         if self.foreign_participants > self.participants:
-            raise ValueError("foreign_participants exceeds participants")
+            raise CrossFieldError("foreign_participants", "foreign_participants exceeds participants")
         return self
 
 
@@ -87,17 +88,17 @@ class DelegationReceivedV1(EventData):
         description="Purpose of the visit",
         examples=["Hội đàm hợp tác năm 2021"],
     )
-    host_agency: Slug = Field(description="Agency that received the delegation", examples=["so-ngoai-vu"])
+    host_agency: AgencySlug = Field(description="Agency that received the delegation", examples=["so-ngoai-vu"])
     approval: DocumentRef | None = Field(None, description="Document approving the visit")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> DelegationReceivedV1:
         if self.departure_date < self.arrival_date:
-            raise ValueError("departure_date is before arrival_date")
+            raise CrossFieldError("departure_date", "departure_date is before arrival_date")
         return self
 
 
-class FundingSource(StrEnum):
+class FundingSource(LabelledEnum, StrEnum):
     state_budget = "state_budget"
     mobilised = "mobilised"
     foreign_aid = "foreign_aid"
@@ -130,8 +131,8 @@ class ActivityPlannedV1(EventData):
     partners: list[PartnerRef] = Field(
         default_factory=list, max_length=50, description="Foreign partners expected to take part"
     )
-    lead_agency: Slug = Field(description="Agency in charge (chủ trì)", examples=["so-ngoai-vu"])
-    coordinating_agencies: list[Slug] = Field(
+    lead_agency: AgencySlug = Field(description="Agency in charge (chủ trì)", examples=["so-ngoai-vu"])
+    coordinating_agencies: list[AgencySlug] = Field(
         default_factory=list, description="Coordinating agencies (phối hợp)", examples=[["uy-ban-mttq-tinh"]]
     )
     expected_participants: int | None = Field(
@@ -151,7 +152,7 @@ class ActivityPlannedV1(EventData):
     @model_validator(mode="after")
     def _dates_in_order(self) -> ActivityPlannedV1:
         if self.planned_end < self.planned_start:
-            raise ValueError("planned_end is before planned_start")
+            raise CrossFieldError("planned_end", "planned_end is before planned_start")
         return self
 
 
@@ -172,7 +173,7 @@ class ActivityCancelledV1(EventData):
         examples=["Tạm hoãn do diễn biến phức tạp của dịch Covid-19"],
     )
     cancelled_on: date = Field(description="Date of the decision to cancel", examples=["2021-05-04"])
-    decided_by: Slug = Field(description="Agency that decided", examples=["so-ngoai-vu"])
+    decided_by: AgencySlug = Field(description="Agency that decided", examples=["so-ngoai-vu"])
     postponed: bool = Field(False, description="Postponed rather than abandoned", examples=[True])
     document: DocumentRef | None = Field(None, description="Document announcing the cancellation")
 
@@ -198,7 +199,7 @@ class DelegationSentV1(EventData):
         description="Purpose of the trip",
         examples=["Dự Hội nghị cấp cao thường niên Hà Tĩnh - Bolykhămxay"],
     )
-    sending_agency: Slug = Field(description="Agency that sent the delegation", examples=["ubnd-tinh"])
+    sending_agency: AgencySlug = Field(description="Agency that sent the delegation", examples=["ubnd-tinh"])
     approval: DocumentRef | None = Field(None, description="Document approving the trip")
     funding_source: FundingSource | None = Field(
         None, description="Source of funds", examples=["state_budget"]
@@ -207,5 +208,5 @@ class DelegationSentV1(EventData):
     @model_validator(mode="after")
     def _dates_in_order(self) -> DelegationSentV1:
         if self.return_date < self.departure_date:
-            raise ValueError("return_date is before departure_date")
+            raise CrossFieldError("return_date", "return_date is before departure_date")
         return self

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from schemas.base import EventData, event
+from schemas.base import CrossFieldError, EventData, event
 from schemas.codec import upcaster
-from schemas.common import DocumentRef, PartnerRef, Slug
+from schemas.common import AgencySlug, DocumentRef, PartnerRef
 from schemas.events.activities import ActivityKind, FundingSource
 
 
@@ -52,8 +52,8 @@ class ActivityHeldV2(EventData):
     funding_source: FundingSource | None = Field(
         None, description="Source of funds", examples=["state_budget"]
     )
-    lead_agency: Slug = Field(description="Agency in charge (chủ trì)", examples=["so-ngoai-vu"])
-    coordinating_agencies: list[Slug] = Field(
+    lead_agency: AgencySlug = Field(description="Agency in charge (chủ trì)", examples=["so-ngoai-vu"])
+    coordinating_agencies: list[AgencySlug] = Field(
         default_factory=list,
         description="Coordinating agencies (phối hợp)",
         examples=[["so-van-hoa-the-thao-du-lich"]],
@@ -66,9 +66,9 @@ class ActivityHeldV2(EventData):
     @model_validator(mode="after")
     def _dates_and_counts_agree(self) -> ActivityHeldV2:
         if self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
+            raise CrossFieldError("end_date", "end_date is before start_date")
         if self.foreign_participants > self.participants:
-            raise ValueError("foreign_participants exceeds participants")
+            raise CrossFieldError("foreign_participants", "foreign_participants exceeds participants")
         return self
 
     @property

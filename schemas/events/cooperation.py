@@ -9,8 +9,9 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from schemas.base import EventData, event
-from schemas.common import DocumentRef, PartnerRef, PersonRef, Slug
+from schemas.base import CrossFieldError, EventData, event
+from schemas.common import AgencySlug, DocumentRef, PartnerRef, PersonRef
+from schemas.labels import LabelledEnum
 
 CurrencyCode = Annotated[
     str,
@@ -18,7 +19,7 @@ CurrencyCode = Annotated[
 ]
 
 
-class ConferenceKind(StrEnum):
+class ConferenceKind(LabelledEnum, StrEnum):
     conference = "conference"
     seminar = "seminar"
     workshop = "workshop"
@@ -47,7 +48,7 @@ class ConferenceHeldV1(EventData):
     location: str = Field(
         min_length=1, max_length=300, description="Where", examples=["Khu kinh tế Vũng Áng"]
     )
-    organiser: Slug = Field(description="Organising agency", examples=["so-ke-hoach-dau-tu"])
+    organiser: AgencySlug = Field(description="Organising agency", examples=["so-ke-hoach-dau-tu"])
     co_organisers: list[PartnerRef] = Field(
         default_factory=list, max_length=50, description="Foreign co-organisers or sponsors"
     )
@@ -64,13 +65,13 @@ class ConferenceHeldV1(EventData):
     @model_validator(mode="after")
     def _dates_and_counts_agree(self) -> ConferenceHeldV1:
         if self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
+            raise CrossFieldError("end_date", "end_date is before start_date")
         if self.foreign_participants > self.participants:
-            raise ValueError("foreign_participants exceeds participants")
+            raise CrossFieldError("foreign_participants", "foreign_participants exceeds participants")
         return self
 
 
-class AgreementKind(StrEnum):
+class AgreementKind(LabelledEnum, StrEnum):
     memorandum_of_understanding = "memorandum_of_understanding"
     letter_of_intent = "letter_of_intent"
     cooperation_agreement = "cooperation_agreement"
@@ -97,7 +98,7 @@ class AgreementSignedV1(EventData):
     kind: AgreementKind = Field(description="Kind of instrument", examples=["cooperation_minutes"])
     partner: PartnerRef = Field(description="The foreign party")
     signed_on: date = Field(description="Date of signature", examples=["2021-12-10"])
-    signatory_agency: Slug = Field(description="Vietnamese party", examples=["ubnd-tinh"])
+    signatory_agency: AgencySlug = Field(description="Vietnamese party", examples=["ubnd-tinh"])
     signed_by: PersonRef = Field(description="Who signed for the Vietnamese party")
     partner_signatory: PersonRef | None = Field(None, description="Who signed for the partner")
     areas: list[str] = Field(
@@ -115,11 +116,11 @@ class AgreementSignedV1(EventData):
     @model_validator(mode="after")
     def _validity_after_signature(self) -> AgreementSignedV1:
         if self.valid_until is not None and self.valid_until < self.signed_on:
-            raise ValueError("valid_until is before signed_on")
+            raise CrossFieldError("valid_until", "valid_until is before signed_on")
         return self
 
 
-class AidSector(StrEnum):
+class AidSector(LabelledEnum, StrEnum):
     health = "health"
     education = "education"
     agriculture = "agriculture"
@@ -131,7 +132,7 @@ class AidSector(StrEnum):
     other = "other"
 
 
-class AidKind(StrEnum):
+class AidKind(LabelledEnum, StrEnum):
     project = "project"
     non_project = "non_project"
     emergency_relief = "emergency_relief"
@@ -165,10 +166,10 @@ class AidCommittedV1(EventData):
         gt=0, max_digits=18, decimal_places=2, description="Committed amount", examples=[250000]
     )
     currency: CurrencyCode = Field(description="ISO 4217 currency of the amount", examples=["USD"])
-    recipient_agency: Slug = Field(
+    recipient_agency: AgencySlug = Field(
         description="Agency or district receiving the aid", examples=["ubnd-huyen-huong-son"]
     )
-    appraising_agency: Slug = Field(
+    appraising_agency: AgencySlug = Field(
         "so-ke-hoach-dau-tu", description="Agency that appraised it", examples=["so-ke-hoach-dau-tu"]
     )
     approval: DocumentRef = Field(
@@ -181,5 +182,5 @@ class AidCommittedV1(EventData):
     @model_validator(mode="after")
     def _dates_in_order(self) -> AidCommittedV1:
         if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
+            raise CrossFieldError("end_date", "end_date is before start_date")
         return self

@@ -6,12 +6,13 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from schemas.base import EventData, event
-from schemas.common import Period, PersonRef, Slug
+from schemas.base import CrossFieldError, EventData, event
+from schemas.common import AgencySlug, Period, PersonRef
 from schemas.envelope import SUBJECT_RE
+from schemas.labels import LabelledEnum
 
 
-class EscalationTrigger(StrEnum):
+class EscalationTrigger(LabelledEnum, StrEnum):
     difficulty_unacknowledged = "difficulty_unacknowledged"
     difficulty_unhandled = "difficulty_unhandled"
     difficulty_beyond_authority = "difficulty_beyond_authority"
@@ -48,13 +49,13 @@ class EscalationRaisedV1(EventData):
         description="Rank in the escalation policy, 1 first (default: SNgV officer, SNgV director, UBND's office)",
         examples=[1],
     )
-    target_agency: Slug = Field(
+    target_agency: AgencySlug = Field(
         description="Agency that must act, the only one that acknowledges the escalation", examples=["so-ngoai-vu"]
     )
     target_role: str | None = Field(
         None, max_length=200, description="Role notified at that agency", examples=["Chuyên viên Sở Ngoại vụ"]
     )
-    responsible_agency: Slug | None = Field(
+    responsible_agency: AgencySlug | None = Field(
         None,
         description="Agency that missed the deadline (whoever's step it was), if any; it receives the escalation too",
         examples=["so-tu-phap"],
@@ -76,7 +77,7 @@ class EscalationRaisedV1(EventData):
     @model_validator(mode="after")
     def _ack_after_deadline(self) -> EscalationRaisedV1:
         if self.due_at is not None and self.ack_by <= self.due_at:
-            raise ValueError("ack_by must be after due_at")
+            raise CrossFieldError("ack_by", "ack_by must be after due_at")
         return self
 
 
@@ -90,7 +91,7 @@ class EscalationRaisedV1(EventData):
 class EscalationAcknowledgedV1(EventData):
     """The target agency has seen the escalation and says who is dealing with it."""
 
-    agency: Slug = Field(description="Acknowledging agency", examples=["so-ngoai-vu"])
+    agency: AgencySlug = Field(description="Acknowledging agency", examples=["so-ngoai-vu"])
     by: PersonRef = Field(
         description="Who acknowledged",
         examples=[{"name": "Lê Văn Cường", "title": "Phó Giám đốc Sở Ngoại vụ"}],
@@ -136,7 +137,7 @@ class EscalationRemindedV1(EventData):
         description="Subject of the aggregate concerned",
         examples=["report/ha-tinh-so-tu-phap-2021-H1"],
     )
-    target_agency: Slug = Field(description="Agency reminded", examples=["so-tu-phap"])
+    target_agency: AgencySlug = Field(description="Agency reminded", examples=["so-tu-phap"])
     due_at: AwareDatetime = Field(description="The deadline", examples=["2021-05-25T23:59:59+07:00"])
     message: str = Field(
         min_length=1,

@@ -7,11 +7,12 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from schemas.base import EventData, event
-from schemas.common import DocumentRef, PartnerRef, PersonRef, Slug
+from schemas.base import CrossFieldError, EventData, event
+from schemas.common import AgencySlug, DocumentRef, PartnerRef, PersonRef
+from schemas.labels import LabelledEnum
 
 
-class InformationKind(StrEnum):
+class InformationKind(LabelledEnum, StrEnum):
     partner = "partner"
     foreign_policy_event = "foreign_policy_event"
     activity_notice = "activity_notice"
@@ -43,7 +44,7 @@ class InformationSharedV1(EventData):
         description="The information itself",
         examples=["Tỉnh Bolykhamxay đề nghị tăng cường hợp tác đào tạo nguồn nhân lực năm 2021"],
     )
-    recipients: list[Slug] = Field(
+    recipients: list[AgencySlug] = Field(
         min_length=1,
         max_length=200,
         description="Agencies the information is addressed to",
@@ -57,13 +58,13 @@ class InformationSharedV1(EventData):
         None, description="Date by which recipients should acknowledge or reply", examples=["2021-03-15"]
     )
     attachments: list[DocumentRef] = Field(
-        default_factory=list, max_length=50, description="Documents attached"
+        default_factory=list, max_length=50, title="Văn bản kèm theo", description="Documents attached"
     )
 
     @model_validator(mode="after")
     def _recipients_unique(self) -> InformationSharedV1:
         if len(set(self.recipients)) != len(self.recipients):
-            raise ValueError("recipients contains duplicates")
+            raise CrossFieldError("recipients", "recipients contains duplicates")
         return self
 
 
@@ -77,7 +78,7 @@ class InformationSharedV1(EventData):
 class InformationAcknowledgedV1(EventData):
     """A recipient agency confirms it received shared information."""
 
-    agency: Slug = Field(description="The recipient agency acknowledging", examples=["cong-an-tinh"])
+    agency: AgencySlug = Field(description="The recipient agency acknowledging", examples=["cong-an-tinh"])
     acknowledged_by: PersonRef | None = Field(
         None,
         description="Official who acknowledged",

@@ -9,9 +9,10 @@ from pydantic import Field
 
 from schemas.base import EventData, event
 from schemas.common import CountryCode, Slug
+from schemas.labels import LabelledEnum
 
 
-class PartnerKind(StrEnum):
+class PartnerKind(LabelledEnum, StrEnum):
     locality = "locality"
     organisation = "organisation"
     ngo = "ngo"

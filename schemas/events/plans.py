@@ -7,8 +7,9 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from schemas.base import EventData, event
-from schemas.common import DocumentNumber, DocumentRef, Period, Slug
+from schemas.base import CrossFieldError, EventData, event
+from schemas.common import AgencySlug, DocumentNumber, DocumentRef, Period
+from schemas.labels import LabelledEnum
 
 
 @event(
@@ -34,14 +35,14 @@ class PlanIssuedV1(EventData):
             "trong công tác đối ngoại nhân dân"
         ],
     )
-    issuer: Slug = Field("ubnd-tinh", description="Issuing body", examples=["ubnd-tinh"])
+    issuer: AgencySlug = Field("ubnd-tinh", description="Issuing body", examples=["ubnd-tinh"])
     legal_basis: list[str] = Field(
         default_factory=list,
         max_length=50,
         description="Documents the plan implements (căn cứ)",
         examples=[["Quyết định số 1109/QĐ-TTg ngày 28/8/2019 của Thủ tướng Chính phủ"]],
     )
-    focal_agency: Slug = Field(
+    focal_agency: AgencySlug = Field(
         "so-ngoai-vu", description="Focal agency that monitors the plan", examples=["so-ngoai-vu"]
     )
     task_count: int | None = Field(
@@ -49,7 +50,7 @@ class PlanIssuedV1(EventData):
     )
 
 
-class Recurrence(StrEnum):
+class Recurrence(LabelledEnum, StrEnum):
     """How often a task recurs, as the plan writes it."""
 
     once = "once"
@@ -90,10 +91,10 @@ class TaskAssignedV1(EventData):
             "tổ chức đoàn thể chính trị - xã hội cấp tỉnh trong triển khai công tác đối ngoại nhân dân"
         ],
     )
-    lead_agencies: list[Slug] = Field(
+    lead_agencies: list[AgencySlug] = Field(
         min_length=1, max_length=20, description="Agencies in charge (chủ trì)", examples=[["so-ngoai-vu"]]
     )
-    coordinating_agencies: list[Slug] = Field(
+    coordinating_agencies: list[AgencySlug] = Field(
         default_factory=list,
         max_length=100,
         description="Coordinating agencies (phối hợp)",
@@ -119,15 +120,15 @@ class TaskAssignedV1(EventData):
     @model_validator(mode="after")
     def _agencies_and_deadline_agree(self) -> TaskAssignedV1:
         if len(set(self.lead_agencies)) != len(self.lead_agencies):
-            raise ValueError("lead_agencies contains duplicates")
+            raise CrossFieldError("lead_agencies", "lead_agencies contains duplicates")
         if set(self.lead_agencies) & set(self.coordinating_agencies):
-            raise ValueError("an agency cannot both lead and coordinate the same task")
+            raise CrossFieldError("coordinating_agencies", "an agency cannot both lead and coordinate the same task")
         if self.recurrence == Recurrence.once and self.due_date is None:
-            raise ValueError("a one-off task needs a due_date")
+            raise CrossFieldError("due_date", "a one-off task needs a due_date")
         return self
 
 
-class TaskStatus(StrEnum):
+class TaskStatus(LabelledEnum, StrEnum):
     on_track = "on_track"
     delayed = "delayed"
     blocked = "blocked"
@@ -143,7 +144,7 @@ class TaskStatus(StrEnum):
 class TaskProgressReportedV1(EventData):
     """An agency reports how far it has got with a task."""
 
-    agency: Slug = Field(description="Reporting agency", examples=["so-noi-vu"])
+    agency: AgencySlug = Field(description="Reporting agency", examples=["so-noi-vu"])
     reported_on: date = Field(description="Date of the progress report", examples=["2020-05-20"])
     status: TaskStatus = Field(description="On track, delayed or blocked", examples=["on_track"])
     progress_percent: int | None = Field(
@@ -174,7 +175,7 @@ class TaskProgressReportedV1(EventData):
 class TaskCompletedV1(EventData):
     """A one-off task is done (or a recurring task is done for the period)."""
 
-    agency: Slug = Field(description="Agency reporting completion", examples=["so-ngoai-vu"])
+    agency: AgencySlug = Field(description="Agency reporting completion", examples=["so-ngoai-vu"])
     completed_on: date = Field(description="Completion date", examples=["2020-06-25"])
     result: str = Field(
         min_length=1,

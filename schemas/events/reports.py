@@ -6,8 +6,8 @@ from datetime import date
 
 from pydantic import Field, model_validator
 
-from schemas.base import EventData, event
-from schemas.common import DocumentNumber, DocumentRef, Period, ReportKind, Slug
+from schemas.base import CrossFieldError, EventData, event
+from schemas.common import AgencySlug, Attachment, DocumentNumber, DocumentRef, Period, ReportKind
 
 
 @event(
@@ -25,6 +25,7 @@ class ReportSubmittedV1(EventData):
     title: str = Field(
         min_length=1,
         max_length=500,
+        title="Tên báo cáo",
         description="Title",
         examples=["Báo cáo công tác đối ngoại 6 tháng đầu năm 2021"],
     )
@@ -32,27 +33,31 @@ class ReportSubmittedV1(EventData):
         None, description="Number of the report document", examples=["45/BC-SNgV"]
     )
     submitted_on: date = Field(description="Date of submission", examples=["2021-05-20"])
-    summary: str | None = Field(None, max_length=10000, description="Summary of content")
+    summary: str | None = Field(None, max_length=10000, title="Tóm tắt nội dung", description="Summary of content")
     request_id: str | None = Field(
         None, max_length=128, description="The report_requested aggregate this answers (ad hoc)"
+    )
+    attachments: list[Attachment] = Field(
+        default_factory=list, max_length=20, examples=[[]],
+        description="The report itself as a file (PDF or .docx): files uploaded first (POST /api/attachments)",
     )
 
     @model_validator(mode="after")
     def _period_fits_kind(self) -> ReportSubmittedV1:
         half = "-H" in self.period
         if self.report_kind == "semiannual" and not half:
-            raise ValueError("a semiannual report needs a period like 2021-H1")
+            raise CrossFieldError("period", "a semiannual report needs a period like 2021-H1")
         if self.report_kind == "annual" and half:
-            raise ValueError("an annual report needs a period like 2021")
+            raise CrossFieldError("period", "an annual report needs a period like 2021")
         return self
 
 
 def _check_period_fits_kind(report_kind: ReportKind, period: str) -> None:
     half = "-H" in period
     if report_kind == ReportKind.semiannual and not half:
-        raise ValueError("a semiannual report needs a period like 2021-H1")
+        raise CrossFieldError("period", "a semiannual report needs a period like 2021-H1")
     if report_kind == ReportKind.annual and half:
-        raise ValueError("an annual report needs a period like 2021")
+        raise CrossFieldError("period", "an annual report needs a period like 2021")
 
 
 @event(
@@ -74,13 +79,13 @@ class ReportRequestedV1(EventData):
         examples=["Báo cáo kết quả công tác đối ngoại 6 tháng đầu năm 2021"],
     )
     deadline: date = Field(description="Reports must arrive by this date", examples=["2021-05-25"])
-    requested_agencies: list[Slug] = Field(
+    requested_agencies: list[AgencySlug] = Field(
         min_length=1,
         max_length=500,
         description="Agencies that must report",
         examples=[["so-noi-vu", "so-tu-phap", "cong-an-tinh"]],
     )
-    requested_by: Slug = Field(
+    requested_by: AgencySlug = Field(
         "so-ngoai-vu", description="Agency that compiles the reports", examples=["so-ngoai-vu"]
     )
     data_from: date | None = Field(None, description="First day of data covered", examples=["2020-12-15"])
@@ -98,9 +103,9 @@ class ReportRequestedV1(EventData):
     def _consistent(self) -> ReportRequestedV1:
         _check_period_fits_kind(self.report_kind, self.period)
         if len(set(self.requested_agencies)) != len(self.requested_agencies):
-            raise ValueError("requested_agencies contains duplicates")
+            raise CrossFieldError("requested_agencies", "requested_agencies contains duplicates")
         if self.data_from and self.data_to and self.data_to < self.data_from:
-            raise ValueError("data_to is before data_from")
+            raise CrossFieldError("data_to", "data_to is before data_from")
         return self
 
 
@@ -114,7 +119,7 @@ class ReportRequestedV1(EventData):
 class ReportReturnedV1(EventData):
     """SNgV returns a submitted report to its agency for correction."""
 
-    returned_to: Slug = Field(description="Agency that must correct the report", examples=["so-tu-phap"])
+    returned_to: AgencySlug = Field(description="Agency that must correct the report", examples=["so-tu-phap"])
     returned_on: date = Field(description="Date returned", examples=["2021-05-27"])
     reason: str = Field(
         min_length=1,
@@ -135,7 +140,7 @@ class ReportReturnedV1(EventData):
     @model_validator(mode="after")
     def _resubmit_after_return(self) -> ReportReturnedV1:
         if self.resubmit_by is not None and self.resubmit_by < self.returned_on:
-            raise ValueError("resubmit_by is before returned_on")
+            raise CrossFieldError("resubmit_by", "resubmit_by is before returned_on")
         return self
 
 
@@ -150,7 +155,7 @@ class ReportAcceptedV1(EventData):
     """SNgV accepts a submitted report into the consolidated report."""
 
     accepted_on: date = Field(description="Date accepted", examples=["2021-05-28"])
-    accepted_by: Slug = Field("so-ngoai-vu", description="Accepting agency", examples=["so-ngoai-vu"])
+    accepted_by: AgencySlug = Field("so-ngoai-vu", description="Accepting agency", examples=["so-ngoai-vu"])
     note: str | None = Field(None, max_length=5000, description="Remark", examples=["Đạt yêu cầu"])
     consolidated_report: DocumentRef | None = Field(
         None,

@@ -48,12 +48,23 @@ def _read_head(path: Path) -> Any:
         raise typer.Exit(2) from None
 
 
-def _report(result: Any) -> None:
-    print(json.dumps(result.as_dict(), indent=2))
+def _report(result: Any, files: tuple[int, list[Any]] | None = None) -> None:
+    """Print the result (and the files' check: how many were read again, what is missing or altered)."""
+    out = result.as_dict()
+    if files is not None:
+        out["attachments_checked"] = files[0]
+        if files[1]:
+            out.update(ok=False, attachment_problems=[str(f) for f in files[1]])
+    print(json.dumps(out, indent=2))
     if not result.ok:
         typer.echo(f"audit verify FAILED at {result.finding}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"audit trail verified: sequences 1..{result.verified_through}, head {result.head_hash}", err=True)
+    if files is not None and files[1]:
+        typer.echo(f"audit verify FAILED: {len(files[1])} attachment(s) missing or altered; first at {files[1][0]}",
+                   err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit trail verified: sequences 1..{result.verified_through}, head {result.head_hash}"
+               + (f"; {files[0]} attachment(s) re-hashed" if files is not None else ""), err=True)
 
 
 @audit_app.command("verify")
@@ -70,10 +81,14 @@ def verify_cmd(
     held = [_read_head(head)] if head else []
 
     async def main() -> Any:
-        async with _attached(schema) as (_, nc, engine):
-            return await verify(nc, engine, held=held, wait=wait, consumer=_projector())
+        from services.attachments import verify_trail_files
 
-    _report(run(main))
+        async with _attached(schema) as (_, nc, engine):
+            result = await verify(nc, engine, held=held, wait=wait, consumer=_projector())
+            files = await verify_trail_files(nc, engine, result.verified_through) if result.ok else None
+            return result, files
+
+    _report(*run(main))
 
 
 @audit_app.command("export-head")

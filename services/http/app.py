@@ -18,8 +18,22 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.codec import InvalidEvent
+from services.attachments import DEFAULT_MAX_BYTES, AttachmentStore
 from services.embedded.health import Health, StorageFull, StoreFault
-from services.http import coordination, escalations, ingest, meta, names, oidc, read, signin, users
+from services.http import (
+    attachments,
+    coordination,
+    escalations,
+    forms,
+    ingest,
+    meta,
+    my_work,
+    names,
+    oidc,
+    read,
+    signin,
+    users,
+)
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
 from services.http.limits import Limits, TooManyRequests
@@ -102,12 +116,13 @@ def _database_gone(exc: BaseException) -> bool:
 
 def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None,
                hosts: list[str] | None = None, docs: bool = False, limits: Limits | None = None,
-               sso: OidcProvider | None = None, health: Health | None = None) -> FastAPI:
+               sso: OidcProvider | None = None, attachment_max_bytes: int = DEFAULT_MAX_BYTES,
+               health: Health | None = None) -> FastAPI:
     """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher; `hosts`, the
     host names it answers (any, if None); `docs`, whether /docs and /redoc are served; `limits`, what
     one client may cost it (the defaults when not given); `sso`, the OpenID provider people may sign in
-    with (none if None); `health`, the state of the embedded servers (free space, faults) that ingest
-    and /healthz read."""
+    with (none if None); `attachment_max_bytes`, the largest file an event may carry; `health`, the
+    state of the embedded servers (free space, faults) that ingest and /healthz read."""
     lookup = lookup or CoalescingLookup(engine)
 
     @asynccontextmanager
@@ -124,19 +139,23 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
         redoc_url="/redoc" if docs else None,
     )
     publisher = Publisher(nc, lookup=lookup)
-    app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, limits=limits or Limits(),
+    app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, attachments=AttachmentStore(nc),
+                                  limits=limits or Limits(), attachment_max_bytes=attachment_max_bytes,
                                   sso=oidc.single_sign_on(sso) if sso is not None else None, health=health)
     app.include_router(ingest.router)
     app.include_router(read.router)
     app.include_router(coordination.router)
     app.include_router(names.router)
     app.include_router(escalations.router)
+    app.include_router(my_work.router)
     app.include_router(audit_router)
     app.include_router(report_download_router)
     app.include_router(meta.router)
     app.include_router(signin.router)
     app.include_router(users.router)
     app.include_router(oidc.router)
+    app.include_router(forms.router)
+    app.include_router(attachments.router)
 
     if sso is not None:  # the sign-in's state cookie, on /login/oidc only
         app.add_middleware(oidc.StateCookie, provider=sso)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.attachments import DEFAULT_MAX_BYTES, AttachmentStore
 from services.credentials import Identity, UnknownToken, identify
 from services.embedded.health import Health
 from services.http.limits import Limits
@@ -29,7 +30,9 @@ class AppState:
     engine: AsyncEngine
     nc: Client
     publisher: Publisher
+    attachments: AttachmentStore
     limits: Limits = field(default_factory=Limits)
+    attachment_max_bytes: int = DEFAULT_MAX_BYTES
     sso: SingleSignOn | None = None
     """The OpenID provider people may sign in with (`services.http.oidc`), if one is configured."""
     health: Health | None = None

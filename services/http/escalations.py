@@ -11,8 +11,11 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from projections.tables import escalations
+from schemas import roles
+from schemas.authority import NOT_AUTHORIZED
 from schemas.codec import new_event
 from schemas.events.escalations import EscalationAcknowledgedV1
+from services.credentials import Identity
 from services.http.coordination import rows_of
 from services.http.deps import AuthError, identity, state, table_response
 from services.http.names import named_escalation
@@ -27,24 +30,42 @@ STATUSES = ("open", "acknowledged", "closed")
 @router.get("")
 async def list_escalations(
     request: Request, status: str | None = None, target: str | None = None, province: str | None = None,
-    trigger: str | None = None, reminders: bool = False, who: Reader = Depends(reader),
+    trigger: str | None = None, reminders: bool = False, inbox: bool = False, who: Reader = Depends(reader),
 ) -> Response:
     """Escalations, newest first: `status=open|acknowledged|closed`, `target=<agency>`, `province=`
-    (an agency: those addressed to it or about it)."""
+    (an agency: those addressed to it or about it). `inbox=true`: the reader's inbox
+    (`schemas.roles.inbox`): for a signed-in official, what is addressed to their agency at their
+    role's level (level 1 chuyên viên, level 2 lãnh đạo), what their agency's late steps caused, and
+    for a leader what climbed above their agency; for an agency's token, everything addressed to it
+    and what its late steps caused."""
     province = who.province(province)
     if status is not None and status not in STATUSES:
         raise bad_query("status", f"must be one of {', '.join(STATUSES)}")
     q = select(escalations).order_by(escalations.c.raised_at.desc(), escalations.c.level.desc())
+    later = {"status": status, "target_agency": target} if inbox else {}
     for column, value in ((escalations.c.status, status), (escalations.c.target_agency, target),
                           (escalations.c.province, province), (escalations.c.trigger, trigger)):
-        if value:
+        if value and column.name not in later:
             q = q.where(column == value)
     if not reminders:
         q = q.where(escalations.c.level > 0)
     mine = who.either(escalations.c.target_agency == who.who.agency, escalations.c.responsible_agency == who.who.agency)
     if mine is not None:
         q = q.where(mine)
-    return table_response(request, [named_escalation(r) for r in await rows_of(request, q)], "escalations")
+    rows = await rows_of(request, q)
+    if inbox:  # the levels of a cause decide what climbed above: status and target are filtered after
+        rows = [r for r in inbox_of(who.who, rows) if all(not v or r[k] == v for k, v in later.items())]
+    return table_response(request, [named_escalation(r) for r in rows], "escalations")
+
+
+def person_role(who: Identity) -> str | None:
+    """The role of a signed-in official (None for a token)."""
+    return who.person.role if who.person is not None else None
+
+
+def inbox_of(who: Identity, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of `who`'s inbox among `rows` (`schemas.roles.inbox`)."""
+    return roles.inbox(person_role(who), who.agency, rows)
 
 
 @router.post("/{escalation_id}/acknowledge", status_code=202)
@@ -62,6 +83,12 @@ async def acknowledge(
     row = found[0]
     if not who.can_publish or (who.province, who.agency) != (row["province"], row["target_agency"]):
         raise AuthError(403, f"only {row['target_agency']} of {row['province']} acknowledges this escalation")
+    role = person_role(who)
+    if not roles.may_acknowledge(role, row["level"]):
+        whom = " and ".join(sorted(roles.addressed_roles(row["level"])))
+        raise AuthError(403, f"level {row['level']} ({row['target_role'] or row['target_agency']}) is addressed to the "
+                             f"{whom} of {row['target_agency']}: a {role}'s session does not acknowledge it",
+                        NOT_AUTHORIZED)
     body = body or {}
     person = who.person  # a signed-in official acknowledges as themselves, whatever the body says
     by = {"name": person.name, "title": person.title} if person else body.get("by") or {"name": who.agency}

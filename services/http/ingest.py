@@ -52,8 +52,8 @@ def status_for(kind: str) -> int:
 
 def states_own_limit(method: str, path: str) -> bool:
     """Routes that read their body with `read_body` (and keep what they refuse)."""
-    return method == "POST" and (path == "/events" or (path.startswith("/api/rejected/")
-                                                       and path.endswith("/resubmit")))
+    return method == "POST" and (path in ("/events", "/api/attachments") or (path.startswith("/api/rejected/")
+                                                                         and path.endswith("/resubmit")))
 
 
 class TooLarge(Exception):
@@ -166,9 +166,13 @@ def decode_item(who: Identity, item: Item) -> tuple[Valid, Event]:
 
 
 async def authorized(request: Request, who: Identity, decoded: list[tuple[Valid, Event]]) -> list[InvalidEvent | None]:
-    """For each decoded event, its refusal by the authority rules at the door, or None."""
-    found = await refusals(state(request).engine, who, [event for _, event in decoded])
-    return [None if r is None else InvalidEvent(r.kind, [Problem(r.path, r.message)]) for r in found]
+    """For each decoded event, its refusal by the authority rules at the door, or for the files it names
+    (`bad_attachment`: not this agency's upload, or stored with another size or hash), or None."""
+    typed = [event for _, event in decoded]
+    found = await refusals(state(request).engine, who, typed)
+    files = await state(request).attachments.refusals(who.province, who.agency, typed)
+    return [f if r is None else InvalidEvent(r.kind, [Problem(r.path, r.message)])
+            for r, f in zip(found, files, strict=True)]
 
 
 async def keep_refused(request: Request, who: Identity, refused: list[tuple[bytes, InvalidEvent]]) -> None:

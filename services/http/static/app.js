@@ -239,7 +239,9 @@ async function audit() {
 }
 
 const TABS = { "tong-quan": overview, "nhiem-vu": tasks, "bao-cao": compliance, "canh-bao": escalations, "doi-tac": partners, "kiem-toan": audit };
-function currentTab() { return (location.hash || "#tong-quan").slice(1).split("/")[0] in TABS ? (location.hash || "#tong-quan").slice(1) : "tong-quan"; }
+Object.assign(TABS, window.doingoaiTabs || {});  // tabs of their own scripts, loaded before this one (forms.js)
+function firstTab() { return !token() && "viec-can-lam" in TABS ? "viec-can-lam" : "tong-quan"; }  // a person: their work
+function currentTab() { const asked = location.hash.slice(1); return asked.split("/")[0] in TABS ? asked : firstTab(); }
 async function render() {
   const tab = currentTab();
   document.querySelectorAll(".tab").forEach((s) => s.classList.toggle("active", s.id === tab));
