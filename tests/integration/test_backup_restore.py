@@ -18,9 +18,11 @@ import pytest
 
 from projections.replay import table_checksums
 from schemas.codec import encode
+from services.attachments import BUCKET
 from services.db import make_engine
 from services.embedded.ports import free_port
 from services.store import EVENTS_STREAM
+from tests.integration.test_forms_attachments import PDF
 from tests.support import System, nats_options, new_system, sample
 
 pytestmark = pytest.mark.integration
@@ -86,11 +88,14 @@ def original(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[System,
 
 async def test_a_restored_system_is_the_same_system(original: tuple[System, dict[str, Any]], tmp_path: Path):
     system, creds = original
+    uploaded = httpx.post(f"{system.http}/api/attachments", files={"file": ("báo cáo.pdf", PDF, "application/pdf")},
+                          headers={"authorization": f"Bearer {creds['token']}"}, timeout=30)
+    assert uploaded.status_code == 201, uploaded.text
     backup = tmp_path / "backup"
     taken = cli(system, "backup", "--out", str(backup))
     assert taken.returncode == 0, taken.stderr
     summary = json.loads(taken.stdout)
-    assert {"DOINGOAI_EVENTS", "DOINGOAI_REJECTED", "DOINGOAI_ESCALATIONS"} <= set(summary["streams"])
+    assert {"DOINGOAI_EVENTS", "DOINGOAI_REJECTED", "DOINGOAI_ESCALATIONS", f"OBJ_{BUCKET}"} <= set(summary["streams"])
     manifest = json.loads((backup / "manifest.json").read_text())
     assert set(manifest["files"]) >= {"postgres/doingoai.dump", "secrets/service.json", "secrets/postgres.json",
                                       "secrets/audit-ed25519.pem", "streams/DOINGOAI_EVENTS.snapshot"}
@@ -109,6 +114,12 @@ async def test_a_restored_system_is_the_same_system(original: tuple[System, dict
         assert verified.returncode == 0, verified.stderr
         assert (reads(restored), await checksums(restored), await stream_state(restored)) == before
         assert json.loads(restored.cli("users", "list", "--json").stdout) == users
+        nc = await restored.service_nats()
+        try:  # the uploaded file, in the restored object store
+            stored = await (await nc.jetstream().object_store(BUCKET)).get(uploaded.json()["object"])
+            assert stored.data == PDF
+        finally:
+            await nc.close()
 
         # the agency's old HTTP token and NATS user, on the restored system (its servers' new ports)
         answer = httpx.post(f"{restored.http}/events", content=encode(sample("activity_held")), timeout=30,
