@@ -95,13 +95,16 @@ class Runtime:
 
     async def _start(self) -> None:
         s = self.settings
+        if s.nats_url:  # a configured server that is not ours fails the command before anything starts
+            await check_nats(s.nats_servers, user=s.nats_user, password=s.nats_password)
         if s.database_url:
             self.database_url = s.database_url
+            await check_database(self.database_url)
         else:
             s.data_dir.mkdir(parents=True, exist_ok=True)
             self._pg = EmbeddedPostgres(s.data_dir)
             self.database_url = embedded("PostgreSQL", self._pg.start)
-        await check_database(self.database_url)
+            await check_database(self.database_url)
         await migrate(self.database_url)
         if s.nats_url:
             self.nats_servers = s.nats_servers
@@ -111,7 +114,7 @@ class Runtime:
             self.nats_user, self.nats_password = secret["user"], secret["password"]
             nats_server = self._nats = EmbeddedNats(s.data_dir)
             self.nats_servers = [embedded("nats-server", partial(nats_server.start, await self.auth_conf()))]
-        await check_nats(self.nats_servers, user=self.nats_user, password=self.nats_password)
+            await check_nats(self.nats_servers, user=self.nats_user, password=self.nats_password)
         nc = await self.connect_nats("doingoai-setup")
         try:
             await ensure_streams(nc.jetstream(), dedup_window_s=s.dedup_window_s, replicas=s.stream_replicas,
