@@ -230,10 +230,14 @@ async def within_limits(request: Request, who: Identity, limit: int) -> AsyncIte
 
 
 async def publisher_identity(request: Request) -> Identity:
-    """The agency's token, or a signed-in specialist or leader of it (with the session's CSRF token)."""
+    """The agency's token, or a signed-in specialist or leader of it (with the session's CSRF token);
+    then, before anything is read, whether the embedded store can take events now (507
+    storage_full with too little free space, 503 unavailable while its server restarts)."""
     who = await identity(request)
     if not who.can_publish:
         raise AuthError(403, f"role {who.role} may not publish events")
+    if (health := state(request).health) is not None:
+        health.check_ingest()
     return who
 
 
