@@ -29,9 +29,10 @@ from projections.models.audit import AuditTrail
 from projections.models.catalogue import all_projections, partitioned_projections
 from projections.models.handlers import events_handler
 from projections.models.rejected import rejected_handler
+from projections.models.signatures import copy_keys
 from projections.models.tables import READ_MODEL_TABLES
 from services.audit_keys import audit_trail
-from services.db import make_engine
+from services.db import DEFAULT_SCHEMA, make_engine
 from services.db.migrate import autovacuum_paused, migrate
 from services.settings import load
 from services.store import EVENTS_STREAM, EVENTS_SUBJECTS, REJECTED_STREAM, REJECTED_SUBJECTS
@@ -85,14 +86,24 @@ async def replay(
     child_env: Mapping[str, str] | None = None,
     parallel_from: int = PARALLEL_FROM,
     trail: AuditTrail | None = None,
+    keys_from: str | None = None,
 ) -> ReplayResult:
     """Rebuild every read model into `schema` (created and migrated here). With `child_env` (the
     environment of a process attached to the same servers, e.g. `Runtime.child_env()`) and at
     least `parallel_from` messages to replay, the audit chain is rebuilt in a process of its own.
-    The audit chain is `trail`, by default signed as the settings of this process say."""
+    The audit chain is `trail`, by default signed as the settings of this process say. The agencies'
+    registered keys are copied first from the live schema of `keys_from` (default: `database_url`),
+    so that signatures are checked as the live projection checked them."""
     trail = trail or audit_trail(load())
     await migrate(database_url, schema)
     engine = make_engine(database_url, schema, pool_size=2, pre_ping=False)
+    if (keys_from or database_url, DEFAULT_SCHEMA) != (database_url, schema):
+        live = make_engine(keys_from or database_url, pool_size=1)
+        try:
+            async with live.connect() as source, engine.begin() as target:
+                await copy_keys(source, target)
+        finally:
+            await live.dispose()
     started = time.perf_counter()
     try:
         async with autovacuum_paused(engine, schema):

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import structlog
 from nats.aio.client import Client
+from nats.js.errors import APIError
 
 from services.attachments import ensure_bucket
 from services.credentials import nats_users, password_hash
@@ -22,7 +26,8 @@ from services.db.migrate import migrate
 from services.embedded.nats import EmbeddedNats
 from services.embedded.postgres import EmbeddedPostgres
 from services.natsauth import NatsUser, auth_conf
-from services.settings import Settings
+from services.reach import check_database, check_nats
+from services.settings import Settings, Unreachable
 from services.store.connect import connect
 from services.store.streams import ensure_streams
 
@@ -42,6 +47,16 @@ def service_secret(data_dir: Path) -> dict[str, str]:
     return json.loads(path.read_text())
 
 
+def embedded(name: str, start: Callable[[], str]) -> str:
+    """Start an embedded server (or attach to ours); Unreachable, in one line, if it cannot."""
+    try:
+        return start()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        detail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if isinstance(
+            exc, subprocess.CalledProcessError) and exc.stderr else []
+        raise Unreachable(f"embedded {name}: {exc}{': ' + detail[0] if detail else ''}") from None
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -53,6 +68,15 @@ class Runtime:
     _nats: EmbeddedNats | None = None
 
     @property
+    def embedded_nats(self) -> EmbeddedNats | None:
+        """The nats-server this runtime started or attached to under the data directory, if any."""
+        return self._nats
+
+    @property
+    def embedded_postgres(self) -> EmbeddedPostgres | None:
+        return self._pg
+
+    @property
     def nats_url(self) -> str:
         return ",".join(self.nats_servers)
 
@@ -60,14 +84,27 @@ class Runtime:
         return await connect(self.nats_servers, user=self.nats_user, password=self.nats_password, name=name)
 
     async def start(self) -> Runtime:
-        """Start (or attach to) the servers, migrate, write the NATS auth, declare the streams."""
+        """Start (or attach to) the servers, migrate, write the NATS auth, declare the streams; a
+        server this started is stopped again if the rest fails."""
+        try:
+            await self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def _start(self) -> None:
         s = self.settings
+        if s.nats_url:  # a configured server that is not ours fails the command before anything starts
+            await check_nats(s.nats_servers, user=s.nats_user, password=s.nats_password)
         if s.database_url:
             self.database_url = s.database_url
+            await check_database(self.database_url)
         else:
             s.data_dir.mkdir(parents=True, exist_ok=True)
             self._pg = EmbeddedPostgres(s.data_dir)
-            self.database_url = self._pg.start()
+            self.database_url = embedded("PostgreSQL", self._pg.start)
+            await check_database(self.database_url)
         await migrate(self.database_url)
         if s.nats_url:
             self.nats_servers = s.nats_servers
@@ -75,17 +112,20 @@ class Runtime:
         else:
             secret = service_secret(s.data_dir)
             self.nats_user, self.nats_password = secret["user"], secret["password"]
-            self._nats = EmbeddedNats(s.data_dir)
-            self.nats_servers = [self._nats.start(await self.auth_conf())]
+            nats_server = self._nats = EmbeddedNats(s.data_dir)
+            self.nats_servers = [embedded("nats-server", partial(nats_server.start, await self.auth_conf()))]
+            await check_nats(self.nats_servers, user=self.nats_user, password=self.nats_password)
         nc = await self.connect_nats("doingoai-setup")
         try:
             await ensure_streams(nc.jetstream(), dedup_window_s=s.dedup_window_s, replicas=s.stream_replicas,
                                  rejected_max_bytes=s.rejected_max_bytes,
                                  rejected_max_age_s=s.rejected_max_age_days * 86400)
             await ensure_bucket(nc, s.stream_replicas)
+        except APIError as exc:  # e.g. a stream's reserved bytes beyond the server's storage
+            raise Unreachable(f"NATS at {self.nats_url}: the streams cannot be declared: {exc.description} "
+                              f"({exc.err_code})") from None
         finally:
             await nc.close()
-        return self
 
     async def auth_conf(self) -> str:
         secret = service_secret(self.settings.data_dir)

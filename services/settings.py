@@ -21,6 +21,11 @@ class BadSettings(ValueError):
     """A setting that cannot be used; the message is one line naming it and why."""
 
 
+class Unreachable(RuntimeError):
+    """A server the system needs cannot be reached as its own: nothing answers, something else
+    answers, or it refuses the system's credentials. The message is one line naming it and why."""
+
+
 class Settings(OidcSettings):
     """Every setting; the OpenID Connect sign-in's (`oidc_*`) are declared in `services.oidc.config`."""
 
@@ -58,6 +63,9 @@ class Settings(OidcSettings):
     rejected_max_age_days: float = Field(180, gt=0, description="Rejections older than this leave the stream")
     attachment_max_mb: float = Field(20, gt=0, le=1024, description=(
         "Largest file (PDF or .docx) an event may carry, in MB (2^20 bytes); a larger upload gets 413"))
+    disk_reserve_mb: int = Field(256, ge=0, description=(
+        "Free MiB the data directory's disk keeps: with less, events are refused (507 storage_full) before "
+        "the embedded servers run out of space (0: no reserve)"))
 
     @property
     def attachment_max_bytes(self) -> int:

@@ -14,11 +14,13 @@ import structlog
 import uvicorn
 
 from services.db import make_engine
+from services.embedded.health import MIB, Health
+from services.embedded.keeper import Keeper
 from services.http.app import create_app
 from services.http.limits import Limits, RejectedQuota
 from services.http.lookup import CoalescingLookup, serve_lookup
 from services.runtime import Runtime
-from services.settings import Settings
+from services.settings import Settings, Unreachable
 from services.supervisor import Supervised
 
 log = structlog.get_logger(__name__)
@@ -46,7 +48,7 @@ def write_runtime_file(rt: Runtime, **extra: object) -> None:
     os.replace(path.with_suffix(".tmp"), path)
 
 
-class AlreadyRunning(RuntimeError):
+class AlreadyRunning(Unreachable):
     """Another `doingoai up` runs on this data directory."""
 
 
@@ -78,9 +80,11 @@ async def up(settings: Settings) -> None:
     nc = await rt.connect_nats("doingoai-http")
     host, port = settings.http_host_port
     lookup = CoalescingLookup(engine, window_s=settings.dedup_window_s)  # the HTTP service's and the NATS one
+    embedded = rt.embedded_nats is not None or rt.embedded_postgres is not None
+    health = Health(settings.data_dir, settings.disk_reserve_mb * MIB) if embedded else None
     app = create_app(engine, nc, lookup=lookup, hosts=settings.hosts, docs=settings.api_docs,
                      limits=Limits(RejectedQuota(settings.rejected_quota_bytes)), sso=settings.oidc,
-                     attachment_max_bytes=settings.attachment_max_bytes)
+                     attachment_max_bytes=settings.attachment_max_bytes, health=health)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     write_runtime_file(rt)
     workers = [
@@ -96,6 +100,9 @@ async def up(settings: Settings) -> None:
     try:
         await serve_lookup(nc, engine, lookup)
         tasks = [asyncio.create_task(server.serve()), *(asyncio.create_task(w.run(stop)) for w in workers)]
+        if health is not None:
+            keeper = Keeper(health, rt.embedded_nats, rt.embedded_postgres)
+            tasks.append(asyncio.create_task(keeper.run(stop)))
         while not server.started:
             if tasks[0].done():
                 tasks[0].result()

@@ -103,6 +103,7 @@ class Node:
         deadline = time.monotonic() + timeout
         while not is_listening(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()  # one that is still starting is not left behind
                 raise RuntimeError(f"nats-server {self.name} did not start:\n{self.log_tail()}")
             time.sleep(0.05)
         return self
@@ -174,8 +175,13 @@ class Cluster:
         return next((n.name for n in self.nodes.values() if url is not None and n.port == url.port), "none")
 
     def start(self) -> Cluster:
-        for node in self.nodes.values():
-            node.start()
+        """Start every node; if one cannot start, the others are stopped before the error is raised."""
+        try:
+            for node in self.nodes.values():
+                node.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -345,9 +351,14 @@ class HubLink:
         )
 
     def start(self) -> HubLink:
-        self.hub.start()
-        self.relay.start()
-        self.local.start()
+        """Start the hub, the relay and the province's server; on a failure, stop what started."""
+        try:
+            self.hub.start()
+            self.relay.start()
+            self.local.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

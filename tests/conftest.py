@@ -3,7 +3,23 @@ import secrets
 
 import pytest
 
-from tests.support import OIDC_CLIENT_ID, System, bare_nats_server, new_system, oidc_provider
+from tests.support import (
+    OIDC_CLIENT_ID,
+    RUNNING,
+    System,
+    bare_nats_server,
+    new_system,
+    oidc_provider,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_what_was_left_running():
+    """A fixture that failed after starting its system (before its own teardown was set up) or a test
+    that failed before stopping its own: their servers are stopped when the session ends."""
+    yield
+    while RUNNING:
+        RUNNING[-1].stop()
 
 
 @pytest.fixture(scope="session")

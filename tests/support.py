@@ -26,14 +26,18 @@ from schemas.base import registry
 from schemas.codec import new_event
 from schemas.envelope import CloudEvent
 from schemas.export import example_of
-from services.embedded.nats import nats_server_binary
-from services.embedded.ports import free_port, is_listening, stop_process
+from services.embedded.nats import EmbeddedNats, nats_server_binary
+from services.embedded.ports import free_port, is_listening, stop_pid, stop_process
 from services.embedded.postgres import EmbeddedPostgres
 from services.natsauth import SERVICES_INBOX_PREFIX
 from services.store import EVENTS_STREAM
 
+RUNNING: list[System] = []
+"""Every System started and not yet stopped: the session's last finalizer stops what a failed
+fixture or test left running (tests/conftest.py)."""
 
-@dataclass
+
+@dataclass(eq=False)
 class System:
     data_dir: Path
     http_port: int
@@ -52,25 +56,34 @@ class System:
         return env
 
     def start(self, timeout: float = 90) -> System:
+        """Start `up` and wait until it is healthy; if it does not get there, whatever it started is
+        stopped before the error is raised (a fixture that fails to start leaves nothing running)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "up.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli.main", "up"], env=self.env(), stdout=log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"doingoai up exited; see {self.data_dir / 'up.log'}")
-            try:
-                if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("doingoai up did not become healthy")
+        RUNNING.append(self)
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"doingoai up exited; see {self.data_dir / 'up.log'}")
+                try:
+                    if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+            raise RuntimeError("doingoai up did not become healthy")
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop `up`, and its PostgreSQL even if `up` could not (killed, or failed to start)."""
+        if self in RUNNING:
+            RUNNING.remove(self)
         if self.proc is not None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -83,6 +96,8 @@ class System:
             postgres = EmbeddedPostgres(self.data_dir)
             postgres.started_here = True
             postgres.stop()
+        if (self.data_dir / "nats").exists() and (pid := EmbeddedNats(self.data_dir).running_pid()) is not None:
+            stop_pid(pid)  # a nats-server left by an `up` that was killed
 
     def runtime(self) -> dict[str, Any]:
         return json.loads((self.data_dir / "runtime.json").read_text())

@@ -2,7 +2,8 @@
 decided against its aggregate as it stands in its province (`schemas.authority.decide`); what the
 rules refuse leaves the batch as a rejection of kind `not_authorized`, before any projection sees
 it. The state the rules read (who opened each aggregate, to whom it is addressed) is the table
-`aggregates`, written in the batch's transaction like every read model."""
+`aggregates`, written in the batch's transaction like every read model. Before the rules, each event's
+signature is checked (`projections.models.signatures`): a bad one leaves the batch as `bad_signature`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.engine.batch import Batch, Stored
 from projections.engine.bulk import insert_rows, select_rows
+from projections.models import signatures
 from projections.models.tables import aggregates
 from schemas.authority import Aggregate, Refusal, decide, opened
+from schemas.keyring import KeyRing, SignatureRefusal
 
 Key = tuple[str, str]
 """(province, subject)."""
@@ -33,7 +36,9 @@ Row = dict[str, Any]
 class AuthorityChanges:
     rows: dict[Key, Row] = field(default_factory=dict)
     """The rows of the aggregates the batch opened or re-addressed, by key."""
-    refused: list[tuple[Stored, Refusal]] = field(default_factory=list)
+    refused: list[tuple[Stored, Refusal | SignatureRefusal]] = field(default_factory=list)
+    signed: list[Row] = field(default_factory=list)
+    """The verifying key of each signed event the batch stores (`projections.models.signatures`)."""
 
 
 def _aggregate(row: Row) -> Aggregate:
@@ -46,16 +51,21 @@ class Authority:
 
     name = "authority"
 
-    async def read(self, conn: AsyncConnection, batch: Batch) -> dict[Key, Row]:
-        return await select_rows(conn, aggregates, KEY, {key_of(s) for s in batch.fresh})
+    async def read(self, conn: AsyncConnection, batch: Batch) -> tuple[dict[Key, Row], KeyRing]:
+        return (await select_rows(conn, aggregates, KEY, {key_of(s) for s in batch.fresh}),
+                await signatures.read(conn, batch))
 
-    def after(self, found: dict[Key, Row], before: AuthorityChanges) -> dict[Key, Row]:
-        return {**found, **before.rows}
+    def after(self, found: tuple[dict[Key, Row], KeyRing], before: AuthorityChanges) -> tuple[dict[Key, Row], KeyRing]:
+        return {**found[0], **before.rows}, found[1]
 
-    def changes(self, batch: Batch, found: dict[Key, Row]) -> AuthorityChanges:
-        current = dict(found)
+    def changes(self, batch: Batch, found: tuple[dict[Key, Row], KeyRing]) -> AuthorityChanges:
+        current, ring = dict(found[0]), found[1]
         out = AuthorityChanges()
         for s in batch.fresh:
+            signed = signatures.check(s, ring)
+            if isinstance(signed, SignatureRefusal):
+                out.refused.append((s, signed))
+                continue
             env = s.event.envelope
             key = (env.province, env.subject)
             row = current.get(key)
@@ -65,6 +75,8 @@ class Authority:
             if refusal is not None:
                 out.refused.append((s, refusal))
                 continue
+            if signed is not None:
+                out.signed.append(signatures.row(s, signed))
             new = opened(env.province, env.agency, name, env.subject, s.event.data, aggregate)
             if new != aggregate:
                 current[key] = out.rows[key] = {
@@ -75,3 +87,4 @@ class Authority:
 
     async def write(self, conn: AsyncConnection, changes: AuthorityChanges) -> None:
         await insert_rows(conn, aggregates, list(changes.rows.values()), conflict=KEY, update=True)
+        await signatures.write(conn, changes.signed)

@@ -267,6 +267,7 @@ READ_MODEL_TABLES = (
     "escalations",
     "aggregates",
     "audit_trail",
+    "event_signatures",
 )
-"""Tables rebuilt by a replay and compared by checksum (credentials, users and sessions are not derived
-from events)."""
+"""Tables rebuilt by a replay and compared by checksum (credentials, users, sessions, agency_keys and
+signature_requirements are not derived from events)."""

@@ -48,13 +48,17 @@ def _read_head(path: Path) -> Any:
         raise typer.Exit(2) from None
 
 
-def _report(result: Any, files: tuple[int, list[Any]] | None = None) -> None:
-    """Print the result (and the files' check: how many were read again, what is missing or altered)."""
+def _report(result: Any, files: tuple[int, list[Any]] | None = None, signatures: Any = None) -> None:
+    """Print the result (and the files' check: how many were read again, what is missing or altered; and
+    the signatures' check, if asked for)."""
     out = result.as_dict()
     if files is not None:
         out["attachments_checked"] = files[0]
         if files[1]:
             out.update(ok=False, attachment_problems=[str(f) for f in files[1]])
+    if signatures is not None:
+        out["signatures"] = signatures.as_dict()
+        out["ok"] = out["ok"] and signatures.ok
     print(json.dumps(out, indent=2))
     if not result.ok:
         typer.echo(f"audit verify FAILED at {result.finding}", err=True)
@@ -63,8 +67,32 @@ def _report(result: Any, files: tuple[int, list[Any]] | None = None) -> None:
         typer.echo(f"audit verify FAILED: {len(files[1])} attachment(s) missing or altered; first at {files[1][0]}",
                    err=True)
         raise typer.Exit(1)
+    if signatures is not None and not signatures.ok:
+        for f in signatures.findings:
+            typer.echo(f"audit verify FAILED at sequence {f['sequence']} (event {f['event_id']}): {f['problem']}",
+                       err=True)
+        raise typer.Exit(1)
     typer.echo(f"audit trail verified: sequences 1..{result.verified_through}, head {result.head_hash}"
                + (f"; {files[0]} attachment(s) re-hashed" if files is not None else ""), err=True)
+    if signatures is not None:
+        typer.echo(f"signatures verified: {signatures.verified} stored signed events; {signatures.refused} "
+                   "refused for their signature", err=True)
+        for r in signatures.revoked_since:
+            typer.echo(f"note: sequence {r['sequence']} (event {r['event_id']}) is signed by a key revoked since: "
+                       f"{r['key_id']}, revoked on {r['revoked_at']}", err=True)
+
+
+def _keyring(path: Path | None) -> Any:
+    """An auditor's export of the keys (`keys list --format json`), if given."""
+    if path is None:
+        return None
+    from services.agency_keys import keyring_of
+
+    try:
+        return keyring_of(json.loads(path.read_text()))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"audit: cannot read the keys {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @audit_app.command("verify")
@@ -72,13 +100,20 @@ def verify_cmd(
     head: Path | None = typer.Option(None, "--head", help="A signed head (from export-head) the chain must extend"),
     wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the projection to reach the stream"),
     schema: str = typer.Option("doingoai", "--schema", help="Schema of the audit table"),
+    signatures: bool = typer.Option(False, "--signatures", help="Also verify every signed event again from the "
+                                    "stream and the agencies' registered keys"),
+    keys: Path | None = typer.Option(None, "--keys", help="With --signatures: the keys as exported by `keys list "
+                                     "--format json`, instead of the system's"),
 ) -> None:
     """Recompute the chain from the stream and from the audit table and compare them; exit 1 naming
-    the first bad sequence if a row was altered, removed, inserted or reordered."""
+    the first bad sequence if a row was altered, removed, inserted or reordered. With --signatures,
+    also exit 1 naming each stored event whose signature does not verify (or that is unsigned where its
+    agency had to sign), and list those signed by a key revoked since."""
     from projections.models.audit_verify import verify
     from services.cli.main import run
 
     held = [_read_head(head)] if head else []
+    ring = _keyring(keys)
 
     async def main() -> Any:
         from services.attachments import verify_trail_files
@@ -86,7 +121,14 @@ def verify_cmd(
         async with _attached(schema) as (_, nc, engine):
             result = await verify(nc, engine, held=held, wait=wait, consumer=_projector())
             files = await verify_trail_files(nc, engine, result.verified_through) if result.ok else None
-            return result, files
+            if not (signatures or keys) or not result.ok:
+                return result, files, None
+            from schemas.keyring import KeyRing
+            from services.agency_keys import list_keys, list_requirements
+            from services.audit_signatures import verify_signatures
+
+            found = ring or KeyRing(await list_keys(engine), await list_requirements(engine))
+            return result, files, await verify_signatures(nc, engine, found, result.verified_through)
 
     _report(*run(main))
 

@@ -12,7 +12,9 @@ import typer
 
 from services import event_loop, logs
 from services.cli.audit import audit_app
+from services.cli.backup import backup_cmd, restore_cmd
 from services.cli.credentials import credentials_app
+from services.cli.keys import keys_app
 from services.cli.users import users_app
 from services.gc_tuning import tune_gc
 from services.settings import load
@@ -22,6 +24,9 @@ app = typer.Typer(help="Đối ngoại nhân dân: event backbone for provincial
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.command("backup")(backup_cmd)
+app.command("restore")(restore_cmd)
 T = TypeVar("T")
 
 
@@ -192,7 +197,7 @@ def replay_cmd(
             nc = await rt.connect_nats("doingoai-replay")
             try:
                 result = await replay(nc, database_url or rt.database_url, target, from_seq=from_seq, as_of=cutoff,
-                                      child_env=rt.child_env())
+                                      child_env=rt.child_env(), keys_from=rt.database_url)
             finally:
                 await nc.close()
             engine = make_engine(database_url or rt.database_url, target, pool_size=1)
@@ -212,13 +217,16 @@ def replay_cmd(
 
 
 def main() -> None:
-    from services.settings import BadSettings
+    from services.settings import BadSettings, Unreachable
 
     try:
         app()
     except BadSettings as exc:  # one clear line, no traceback
         print(f"doingoai: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except Unreachable as exc:  # a server that is not ours, or not there: one line
+        print(f"doingoai: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

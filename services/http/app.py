@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from nats.aio.client import Client
-from sqlalchemy.exc import DataError
+from nats.js.errors import APIError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.codec import InvalidEvent
 from services.attachments import DEFAULT_MAX_BYTES, AttachmentStore
+from services.embedded.health import Health, StorageFull, StoreFault
 from services.http import (
     attachments,
     coordination,
@@ -54,6 +57,9 @@ DOCS_CSP = ("default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.c
             "https://cdn.jsdelivr.net; worker-src 'self' blob:")
 """The interactive API docs load Swagger UI / ReDoc from their CDN."""
 MAX_REQUEST_BYTES = 1024 * 1024
+STORAGE_ERR_CODES = frozenset({10023, 10047})
+"""JetStream's "insufficient resources" and "storage resources exceeded": a server out of disk."""
+STORAGE_RETRY_S = 30
 """Largest request body of any route that does not state its own limit (the ingest routes do)."""
 
 
@@ -92,13 +98,31 @@ class SecurityHeaders:
         return sending
 
 
+DATABASE_GONE = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+                 asyncpg.ConnectionDoesNotExistError)
+
+
+def _database_gone(exc: BaseException) -> bool:
+    """Whether an error SQLAlchemy wrapped was caused by the database not answering."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, DATABASE_GONE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | None = None,
                hosts: list[str] | None = None, docs: bool = False, limits: Limits | None = None,
-               sso: OidcProvider | None = None, attachment_max_bytes: int = DEFAULT_MAX_BYTES) -> FastAPI:
+               sso: OidcProvider | None = None, attachment_max_bytes: int = DEFAULT_MAX_BYTES,
+               health: Health | None = None) -> FastAPI:
     """The HTTP service; `lookup` (closed with the app), the id lookup of its publisher; `hosts`, the
     host names it answers (any, if None); `docs`, whether /docs and /redoc are served; `limits`, what
     one client may cost it (the defaults when not given); `sso`, the OpenID provider people may sign in
-    with (none if None); `attachment_max_bytes`, the largest file an event may carry."""
+    with (none if None); `attachment_max_bytes`, the largest file an event may carry; `health`, the
+    state of the embedded servers (free space, faults) that ingest and /healthz read."""
     lookup = lookup or CoalescingLookup(engine)
 
     @asynccontextmanager
@@ -117,7 +141,7 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     publisher = Publisher(nc, lookup=lookup)
     app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, attachments=AttachmentStore(nc),
                                   limits=limits or Limits(), attachment_max_bytes=attachment_max_bytes,
-                                  sso=oidc.single_sign_on(sso) if sso is not None else None)
+                                  sso=oidc.single_sign_on(sso) if sso is not None else None, health=health)
     app.include_router(ingest.router)
     app.include_router(read.router)
     app.include_router(coordination.router)
@@ -172,6 +196,35 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     async def store_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
         return JSONResponse({"error": "unavailable", "message": f"{exc}; retry with the same event id"},
                             status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(StorageFull)
+    async def storage_full(_: Request, exc: StorageFull) -> JSONResponse:
+        return JSONResponse({"error": "storage_full", "message": f"{exc}; retry later with the same event id"},
+                            status_code=507, headers={"Retry-After": str(STORAGE_RETRY_S)})
+
+    @app.exception_handler(StoreFault)
+    async def store_fault(_: Request, exc: StoreFault) -> JSONResponse:
+        return JSONResponse({"error": "unavailable", "message": f"{exc}; retry with the same event id"},
+                            status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.CannotConnectNowError)
+    @app.exception_handler(asyncpg.ConnectionDoesNotExistError)
+    @app.exception_handler(DBAPIError)  # what SQLAlchemy wraps them in
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        """PostgreSQL does not answer (stopped, restarting): 503, never a 500."""
+        if isinstance(exc, DBAPIError) and not (exc.connection_invalidated or _database_gone(exc)):
+            return await unexpected(request, exc)
+        return JSONResponse({"error": "unavailable", "message": "the database does not answer now; retry"},
+                            status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(APIError)
+    async def store_refused(request: Request, exc: APIError) -> JSONResponse:
+        """JetStream refused: out of its storage (507 storage_full), or what nobody expected (500)."""
+        if exc.err_code in STORAGE_ERR_CODES:
+            return await storage_full(request, StorageFull(f"the event store is out of space: {exc.description}"))
+        return await unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -18,10 +18,12 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Select, case, exists, func, select
 
 from projections.models.audit_tables import audit_trail
+from projections.models.signatures import event_signatures
 from projections.models.tables import event_duplicates, events, rejected
 from services.http.deps import AuthError, state, table_response
 from services.http.params import MAX_SEQUENCE, bad_query
 from services.http.scope import Reader, reader
+from services.http.signed import signature_view
 
 router = APIRouter(prefix="/api", tags=["audit"])
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -36,7 +38,10 @@ COLUMNS = (
     audit_trail.c.province, audit_trail.c.agency, audit_trail.c.actor, audit_trail.c.event_id,
     audit_trail.c.event_type.label("type"), audit_trail.c.aggregate.label("subject"), audit_trail.c.nats_subject,
     STATUS, audit_trail.c.prev_hash, audit_trail.c.hash,
+    event_signatures.c.key_id.label("signature_key_id"), event_signatures.c.algorithm.label("signature_algorithm"),
 )
+TRAIL = audit_trail.outerjoin(event_signatures, event_signatures.c.seq == audit_trail.c.seq)
+"""The trail, with the key that verified each stored signed event."""
 
 
 def moment(value: str, field: str, *, end: bool) -> datetime:
@@ -55,7 +60,10 @@ def moment(value: str, field: str, *, end: bool) -> datetime:
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+    if "signature_key_id" in out:
+        out["signature"] = signature_view(out.pop("signature_key_id"), out.pop("signature_algorithm"))
+    return out
 
 
 def wants_jsonl(request: Request) -> bool:
@@ -80,12 +88,13 @@ async def list_audit(
     who: Reader = Depends(reader),
 ) -> Response:
     """The audit trail of the reader's province in stream order: who, when, what, and the hash chain
-    (`prev_hash`, `hash`). Read by Sở Ngoại vụ, the UBND tỉnh and auditors."""
+    (`prev_hash`, `hash`), and the agency's key that verified each signed event (`signature`). Read by Sở
+    Ngoại vụ, the UBND tỉnh and auditors."""
     if not who.whole_province:
         raise AuthError(403, "the audit trail is read by Sở Ngoại vụ, the UBND tỉnh and auditors")
     province = who.province(province)
     key = audit_trail.c.seq.desc() if order == "desc" else audit_trail.c.seq
-    q: Select[Any] = select(*COLUMNS).order_by(key).limit(limit)
+    q: Select[Any] = select(*COLUMNS).select_from(TRAIL).order_by(key).limit(limit)
     for column, value in (("province", province), ("agency", agency), ("actor", actor),
                           ("event_type", type_), ("event_id", event_id)):
         if value is not None:

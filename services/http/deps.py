@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.attachments import DEFAULT_MAX_BYTES, AttachmentStore
 from services.credentials import Identity, UnknownToken, identify
+from services.embedded.health import Health
 from services.http.limits import Limits
 from services.sessions import NoSession, Session, session_of
 from services.store.publisher import Publisher
@@ -34,6 +35,8 @@ class AppState:
     attachment_max_bytes: int = DEFAULT_MAX_BYTES
     sso: SingleSignOn | None = None
     """The OpenID provider people may sign in with (`services.http.oidc`), if one is configured."""
+    health: Health | None = None
+    """What is wrong with the embedded servers (`up` keeps it); None on external servers."""
 
 
 def state(request: Request) -> AppState:

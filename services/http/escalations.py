@@ -21,6 +21,7 @@ from services.http.deps import AuthError, identity, state, table_response
 from services.http.names import named_escalation
 from services.http.params import bad_query
 from services.http.scope import Reader, reader
+from services.http.signed import refusal_of, session_marks
 
 router = APIRouter(prefix="/api/escalations", tags=["escalations"])
 ACK_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:escalation-ack")
@@ -96,5 +97,10 @@ async def acknowledge(
     event = new_event(data, province=who.province, agency=who.agency, aggregate_id=escalation_id,
                       time=datetime.now(UTC), event_id=str(uuid.uuid5(ACK_NS, f"{escalation_id}|{who.agency}")),
                       actor=who.actor or data.by.name)
+    if who.actor is not None:
+        event = event.model_copy(update=session_marks(who.actor))
+    refused = await refusal_of(state(request).engine, event)
+    if refused is not None:  # the service signs nothing: an agency that must sign acknowledges itself
+        return JSONResponse(refused.as_dict(), status_code=400)
     result = await state(request).publisher.publish(event)
     return JSONResponse({"id": result.id, "sequence": result.sequence, "duplicate": result.duplicate}, 202)

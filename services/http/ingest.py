@@ -27,12 +27,20 @@ from sqlalchemy import select
 from projections.engine.batch import check_storable, guess_id, parse_strict, safe_error
 from projections.models.tables import rejected
 from schemas.authority import NOT_AUTHORIZED, check_time
-from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, encode, from_binary
+from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, from_binary
 from services.credentials import Identity
 from services.http.deps import AuthError, identity, state
 from services.http.door import refusals
 from services.http.ingest_docs import EVENTS_DOC, RESUBMIT_DOC
 from services.http.params import declared_length, sequence_header
+from services.http.signed import (
+    batch_data_texts,
+    binary_data_text,
+    data_text,
+    session_marks,
+    signature_refusals,
+    stored_bytes,
+)
 from services.store.publisher import ConcurrencyConflict, PublishResult, StoreUnavailable, Valid
 
 router = APIRouter()
@@ -42,7 +50,7 @@ DRAIN_BYTES = 16 * 1024 * 1024
 KEEP_AT_ONCE = 100
 """Refusals published to DOINGOAI_REJECTED at once (a refused batch holds up to MAX_BATCH)."""
 BATCH_TYPE = "application/cloudevents-batch+json"
-STATUS = {"bad_json": 400, "too_large": 413, "source_mismatch": 403, NOT_AUTHORIZED: 403}
+STATUS = {"bad_json": 400, "bad_signature": 400, "too_large": 413, "source_mismatch": 403, NOT_AUTHORIZED: 403}
 """HTTP status of each kind of refusal; any other kind (envelope, type, schema) is 422."""
 
 
@@ -89,11 +97,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 @dataclass
 class Item:
     """One event of a request: the bytes it came as (None: `obj` re-encoded, if it is refused),
-    the JSON object, and whether parsing already refused what PostgreSQL cannot store."""
+    the JSON object, whether parsing already refused what PostgreSQL cannot store, and, for a signed
+    event, the text its `data` came as (`services.http.signed`)."""
 
     raw: bytes | None
     obj: Any = None
     checked: bool = False
+    data: bytes | None = None
 
     def kept(self) -> bytes:
         """What a refusal keeps of it."""
@@ -119,7 +129,8 @@ def items_of(request: Request, body: bytes, is_batch: bool) -> list[Item]:
             raise InvalidEvent("bad_json", [Problem("", "a batch must be a JSON array of CloudEvents")])
         if len(parsed) > MAX_BATCH:
             raise InvalidEvent("too_large", [Problem("", f"a batch holds at most {MAX_BATCH} events")])
-        return [Item(None, obj, checked) for obj in parsed]
+        return [Item(None, obj, checked, data) for obj, data in zip(parsed, batch_data_texts(parsed, body),
+                                                                    strict=True)]
     if any(k.lower() == "ce-specversion" for k in request.headers):
         try:
             obj = from_binary(dict(request.headers), body)
@@ -129,8 +140,9 @@ def items_of(request: Request, body: bytes, is_batch: bool) -> list[Item]:
             raise InvalidEvent("bad_json", [Problem("", "not JSON: nested too deeply")]) from None
         except ValueError as exc:  # e.g. an integer too long to parse
             raise InvalidEvent("bad_json", [Problem("", f"not JSON: {exc}")]) from None
-        return [Item(None, obj)]
-    return [Item(body, parse_strict(body), checked=True)]
+        return [Item(None, obj, data=binary_data_text(obj, body))]
+    obj = parse_strict(body)
+    return [Item(body, obj, checked=True, data=data_text(obj, body))]
 
 
 def refused_raw(request: Request, body: bytes, is_batch: bool) -> bytes:
@@ -145,17 +157,18 @@ def refused_raw(request: Request, body: bytes, is_batch: bool) -> bytes:
 def decode_item(who: Identity, item: Item) -> tuple[Valid, Event]:
     """A valid event of this publisher with the bytes to store (its encoded envelope), or
     InvalidEvent (source_mismatch for another's source, bad_envelope for a `time` out of bounds).
-    An event recorded in a signed-in session names the person as its `actor`, whatever it said."""
+    An event recorded in a signed-in session names the person as its `actor`, whatever it said, and is
+    marked `recordedvia: session`; a signed event keeps its `data` as it came."""
     if not item.checked:
         check_storable(item.obj)
     event = decode_obj(item.obj)
     if who.actor is not None:
-        event = event._replace(envelope=event.envelope.model_copy(update={"actor": who.actor}))
+        event = event._replace(envelope=event.envelope.model_copy(update=session_marks(who.actor)))
     envelope = event.envelope
     late = check_time(envelope.time, datetime.now(UTC))
     if late is not None:
         raise InvalidEvent("bad_envelope", [Problem("time", late)])
-    raw = encode(envelope)
+    raw = stored_bytes(envelope, item.data)
     if len(raw) > MAX_EVENT_BYTES:
         raise InvalidEvent("too_large", [Problem("", f"event is {len(raw)} bytes encoded, limit {MAX_EVENT_BYTES}")])
     if envelope.source != who.source:
@@ -166,13 +179,15 @@ def decode_item(who: Identity, item: Item) -> tuple[Valid, Event]:
 
 
 async def authorized(request: Request, who: Identity, decoded: list[tuple[Valid, Event]]) -> list[InvalidEvent | None]:
-    """For each decoded event, its refusal by the authority rules at the door, or for the files it names
-    (`bad_attachment`: not this agency's upload, or stored with another size or hash), or None."""
+    """For each decoded event, its refusal by its signature (`bad_signature`), by the authority rules at
+    the door, or for the files it names (`bad_attachment`: not this agency's upload, or stored with
+    another size or hash), or None."""
     typed = [event for _, event in decoded]
+    signatures = await signature_refusals(state(request).engine, who.province, decoded)
     found = await refusals(state(request).engine, who, typed)
     files = await state(request).attachments.refusals(who.province, who.agency, typed)
-    return [f if r is None else InvalidEvent(r.kind, [Problem(r.path, r.message)])
-            for r, f in zip(found, files, strict=True)]
+    return [s or (f if r is None else InvalidEvent(r.kind, [Problem(r.path, r.message)]))
+            for s, r, f in zip(signatures, found, files, strict=True)]
 
 
 async def keep_refused(request: Request, who: Identity, refused: list[tuple[bytes, InvalidEvent]]) -> None:
@@ -215,10 +230,14 @@ async def within_limits(request: Request, who: Identity, limit: int) -> AsyncIte
 
 
 async def publisher_identity(request: Request) -> Identity:
-    """The agency's token, or a signed-in specialist or leader of it (with the session's CSRF token)."""
+    """The agency's token, or a signed-in specialist or leader of it (with the session's CSRF token);
+    then, before anything is read, whether the embedded store can take events now (507
+    storage_full with too little free space, 503 unavailable while its server restarts)."""
     who = await identity(request)
     if not who.can_publish:
         raise AuthError(403, f"role {who.role} may not publish events")
+    if (health := state(request).health) is not None:
+        health.check_ingest()
     return who
 
 

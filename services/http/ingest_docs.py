@@ -58,7 +58,9 @@ _STORED: dict[str, Any] = {
     },
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _problem_response("Not JSON, or not an array in batched mode; the request is kept as rejected"),
+    400: _problem_response("`bad_json`: not JSON, or not an array in batched mode; `bad_signature`: the agency's "
+                           "signature (`dssematerial`) does not verify, or is missing where its province requires "
+                           "it; kept as rejected"),
     401: _problem_response("Missing, unknown or revoked bearer token, or a session that has ended"),
     403: _problem_response("Not a publishing role, or another agency's `source` (kept as rejected), or `csrf`: a "
                            "session's write without its X-CSRF-Token"),
@@ -66,6 +68,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: _problem_response("Envelope, type or data invalid: field-level problems; kept as rejected"),
     429: _problem_response("`quota_exceeded`: the agency's refused events of the hour are over its quota (not "
                            "kept; see Retry-After), or `too_many_requests`: too many bad tokens from this address"),
+    503: _problem_response("`unavailable`: the event store or the database does not answer now (a server "
+                           "restarting); nothing was stored: retry with the same event id after Retry-After"),
+    507: _problem_response("`storage_full`: the disk of the event store is full (less free space than its reserve); "
+                           "nothing was stored, nothing read: retry with the same event id once space is freed "
+                           "(Retry-After)"),
 }
 
 

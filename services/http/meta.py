@@ -20,8 +20,10 @@ SCHEMA_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,63})\.v(?P<version>[1-9][0
 
 @router.get("/healthz", tags=["operations"])
 async def healthz(request: Request) -> JSONResponse:
-    """`status` (ok or degraded) for anyone; with a credential (or a signed-in session), what is up
-    and how far each projection has got."""
+    """`status` (ok or degraded) and, when something is wrong, `problems` (its kinds: storage_full,
+    nats_write_error, nats_down, database_down) for anyone; with a credential (or a signed-in
+    session), each problem's message (`details`), the free space, what is up and how far each
+    projection has got."""
     st = state(request)
     db_ok = True
     progress: dict[str, int] = {}
@@ -31,15 +33,22 @@ async def healthz(request: Request) -> JSONResponse:
             progress = {r.consumer: r.last_seq for r in await conn.execute(select(checkpoints))}
     except Exception:  # reported, not raised: health says what is down
         db_ok = False
-    ok = db_ok and st.nc.is_connected
+    report = st.health.report() if st.health is not None else {"problems": {}}
+    problems: dict[str, str] = report["problems"]  # type: ignore[assignment]
+    ok = db_ok and st.nc.is_connected and not problems
     body: dict[str, object] = {"status": "ok" if ok else "degraded"}
+    if problems:
+        body["problems"] = sorted(problems)
+    details = {"nats": st.nc.is_connected, "database": db_ok, "projections": progress,
+               **({"details": problems} if problems else {}),
+               **({"storage": report["storage"]} if "storage" in report else {})}
     if request.headers.get("authorization"):
         await identity(request)  # 401 for a credential that is not one
-        body.update(nats=st.nc.is_connected, database=db_ok, projections=progress)
+        body.update(details)
     elif request.cookies.get(SESSION_COOKIE):
         try:  # a session that has ended sees what anyone sees (the dashboard polls with its cookie)
             await session(request)
-            body.update(nats=st.nc.is_connected, database=db_ok, projections=progress)
+            body.update(details)
         except AuthError:
             pass
     return JSONResponse(body, status_code=200 if ok else 503)

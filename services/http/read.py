@@ -14,6 +14,7 @@ from services.http.deps import AuthError, state, table_response
 from services.http.names import named_activity
 from services.http.params import MAX_SEQUENCE
 from services.http.scope import Reader, reader
+from services.http.signed import signature_of
 from services.rejections import get_rejection, list_rejections
 
 router = APIRouter(prefix="/api", tags=["read models"])
@@ -34,7 +35,8 @@ async def get_event(
                                "so-ngoai-vu: needed only when several sources used the id"),
     who: Reader = Depends(reader),
 ) -> JSONResponse:
-    """The stored CloudEvent, its stream `sequence` and `recorded_at`. An event is (source, id): when
+    """The stored CloudEvent, its stream `sequence`, `recorded_at` and `signature` (the agency's key that
+    verified it: {key_id, algorithm, verified, extensions}; null if unsigned). An event is (source, id): when
     one source used the id, that event; `?source=` picks one source's event; when several sources
     used the id and no `source` is given, `300 Multiple Choices` with `{"error": "ambiguous_id",
     "id", "sources": [...]}` (each source once, in the order they stored it) and nothing chosen.
@@ -58,7 +60,8 @@ async def get_event(
                              "message": "several sources used this id: name one with ?source="}, status_code=300)
     row = rows[0]
     return JSONResponse(
-        {"event": row["envelope"], "sequence": row["seq"], "recorded_at": row["recorded_at"].isoformat()}
+        {"event": row["envelope"], "sequence": row["seq"], "recorded_at": row["recorded_at"].isoformat(),
+         "signature": await signature_of(state(request).engine, row["seq"])}
     )
 
 

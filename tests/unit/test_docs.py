@@ -86,7 +86,7 @@ def test_the_guide_quotes_its_examples_from_the_files_the_tests_run():
         source = (DOCS / "examples" / found[1]).read_text(encoding="utf-8")
         assert body in source, f"the guide's excerpt of examples/{found[1]} is not in that file"
         quoted.add(found[1])
-    assert quoted == {p.name for p in (DOCS / "examples").iterdir() if p.suffix in (".py", ".sh")}
+    assert quoted == {p.name for p in (DOCS / "examples").iterdir() if p.suffix in (".py", ".sh", ".mjs")}
 
 
 def test_the_guide_lists_exactly_the_event_types_there_are():

@@ -2,10 +2,9 @@
 
 from alembic import context
 
-import projections.models.audit_tables
-import projections.models.tables  # noqa: F401
-import services.db.tables  # noqa: F401
 from projections.engine.tables import metadata
+from projections.models import audit_tables, signatures, tables  # noqa: F401  (register their tables on metadata)
+from services.db import tables as service_tables  # noqa: F401  (the same)
 
 connection = context.config.attributes["connection"]
 schema = context.config.attributes["schema"]
