@@ -81,14 +81,21 @@ def _unacknowledged(r: Any, state: DifficultyState, limits: StepLimits, key: str
                  f"{who} chưa được Sở Ngoại vụ tiếp nhận (hạn {vn_date(due)})")
 
 
+def _after_acknowledgement(r: Any, state: DifficultyState, limits: StepLimits, key: str, trigger: TriggerKind,
+                           message: str) -> Cause:
+    """SNgV's step once it acknowledged (guidance, or its proposal to the UBND tỉnh): due within the
+    guidance-or-escalation limit, done once the difficulty moved on; `message` ends with the deadline."""
+    due = step_deadline(state.model_copy(update={"status": DifficultyStatus.acknowledged}), limits)
+    assert due is not None
+    return Cause(trigger, r.province, f"difficulty/{r.difficulty_id}", key, due, "so-ngoai-vu",
+                 state.status != DifficultyStatus.acknowledged, f"{message} (hạn {vn_date(due)})")
+
+
 def _unhandled(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str, office: str) -> Cause | None:
     if state.acknowledged_at is None or state.within_authority is False:
         return None  # judged beyond its authority on acknowledgement: the step is the proposal ("propose")
-    due = step_deadline(state.model_copy(update={"status": DifficultyStatus.acknowledged}), limits)
-    assert due is not None
-    return Cause(TriggerKind.difficulty_unhandled, r.province, f"difficulty/{r.difficulty_id}", key, due,
-                 "so-ngoai-vu", state.status != DifficultyStatus.acknowledged,
-                 f"{who} chưa được hướng dẫn hoặc đề xuất xử lý (hạn {vn_date(due)})")
+    return _after_acknowledgement(r, state, limits, key, TriggerKind.difficulty_unhandled,
+                                  f"{who} chưa được hướng dẫn hoặc đề xuất xử lý")
 
 
 def _beyond_authority(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str,
@@ -97,11 +104,8 @@ def _beyond_authority(r: Any, state: DifficultyState, limits: StepLimits, key: s
     UBND tỉnh within the guidance-or-escalation limit. The raiser's own flag gives no such cause."""
     if state.acknowledged_at is None or state.within_authority is not False:
         return None
-    due = step_deadline(state.model_copy(update={"status": DifficultyStatus.acknowledged}), limits)
-    assert due is not None
-    return Cause(TriggerKind.difficulty_beyond_authority, r.province, f"difficulty/{r.difficulty_id}", key, due,
-                 "so-ngoai-vu", state.status != DifficultyStatus.acknowledged,
-                 f"{who} vượt thẩm quyền Sở Ngoại vụ: cần tổng hợp, đề xuất UBND tỉnh quyết định (hạn {vn_date(due)})")
+    return _after_acknowledgement(r, state, limits, key, TriggerKind.difficulty_beyond_authority,
+                                  f"{who} vượt thẩm quyền Sở Ngoại vụ: cần tổng hợp, đề xuất UBND tỉnh quyết định")
 
 
 def _raisers_flag(r: Any, state: DifficultyState, limits: StepLimits, key: str, who: str,
