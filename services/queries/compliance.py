@@ -16,6 +16,7 @@ again decides. When no plan sets a periodic report for the period, `note` says s
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -254,6 +255,12 @@ async def compliance(conn: AsyncConnection, province_slug: str, period: str, tod
         return (await compliance_view(conn, province_slug, period, today)).rows
     except UnknownReference:
         return []
+
+
+def tally(rows: Iterable[Compliance]) -> dict[str, int]:
+    """How many rows are in each state of a duty (on_time, late, missing, pending), zeros included."""
+    counted = Counter(c.status for c in rows)
+    return {s: counted.get(s, 0) for s in ("on_time", "late", "missing", "pending")}
 
 
 def units_periodic(rows: Iterable[Compliance], province_slug: str) -> list[Compliance]:

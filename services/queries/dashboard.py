@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.models.tables import activities, difficulties, information, tasks
-from services.queries.compliance import compliance, recorded_plans, units_periodic
+from services.queries.compliance import compliance, recorded_plans, tally, units_periodic
 from services.queries.periods import report_period_of, window
 from services.queries.tasks import task_state, task_status
 
@@ -55,8 +55,7 @@ async def dashboard(conn: AsyncConnection, province: str, period: str, today: da
     )).all()
     report_period = report_period_of(period)
     owed = units_periodic(await compliance(conn, province, report_period, today), province)
-    periodic = Counter(c.status for c in owed)
-    counts = {s: periodic.get(s, 0) for s in ("on_time", "late", "missing", "pending")}
+    periodic, counts = Counter(c.status for c in owed), tally(owed)
     return {
         "province": province,
         "period": period,

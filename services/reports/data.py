@@ -26,7 +26,14 @@ from projections.models.tables import activities, difficulties, escalations, pla
 from schemas.reference import Province, UnknownReference, province
 from services.db.readable import readable_rows
 from services.names import FOCUS_SCOPE, agency_names, country_name, plan_number_label, plan_scope, vi_key
-from services.queries.compliance import Compliance, ComplianceView, compliance_view, recorded_plans, units_periodic
+from services.queries.compliance import (
+    Compliance,
+    ComplianceView,
+    compliance_view,
+    recorded_plans,
+    tally,
+    units_periodic,
+)
 from services.queries.periods import FIRST_YEAR, LAST_YEAR, BadPeriod, report_period_of, window
 from services.queries.tasks import task_state
 from services.reports import model as m
@@ -279,7 +286,7 @@ async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date
 def compliance_lines(rows: Sequence[Compliance], note: str | None = None) -> tuple[m.ComplianceSummary,
                                                                                   list[m.ComplianceLine]]:
     """The counts, and the agencies that sent late (first) or not at all, each in Vietnamese order of names."""
-    count = {s: sum(1 for c in rows if c.status == s) for s in ("on_time", "late", "missing", "pending")}
+    count = tally(rows)
     dated = next((c for c in rows if c.deadline is not None), None)
     summary = m.ComplianceSummary(dated.deadline if dated else None, len(rows), count["on_time"], count["late"],
                                   count["missing"], count["pending"], dated.deadline_basis if dated else None,
