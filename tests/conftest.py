@@ -6,11 +6,20 @@ import pytest
 from tests.support import (
     OIDC_CLIENT_ID,
     RUNNING,
+    PostgresTemplate,
     System,
     bare_nats_server,
     new_system,
     oidc_provider,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_template(tmp_path_factory: pytest.TempPathFactory):
+    """Where the migrated PostgreSQL cluster that `new_system` copies is made, on first use."""
+    PostgresTemplate.base = tmp_path_factory.getbasetemp() / "postgres-template"
+    yield
+    PostgresTemplate.base = None
 
 
 @pytest.fixture(scope="session", autouse=True)

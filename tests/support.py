@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,13 +31,53 @@ from schemas.envelope import CloudEvent
 from schemas.export import example_of
 from services.embedded.nats import EmbeddedNats, nats_server_binary
 from services.embedded.ports import free_port, is_listening, stop_pid, stop_process
-from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.postgres import EmbeddedPostgres, postgres_secret
 from services.natsauth import SERVICES_INBOX_PREFIX
 from services.store import EVENTS_STREAM
 
 RUNNING: list[System] = []
 """Every System started and not yet stopped: the session's last finalizer stops what a failed
 fixture or test left running (tests/conftest.py)."""
+
+
+class PostgresTemplate:
+    """A PostgreSQL cluster made by `initdb` and migrated to the newest revision once per test session
+    (in `base`, which tests/conftest.py sets), copied into the data directory of each system
+    `new_system` makes: `up` then finds a cluster of its own, with its password, and only starts it."""
+
+    base: Path | None = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def seed(cls, data_dir: Path) -> None:
+        """Copy the cluster and its password into `data_dir` (made once, on first use)."""
+        if cls.base is None or (data_dir / "postgres").exists() or (data_dir / "secrets").exists():
+            return
+        with cls._lock:
+            if not (cls.base / "postgres" / "PG_VERSION").exists():
+                cls._make(cls.base)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # cp -a: the cluster keeps its owner (the server runs as another user when the tests run as root)
+        subprocess.run(["cp", "-a", str(cls.base / "postgres"), str(data_dir / "postgres")], check=True)
+        subprocess.run(["cp", "-a", str(cls.base / "secrets"), str(data_dir / "secrets")], check=True)
+
+    @staticmethod
+    def _make(base: Path) -> None:
+        from services.db.migrate import migrate
+
+        shutil.rmtree(base, ignore_errors=True)
+        made = base.with_name(base.name + "-making")
+        shutil.rmtree(made, ignore_errors=True)
+        postgres = EmbeddedPostgres(made)
+        url = postgres.start()
+        try:  # in a thread of its own: an async fixture may be running this
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, migrate(url)).result()
+        finally:
+            postgres.stop()
+        postgres_secret(made)
+        (made / "ports.json").unlink(missing_ok=True)
+        made.rename(base)
 
 
 @dataclass(eq=False)
@@ -45,6 +88,9 @@ class System:
     proc: subprocess.Popen[bytes] | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     """An auditor's token per province, issued on first use (every read needs a credential)."""
+    from_template: bool = False
+    """Whether a first start copies the session's migrated PostgreSQL cluster (`PostgresTemplate`)
+    in place of `up` making one with initdb."""
 
     @property
     def http(self) -> str:
@@ -58,6 +104,8 @@ class System:
     def start(self, timeout: float = 90) -> System:
         """Start `up` and wait until it is healthy; if it does not get there, whatever it started is
         stopped before the error is raised (a fixture that fails to start leaves nothing running)."""
+        if self.from_template:
+            PostgresTemplate.seed(self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "up.log").open("ab")
         self.proc = subprocess.Popen(
@@ -181,7 +229,7 @@ def nats_options(creds: dict[str, str]) -> dict[str, str]:
 
 
 def new_system(tmp: Path, **env: str) -> System:
-    return System(tmp / f"data-{uuid.uuid4().hex[:6]}", free_port(), env_extra=env)
+    return System(tmp / f"data-{uuid.uuid4().hex[:6]}", free_port(), env_extra=env, from_template=True)
 
 
 @contextmanager
