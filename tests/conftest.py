@@ -4,6 +4,7 @@ import secrets
 import pytest
 
 from tests.support import (
+    CLI,
     OIDC_CLIENT_ID,
     RUNNING,
     PostgresTemplate,
@@ -29,6 +30,7 @@ def _stop_what_was_left_running():
     yield
     while RUNNING:
         RUNNING[-1].stop()
+    CLI.stop()
 
 
 @pytest.fixture(scope="session")

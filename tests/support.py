@@ -34,7 +34,10 @@ from services.embedded.ports import free_port, is_listening, stop_pid, stop_proc
 from services.embedded.postgres import EmbeddedPostgres, postgres_secret
 from services.natsauth import SERVICES_INBOX_PREFIX
 from services.store import EVENTS_STREAM
+from tests.launcher import Launcher
 
+CLI = Launcher()
+"""Where `System.cli` runs its commands (tests/launcher.py); tests/conftest.py stops it at the end."""
 RUNNING: list[System] = []
 """Every System started and not yet stopped: the session's last finalizer stops what a failed
 fixture or test left running (tests/conftest.py)."""
@@ -152,10 +155,7 @@ class System:
 
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """`doingoai ARGS...` against this system, `input` (a password, say) on its standard input."""
-        return subprocess.run(
-            [sys.executable, "-m", "services.cli.main", *args], env=self.env(), input=input, capture_output=True,
-            text=True, timeout=180,
-        )
+        return CLI.run(args, self.env(), input, timeout=180)
 
     def credentials(self, province: str, agency: str, role: str = "agency") -> dict[str, str]:
         done = self.cli("credentials", "issue", "--province", province, "--agency", agency, "--role", role)
