@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.codec import encode
 from schemas.envelope import CloudEvent
 from schemas.signatures import material_of, public_key_of, sign
+from services.http.signed import KEYRING_TTL_S
 from tests.integration.test_audit_replay import checksums
 from tests.integration.test_people import CE, PASSWORD, add
 from tests.support import System, nats_options, sample
@@ -169,6 +170,7 @@ async def test_an_agency_required_to_sign_has_its_unsigned_events_refused(system
     n = agencies["N"]
     done = system.cli("keys", "require", "--province", P, "--agency", n.agency)
     assert done.returncode == 0 and json.loads(done.stdout)["required"] is True, done.stderr
+    time.sleep(KEYRING_TTL_S)  # the door lets events in on the keys it read up to this long ago
     refused(n.post(encode(n.event())), "chữ ký bắt buộc")
     unsigned = n.event()
     await n.publish(encode(unsigned))
