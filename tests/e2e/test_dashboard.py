@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 import docx
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from schemas.reference import agencies, plans
 from services.names import vi_key
@@ -55,13 +56,22 @@ def test_the_demos_escalation_messages_name_agencies_and_plans_never_their_codes
     assert seen > 0
 
 
-@pytest.fixture
-async def page():
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium for the module; each test's page is in a browser context of its own."""
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield await browser.new_page(viewport={"width": 1300, "height": 1000}, timezone_id=BROWSER_ZONE, locale="en-US")
+        yield browser
         await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A page with nothing stored yet (no token, no cookie), in the far-away time zone."""
+    page = await browser.new_page(viewport={"width": 1300, "height": 1000}, timezone_id=BROWSER_ZONE, locale="en-US")
+    yield page
+    await page.context.close()
 
 
 async def open_tab(page: Page, system: System, tab: str, province: str = "ha-tinh",
