@@ -125,7 +125,7 @@ class System:
                         return self
                 except httpx.HTTPError:
                     pass
-                time.sleep(0.2)
+                time.sleep(0.05)
             raise RuntimeError("doingoai up did not become healthy")
         except BaseException:
             self.stop()
@@ -207,7 +207,7 @@ class System:
         while self.checkpoint() < seq:
             if time.monotonic() > deadline:
                 raise AssertionError(f"projection did not reach {seq} (at {self.checkpoint()})")
-            time.sleep(0.1)
+            time.sleep(0.05)
 
 
 async def province_ends(nc: Client) -> dict[str, int]:
