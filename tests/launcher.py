@@ -130,9 +130,9 @@ def _serve(path: str) -> None:
                 if len(fds) != 4:
                     continue
                 pid = os.fork()
-                if pid == 0:
+                if pid == 0:  # the command's process: it leaves the loop as the command exits
                     server.close()
-                    os._exit(_command(json.loads(message), fds))
+                    raise SystemExit(_command(json.loads(message), fds))
                 for fd in fds:
                     os.close(fd)
                 conn.send(str(pid).encode())
