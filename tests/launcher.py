@@ -44,8 +44,9 @@ class Launcher:
         with self._lock:
             if self.proc is None:
                 self.dir = Path(tempfile.mkdtemp(prefix="doingoai-cli-"))
+                # its standard input is a pipe from here: at its end (this process gone) it exits
                 self.proc = subprocess.Popen([sys.executable, "-m", "tests.launcher", str(self.dir / "sock")],
-                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                              stderr=(self.dir / "launcher.log").open("wb"))
                 deadline = time.monotonic() + 60
                 while not (self.dir / "ready").exists():
@@ -84,7 +85,7 @@ class Launcher:
         with self._lock:
             if self.proc is not None:
                 self.proc.terminate()
-                self.proc.wait(10)
+                self.proc.communicate(timeout=10)
                 self.proc = None
             if self.dir is not None:
                 shutil.rmtree(self.dir, ignore_errors=True)
@@ -124,6 +125,8 @@ def _serve(path: str) -> None:
         server.listen(64)
         Path(path).with_name("ready").touch()
         while True:
+            if sys.stdin.fileno() in select.select([server, sys.stdin.fileno()], [], [])[0]:
+                return  # the tests' process has gone
             conn, _ = server.accept()
             with conn:
                 message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 4)
