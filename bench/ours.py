@@ -76,10 +76,13 @@ async def bulk(publisher: Publisher, items: Sequence[Item], window: int) -> floa
 
 # --- HTTP ------------------------------------------------------------------------------------
 
-def start_http(rt: Runtime, port: int) -> subprocess.Popen[bytes]:
+def start_http(rt: Runtime, port: int, workers: int | None = None) -> subprocess.Popen[bytes]:
     """The HTTP service (create_app under uvicorn) in a child process, as `doingoai up` serves it."""
     log = (rt.settings.data_dir / "http.log").open("ab")
-    child = subprocess.Popen([sys.executable, "-m", "bench.ours", "serve", str(port)], env=child_env(rt, "http_server"),
+    env = child_env(rt, "http_server")
+    if workers is not None:
+        env["DOINGOAI_HTTP_WORKERS"] = str(workers)
+    child = subprocess.Popen([sys.executable, "-m", "bench.ours", "serve", str(port)], env=env,
                              stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -90,6 +93,15 @@ def start_http(rt: Runtime, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     child.kill()
     raise RuntimeError("the HTTP service did not start")
+
+
+def stop_http(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 async def http_ingest(port: int, token: str, items: Sequence[Item], per_request: int, concurrency: int) -> float:

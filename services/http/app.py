@@ -36,6 +36,7 @@ from services.http import (
 )
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
+from services.http.door import AggregateFacts
 from services.http.limits import Limits, TooManyRequests
 from services.http.lookup import CoalescingLookup
 from services.http.params import declared_length
@@ -124,11 +125,13 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     with (none if None); `attachment_max_bytes`, the largest file an event may carry; `health`, the
     state of the embedded servers (free space, faults) that ingest and /healthz read."""
     lookup = lookup or CoalescingLookup(engine)
+    authority = AggregateFacts(engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await lookup.close()
+        await authority.close_connection()
 
     app = FastAPI(
         title="doingoai",
@@ -140,8 +143,10 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     )
     publisher = Publisher(nc, lookup=lookup)
     app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, attachments=AttachmentStore(nc),
+                                  authority=authority,
                                   limits=limits or Limits(), attachment_max_bytes=attachment_max_bytes,
                                   sso=oidc.single_sign_on(sso) if sso is not None else None, health=health)
+    app.router.routes.append(ingest.EVENTS_ROUTE)  # first: ahead of FastAPI's route, which documents it
     app.include_router(ingest.router)
     app.include_router(read.router)
     app.include_router(coordination.router)

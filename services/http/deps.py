@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.attachments import DEFAULT_MAX_BYTES, AttachmentStore
 from services.credentials import Identity, UnknownToken, identify
 from services.embedded.health import Health
+from services.http.door import AggregateFacts
 from services.http.limits import Limits
 from services.sessions import NoSession, Session, session_of
 from services.store.publisher import Publisher
@@ -31,6 +32,8 @@ class AppState:
     nc: Client
     publisher: Publisher
     attachments: AttachmentStore
+    authority: AggregateFacts
+    """The aggregates the authority rules read at the door (`services.http.door`)."""
     limits: Limits = field(default_factory=Limits)
     attachment_max_bytes: int = DEFAULT_MAX_BYTES
     sso: SingleSignOn | None = None

@@ -23,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import select
+from starlette.routing import Route
 
 from projections.engine.batch import check_storable, guess_id, parse_strict, safe_error
 from projections.models.tables import rejected
@@ -184,7 +185,7 @@ async def authorized(request: Request, who: Identity, decoded: list[tuple[Valid,
     another size or hash), or None."""
     typed = [event for _, event in decoded]
     signatures = await signature_refusals(state(request).engine, who.province, decoded)
-    found = await refusals(state(request).engine, who, typed)
+    found = await refusals(state(request).authority, who, typed)
     files = await state(request).attachments.refusals(who.province, who.agency, typed)
     return [s or (f if r is None else InvalidEvent(r.kind, [Problem(r.path, r.message)]))
             for s, r, f in zip(signatures, found, files, strict=True)]
@@ -245,9 +246,10 @@ def _answer(r: PublishResult) -> dict[str, Any]:
     return {"id": r.id, "sequence": r.sequence, "duplicate": r.duplicate}
 
 
-@router.post("/events", status_code=202, tags=["events"], **EVENTS_DOC)
 async def post_events(request: Request) -> JSONResponse:
-    """Publish CloudEvents (structured, binary or batched mode) as the token's agency."""
+    """Publish CloudEvents (structured, binary or batched mode) as the token's agency: the endpoint of
+    `EVENTS_ROUTE`, a plain Starlette route ahead of FastAPI's (no dependencies to solve, no response
+    model); `events_doc` describes it in the OpenAPI document."""
     who = await publisher_identity(request)
     is_batch = request.headers.get("content-type", "").split(";")[0].strip().lower() == BATCH_TYPE
     expected = None if is_batch else sequence_header(
@@ -255,6 +257,16 @@ async def post_events(request: Request) -> JSONResponse:
     limit = MAX_BATCH_BYTES if is_batch else MAX_EVENT_BYTES
     async with within_limits(request, who, limit):
         return await _post_events(request, who, is_batch, expected, limit)
+
+
+EVENTS_ROUTE = Route("/events", post_events, methods=["POST"])
+"""POST /events as the application serves it (`services.http.app` puts it before FastAPI's routes)."""
+
+
+@router.post("/events", status_code=202, tags=["events"], **EVENTS_DOC)
+async def events_doc(request: Request) -> JSONResponse:
+    """Publish CloudEvents (structured, binary or batched mode) as the token's agency."""
+    return await post_events(request)
 
 
 async def _post_events(request: Request, who: Identity, is_batch: bool, expected: int | None,
