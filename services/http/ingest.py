@@ -23,7 +23,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import select
-from starlette.routing import Route
 
 from projections.engine.batch import check_storable, guess_id, parse_strict, safe_error
 from projections.models.tables import rejected
@@ -247,9 +246,8 @@ def _answer(r: PublishResult) -> dict[str, Any]:
 
 
 async def post_events(request: Request) -> JSONResponse:
-    """Publish CloudEvents (structured, binary or batched mode) as the token's agency: the endpoint of
-    `EVENTS_ROUTE`, a plain Starlette route ahead of FastAPI's (no dependencies to solve, no response
-    model); `events_doc` describes it in the OpenAPI document."""
+    """Publish CloudEvents (structured, binary or batched mode) as the token's agency: served ahead of
+    FastAPI's routing (`services.http.events_first`); `events_doc` describes it in the OpenAPI document."""
     who = await publisher_identity(request)
     is_batch = request.headers.get("content-type", "").split(";")[0].strip().lower() == BATCH_TYPE
     expected = None if is_batch else sequence_header(
@@ -257,10 +255,6 @@ async def post_events(request: Request) -> JSONResponse:
     limit = MAX_BATCH_BYTES if is_batch else MAX_EVENT_BYTES
     async with within_limits(request, who, limit):
         return await _post_events(request, who, is_batch, expected, limit)
-
-
-EVENTS_ROUTE = Route("/events", post_events, methods=["POST"])
-"""POST /events as the application serves it (`services.http.app` puts it before FastAPI's routes)."""
 
 
 @router.post("/events", status_code=202, tags=["events"], **EVENTS_DOC)

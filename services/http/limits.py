@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter
@@ -173,32 +173,62 @@ class BadTokens:
 class BodyBudget:
     """Bytes of request bodies being read and worked on at once, per publisher and in all: a request
     over either waits (its body unread, held back by the connection's flow control) until earlier
-    ones are done. Each request counts its declared length, or its route's limit."""
+    ones are done. Each request counts its declared length, or its route's limit. A request that fits
+    takes its share at once; only one that must wait meets the condition the others signal."""
 
     per_publisher: int = 8 * 1024 * 1024
     total: int = 48 * 1024 * 1024
     held: dict[str, int] = field(default_factory=dict)
     in_use: int = 0
     _changed: asyncio.Condition | None = None
+    _waiting: int = 0
 
-    @asynccontextmanager
-    async def hold(self, publisher: str, size: int) -> AsyncIterator[None]:
-        size = min(size, self.per_publisher, self.total)
+    def hold(self, publisher: str, size: int) -> AbstractAsyncContextManager[None]:
+        return _Held(self, publisher, min(size, self.per_publisher, self.total))
+
+    def _fits(self, publisher: str, size: int) -> bool:
+        return self.held.get(publisher, 0) + size <= self.per_publisher and self.in_use + size <= self.total
+
+    def _take(self, publisher: str, size: int) -> None:
+        self.held[publisher] = self.held.get(publisher, 0) + size
+        self.in_use += size
+
+    async def _enter(self, publisher: str, size: int) -> None:
+        if self._fits(publisher, size):
+            self._take(publisher, size)
+            return
         changed = self._changed = self._changed or asyncio.Condition()
-        async with changed:
-            await changed.wait_for(lambda: self.held.get(publisher, 0) + size <= self.per_publisher
-                                   and self.in_use + size <= self.total)
-            self.held[publisher] = self.held.get(publisher, 0) + size
-            self.in_use += size
+        self._waiting += 1
         try:
-            yield
-        finally:
             async with changed:
-                self.in_use -= size
-                self.held[publisher] -= size
-                if not self.held[publisher]:
-                    del self.held[publisher]
-                changed.notify_all()
+                await changed.wait_for(lambda: self._fits(publisher, size))
+                self._take(publisher, size)
+        finally:
+            self._waiting -= 1
+
+    async def _exit(self, publisher: str, size: int) -> None:
+        self.in_use -= size
+        self.held[publisher] -= size
+        if not self.held[publisher]:
+            del self.held[publisher]
+        if self._waiting and self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
+
+
+class _Held:
+    """A request's share of a `BodyBudget` while it is worked on."""
+
+    __slots__ = ("budget", "publisher", "size")
+
+    def __init__(self, budget: BodyBudget, publisher: str, size: int):
+        self.budget, self.publisher, self.size = budget, publisher, size
+
+    async def __aenter__(self) -> None:
+        await self.budget._enter(self.publisher, self.size)
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.budget._exit(self.publisher, self.size)
 
 
 @dataclass
