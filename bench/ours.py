@@ -127,27 +127,34 @@ async def http_ingest(port: int, token: str, items: Sequence[Item], per_request:
 
 
 async def serve(port: int) -> None:
+    """(child) The HTTP service as `doingoai up` serves it (`services.http.serve`): this process and,
+    with `DOINGOAI_HTTP_WORKERS` > 1, the other workers on the same socket."""
     import signal
 
-    import uvicorn
-
     from services.db import make_engine
-    from services.http.app import create_app
     from services.http.lookup import CoalescingLookup
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[no-untyped-def,override]
-            yield  # SIGTERM is handled below, so that the profile gets written
+    from services.http.serve import http_app, join_peers, listen, server, worker_argv
 
     rt = attach()
+    settings = rt.settings.model_copy(update={"http": f"127.0.0.1:{port}"})
+    sockets = listen(settings)
+    others = [subprocess.Popen(worker_argv(sockets, None), pass_fds=[s.fileno() for s in sockets])
+              for _ in range(1, settings.http_workers)]
     engine = make_engine(rt.database_url, pool_size=10)
     nc = await rt.connect_nats("bench-http")
-    app = create_app(engine, nc, lookup=CoalescingLookup(engine, window_s=rt.settings.dedup_window_s))
-    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
-    with child_profile():
-        await server.serve()
+    app = http_app(settings, engine, nc, CoalescingLookup(engine, window_s=settings.dedup_window_s), None)
+    if settings.http_workers > 1:
+        await join_peers(app, nc)
+    web = server(app)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: setattr(web, "should_exit", True))
+    try:
+        with child_profile():
+            await web.serve(sockets=sockets)
+    finally:
+        for child in others:
+            child.terminate()
+        for child in others:
+            child.wait(30)
 
 
 def save_profile(profiler, base: str) -> None:  # type: ignore[no-untyped-def]

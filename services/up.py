@@ -16,22 +16,13 @@ import uvicorn
 from services.db import make_engine
 from services.embedded.health import MIB, Health
 from services.embedded.keeper import Keeper
-from services.http.app import create_app
-from services.http.limits import Limits, RejectedQuota
 from services.http.lookup import CoalescingLookup, serve_lookup
+from services.http.serve import HEALTH_FILE, Server, http_app, join_peers, listen, publish_health, worker_argv
 from services.runtime import Runtime
 from services.settings import Settings, Unreachable
 from services.supervisor import Supervised
 
 log = structlog.get_logger(__name__)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: `up` owns the shutdown order."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def,override]
-        yield
 
 
 def write_runtime_file(rt: Runtime, **extra: object) -> None:
@@ -69,6 +60,10 @@ def note_worker(rt: Runtime, n: int, pid: int) -> None:
     write_runtime_file(rt, **{"worker_pid" if n == 0 else f"worker_pid_{n}": pid})
 
 
+def note_http_worker(rt: Runtime, n: int, pid: int) -> None:
+    write_runtime_file(rt, **{f"http_worker_pid_{n}": pid})
+
+
 async def up(settings: Settings) -> None:
     lock = lock_data_dir(settings)  # noqa: F841  (held until the process exits)
     stop = asyncio.Event()
@@ -76,16 +71,19 @@ async def up(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     rt = await Runtime(settings).start()
+    try:
+        sockets = listen(settings)  # before anything else starts: a port another program holds is one line
+    except Unreachable:
+        rt.stop()
+        raise
     engine = make_engine(rt.database_url, pool_size=10)
     nc = await rt.connect_nats("doingoai-http")
     host, port = settings.http_host_port
     lookup = CoalescingLookup(engine, window_s=settings.dedup_window_s)  # the HTTP service's and the NATS one
     embedded = rt.embedded_nats is not None or rt.embedded_postgres is not None
     health = Health(settings.data_dir, settings.disk_reserve_mb * MIB) if embedded else None
-    app = create_app(engine, nc, lookup=lookup, hosts=settings.hosts, docs=settings.api_docs,
-                     limits=Limits(RejectedQuota(settings.rejected_quota_bytes)), sso=settings.oidc,
-                     attachment_max_bytes=settings.attachment_max_bytes, health=health)
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    app = http_app(settings, engine, nc, lookup, health)
+    server = Server(uvicorn.Config(app, log_level="warning"))
     write_runtime_file(rt)
     workers = [
         Supervised(
@@ -96,13 +94,23 @@ async def up(settings: Settings) -> None:
         )
         for n in range(settings.workers)
     ]
+    workers += [  # the other HTTP workers, on the same sockets
+        Supervised(f"http-{n}", worker_argv(sockets, health), rt.child_env(), on_start=partial(note_http_worker, rt, n),
+                   pass_fds=tuple(s.fileno() for s in sockets))
+        for n in range(1, settings.http_workers)
+    ]
     tasks: list[asyncio.Task[None]] = []
     try:
         await serve_lookup(nc, engine, lookup)
-        tasks = [asyncio.create_task(server.serve()), *(asyncio.create_task(w.run(stop)) for w in workers)]
+        if settings.http_workers > 1:
+            await join_peers(app, nc)
+        tasks = [asyncio.create_task(server.serve(sockets=sockets)),
+                 *(asyncio.create_task(w.run(stop)) for w in workers)]
         if health is not None:
             keeper = Keeper(health, rt.embedded_nats, rt.embedded_postgres)
             tasks.append(asyncio.create_task(keeper.run(stop)))
+            if settings.http_workers > 1:
+                tasks.append(asyncio.create_task(publish_health(health, stop)))
         while not server.started:
             if tasks[0].done():
                 tasks[0].result()
@@ -117,6 +125,9 @@ async def up(settings: Settings) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await nc.drain()
         await engine.dispose()
+        for sock in sockets:
+            sock.close()
         rt.stop()
         (settings.data_dir / "runtime.json").unlink(missing_ok=True)
+        (settings.data_dir / HEALTH_FILE).unlink(missing_ok=True)
         log.info("up.stopped")

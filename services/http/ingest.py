@@ -207,7 +207,10 @@ async def keep_refused(request: Request, who: Identity, refused: list[tuple[byte
         }).encode()
         for raw, error in refused
     ]
-    state(request).limits.rejected.charge(publisher, sum(map(len, records)))
+    try:
+        state(request).limits.rejected.charge(publisher, sum(map(len, records)))
+    finally:
+        await state(request).told()
     js = state(request).nc.jetstream()
     subject = f"doingoai.rejected.{who.province}.{who.agency}"
     try:
