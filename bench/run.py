@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import ours, refs, units
 from bench.peer import peer
+from bench.targets import Table, ingest_labels, ingest_rows, rate
 from services import event_loop
 from services.credentials import issue
 from services.db import DEFAULT_SCHEMA, make_engine
@@ -223,61 +224,21 @@ async def fill(nc, corpus: refs.Corpus, count: int, atomic: bool) -> float:  # t
 
 
 def table(f: dict[str, float], info: dict[str, object]) -> str:
-    def rate(x: float) -> str:
-        return f"{x:,.0f}/s"
-
-    rows: list[tuple[str, str, str, str, str, str, str]] = []
-
-    def compare(what: str, ours_v: float, ref: str, ref_v: float, target: float | None) -> None:
-        ratio = ours_v / ref_v if ref_v else 0.0
-        verdict = "—" if target is None else ("PASS" if ratio >= target else "FAIL")
-        goal = "—" if target is None else f"≥ {target:g}×"
-        rows.append((what, rate(ours_v), ref, rate(ref_v), f"{ratio:.2f}×", goal, verdict))
-
     w, b = info["window"], info["batch"]
     labels = {  # each reference's label, in the rows that compare with it and in the list of references
-        "raw_seq": "raw js.publish, one at a time", "raw_8": "raw js.publish, 8 connections",
-        "raw_pipe": f"raw pipelined js.publish (window {w})", "raw_atomic": "raw atomic batches of 1,000",
+        **ingest_labels(int(str(w))),
         "raw_pull": f"raw durable pull + ack (batch {b})", "raw_ordered": "raw ordered consumer (whole stream)",
         "copy_live_all": f"COPY of the rows the projection wrote ({info['rows_live']:,} rows in every "
                          "read-model table, events/s)",
         "copy_replay_all": f"COPY of the rows the replay wrote ({info['rows_replay']:,} rows, events/s)",
         "copy_live": f"COPY of the event-index rows alone ({info['backlog']:,} rows)",
         "copy_replay": f"COPY of the event-index rows alone ({info['replayed']:,} rows)",
-        "peer_single": "peer: one `save()` per event", "peer_batched": "peer: `save()` of 1,000 events",
         "peer_read": "peer: read back in order (notification log, decoded)",
         "fill": "stream fill for the replay (raw atomic batches, 4 in flight)",
     }
-
-    def against(what: str, ours_v: float, key: str, target: float | None) -> None:
-        compare(what, ours_v, labels[key], f[key], target)
-
-    against("NATS ingest, 1 publisher, `await publish()` each", f["ours_seq"], "raw_seq", 0.5)
-    eight = "NATS ingest, 8 publishers (8 connections, one event at a time each)"
-    against(eight, f["ours_8"], "raw_8", 0.5)
-    against(eight, f["ours_8"], "peer_single", 5)
-    shared = ("NATS ingest, 8 concurrent callers sharing one Publisher (group commit; under 16 in flight "
-              "each event goes out at once)")
-    against(shared, f["shared_8"], "raw_8", 0.5)
-    against(shared, f["shared_8"], "peer_single", 5)
-    # the same load without our library: the pipelined figure is the most the server stores of single
-    # messages (`sync_interval: always`: each stored and fsynced in turn); under 5× the 5× above is out of reach
-    against(f"the same server without our library: {labels['raw_8']}", f["raw_8"], "peer_single", None)
-    against(f"the same server without our library: {labels['raw_pipe']}", f["raw_pipe"], "peer_single", None)
-    against("NATS ingest, 256 concurrent callers sharing one Publisher (group commit: the waiting ones "
-            "go as one atomic batch)", f["shared_256"], "raw_pipe", None)
-    pipe = f"NATS bulk: `publish_many` without atomic batches (pipelined publishes, window {w})"
-    against(pipe, f["ours_bulk"], "raw_pipe", 0.5)
-    against(pipe, f["ours_bulk"], "peer_batched", 2)
-    if "ours_atomic" in f:
-        bulk = "NATS bulk: `publish_many`, atomic batches of 1,000 (all validated first, id lookup)"
-        against(bulk, f["ours_atomic"], "raw_atomic", 0.5)
-        against(bulk, f["ours_atomic"], "peer_batched", 2)
-    compare("HTTP `POST /events`, single events, 8 clients", f["http_1"],
-            "our NATS ingest, 8 publishers", f["ours_8"], None)
-    compare("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"],
-            "our `publish_many`, atomic batches of 1,000" if "ours_atomic" in f else
-            f"our `publish_many` (window {w})", f.get("ours_atomic", f["ours_bulk"]), None)
+    t = Table(f, labels)
+    rows, compare = t.rows, t.compare
+    ingest_rows(t, int(str(w)))
     live_limit = min(f["raw_pull"], f["copy_live_all"])
     compare(f"projection, all projections, fresh durable runner, {info['backlog']:,}-event backlog "
             f"(batch {b})", f["project"],
@@ -304,11 +265,10 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
     rows.append(("replay worker peak RSS (replaying process / its audit-chain process)",
                  f"{f['replay_rss']:.0f} / {f['audit_rss']:.0f} MB", "—", "—", "—", "≤ 300 MB each",
                  "PASS" if rss <= 300 else "FAIL"))
-    out = ["| measurement | ours | reference | reference figure | ours / ref | target | result |",
-           "|---|---:|---|---:|---:|---|---|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out = t.markdown()
     out += ["", "| reference / peer | events/s |", "|---|---:|"]
-    out += [f"| {label} | {rate(f[key])} |" for key, label in labels.items() if key in f]
+    out += [f"| {label} | {rate(f[key])} |" for key, label in labels.items()
+            if key in f and not key.startswith("ours_")]
     out.append("")
     if info.get("atomic"):
         out.append("Atomic batches (ADR-50): nats-py 2.16 has no batch API; the publisher library "

@@ -37,6 +37,9 @@ class Peers:
         self.me = secrets.token_hex(8)
         self.sending: set[asyncio.Task[None]] = set()
         self.sub: Subscription | None = None
+        self.serving: set[str] = set()
+        """The other workers that said they serve."""
+        self.joined = asyncio.Event()
 
     @classmethod
     async def join(cls, nc: Client, limits: Limits) -> Peers:
@@ -48,6 +51,15 @@ class Peers:
 
     def tell_limit(self, part: str, op: str, args: list[Any]) -> None:
         self._send({"limit": [part, op, args]})
+
+    def say_serving(self) -> None:
+        self._send({"serving": True})
+
+    async def wait_serving(self, others: int) -> None:
+        """Until `others` other workers have said they serve."""
+        while len(self.serving) < others:
+            self.joined.clear()
+            await self.joined.wait()
 
     def forget_user(self, username: str) -> None:
         """Forget the person's sessions here and have the others forget them."""
@@ -81,6 +93,9 @@ class Peers:
                 self.limits.learn(str(part), str(op), list(args))
             elif "forget_user" in body:
                 forget_user(str(body["forget_user"]))
+            elif body.get("serving"):
+                self.serving.add(str(body["from"]))
+                self.joined.set()
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             log.warning("http.peers_bad_message", error=repr(exc))
 

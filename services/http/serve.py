@@ -1,11 +1,13 @@
 """The HTTP service as `doingoai up` runs it: `DOINGOAI_HTTP_WORKERS` processes in all (`up`'s own
-and the others it supervises), serving the sockets `up` opened (each new connection is taken by one of
-them). Each worker has its own NATS connection and Publisher, whose group commit gathers that worker's
-concurrent requests, its own connections to PostgreSQL and its own caches; what the limits and the
-session cache of one learn, the others are told (`services.http.peers`); the embedded servers' health,
-which `up` keeps, reaches them through `health.json` in the data directory.
+and the others it supervises). With more than one, each listens on the address with a socket of its
+own (`SO_REUSEPORT`: the kernel spreads new connections evenly over them; `up` binds first, so a port
+another program holds stops it before anything starts). Each worker has its own NATS connection and
+Publisher, whose group commit gathers that worker's concurrent requests, its own connections to
+PostgreSQL and its own caches; what the limits and the session cache of one learn, the others are
+told (`services.http.peers`); the embedded servers' health, which `up` keeps, reaches them through
+`health.json` in the data directory.
 
-    python -m services.http.serve FD [FD ...]   # (started by `up`) a worker on the inherited sockets
+    python -m services.http.serve [--health]   # (started by `up`) one more worker on DOINGOAI_HTTP
 """
 
 from __future__ import annotations
@@ -65,9 +67,10 @@ def server(app: FastAPI) -> Server:
     return Server(uvicorn.Config(app, log_level="warning"))
 
 
-def listen(settings: Settings) -> list[socket.socket]:
-    """The listening sockets of `DOINGOAI_HTTP` (each address its host names), inheritable by the
-    workers; Unreachable, in one line, if one cannot be had (e.g. another program holds the port)."""
+def listen(settings: Settings, *, reuse_port: bool = False) -> list[socket.socket]:
+    """The listening sockets of `DOINGOAI_HTTP` (each address its host names), with `reuse_port` in
+    the group of every worker's; Unreachable, in one line, if one cannot be had (e.g. another program
+    holds the port)."""
     host, port = settings.http_host_port
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -79,11 +82,12 @@ def listen(settings: Settings) -> list[socket.socket]:
             sock = socket.socket(family, kind, proto)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)
             sock.listen(2048)
-            sock.set_inheritable(True)
     except OSError as exc:
         for sock in sockets:
             sock.close()
@@ -114,18 +118,18 @@ async def read_health(health: Health, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), HEALTH_READ_S)
 
 
-def worker_argv(sockets: list[socket.socket], health: Health | None) -> list[str]:
-    return [sys.executable, "-m", "services.http.serve", *(["--health"] if health is not None else []),
-            *(str(s.fileno()) for s in sockets)]
+def worker_argv(health: Health | None) -> list[str]:
+    return [sys.executable, "-m", "services.http.serve", *(["--health"] if health is not None else [])]
 
 
-async def worker(fds: list[int], with_health: bool) -> None:
-    """(a worker process) Serve the inherited sockets until SIGTERM; `with_health`: read the health of
-    the embedded servers that `up` keeps."""
+async def worker(with_health: bool) -> None:
+    """(a worker process) Serve DOINGOAI_HTTP until SIGTERM; `with_health`: read the health of the
+    embedded servers that `up` keeps."""
     from services.db import make_engine
     from services.settings import load
 
     settings = load()
+    sockets = listen(settings, reuse_port=True)
     rt = Runtime(settings, nats_servers=settings.nats_servers, database_url=settings.database_url or "",
                  nats_user=settings.nats_user, nats_password=settings.nats_password)
     engine = make_engine(rt.database_url, pool_size=10)
@@ -138,10 +142,15 @@ async def worker(fds: list[int], with_health: bool) -> None:
     web = server(app)
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(web.serve(sockets=[socket.socket(fileno=fd) for fd in fds]))]
+    tasks = [asyncio.create_task(web.serve(sockets=sockets))]
     if health is not None:
         tasks.append(asyncio.create_task(read_health(health, stop)))
     try:
+        while not web.started:
+            if tasks[0].done():
+                break
+            await asyncio.sleep(0.05)
+        peers.say_serving()  # `up` serves once every worker does
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([tasks[0], stopping], return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -160,4 +169,4 @@ if __name__ == "__main__":
 
     logs.configure(service=True)
     tune_gc()
-    event_loop.run(worker([int(fd) for fd in sys.argv[1:] if fd != "--health"], "--health" in sys.argv[1:]))
+    event_loop.run(worker("--health" in sys.argv[1:]))
