@@ -228,7 +228,7 @@ class BodyBudget:
         self.held[publisher] = self.held.get(publisher, 0) + size
         self.in_use += size
 
-    async def _enter(self, publisher: str, size: int) -> None:
+    async def acquire(self, publisher: str, size: int) -> None:
         if self._fits(publisher, size):
             self._take(publisher, size)
             return
@@ -241,7 +241,7 @@ class BodyBudget:
         finally:
             self._waiting -= 1
 
-    async def _exit(self, publisher: str, size: int) -> None:
+    async def release(self, publisher: str, size: int) -> None:
         self.in_use -= size
         self.held[publisher] -= size
         if not self.held[publisher]:
@@ -260,10 +260,10 @@ class _Held:
         self.budget, self.publisher, self.size = budget, publisher, size
 
     async def __aenter__(self) -> None:
-        await self.budget._enter(self.publisher, self.size)
+        await self.budget.acquire(self.publisher, self.size)
 
     async def __aexit__(self, *_: object) -> None:
-        await self.budget._exit(self.publisher, self.size)
+        await self.budget.release(self.publisher, self.size)
 
 
 @dataclass
