@@ -1,18 +1,18 @@
 """Every benchmark in one run, against the physical limit and the Python peer, as a Markdown table.
 
-    .venv/bin/python -m bench.run [--scale 1.0] [--profile DIR]
+    .venv/bin/python -m bench.run [--scale 1.0] [--profile DIR] [--http-workers N]
 
-Starts the embedded stack (nats-server with fsync before every ack, PostgreSQL with fsync on) in
-a temporary data directory and measures, on the same servers: ingest over NATS with the publisher
+Starts the embedded stack (nats-server with fsync before every ack, PostgreSQL with fsync on) in a
+temporary data directory and measures, on the same servers: ingest over NATS with the publisher
 library (1 publisher; 8 publishers on 8 connections; 8 and 256 callers sharing one Publisher, its
 group commit; publish_many as pipelined publishes and as JetStream atomic batches) and over HTTP
-(single events and batches of 100), projection throughput (one runner with every projection, and
-the two units two partitioned workers hold, one process each), publish->visible latency at a
-steady 1,000 events/s, and a replay of 1M events (x scale) as `doingoai replay` runs it (a child
-process and its audit-chain process) with their peak RSS; then
-the references — raw nats-py publish/consume of the same bytes, PostgreSQL COPY of the same rows —
-and the peer, the `eventsourcing` library on the same PostgreSQL. `--profile DIR` also writes pyinstrument
-profiles of the ingest, HTTP, projection and replay paths into DIR.
+(single events and batches of 100, the service as `doingoai up` serves it, aiohttp clients),
+projection throughput (one runner with every projection, and the two units two partitioned workers
+hold, one process each), publish->visible latency at a steady 1,000 events/s, and a replay of 1M
+events (x scale) as `doingoai replay` runs it (a child process and its audit-chain process) with
+their peak RSS; then the references — raw nats-py publish/consume of the same bytes, PostgreSQL COPY
+of the same rows — and the peer, the `eventsourcing` library on the same PostgreSQL. `--profile DIR`
+also writes pyinstrument profiles of the ingest, HTTP, projection and replay paths into DIR.
 """
 
 from __future__ import annotations
@@ -281,7 +281,8 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
                    "publishes.")
     if PROFILE is not None:
         out.append("Taken with pyinstrument running (--profile): slower than without, and the RSS includes it.")
-    out.append("HTTP: create_app under uvicorn in its own process; the projection runner (and the replay) in their "
+    out.append(f"HTTP: the service as `doingoai up` serves it ({Settings().http_workers} worker(s)), in its own "
+               "process, aiohttp clients on keep-alive connections; the projection runner (and the replay) in their "
                "own processes, as the worker runs. Raw publishes carry the same subjects, bytes and "
                "Nats-Msg-Id/Content-Type headers as ours. Every process, the raw references' one included, "
                "runs with the garbage-collector settings of `services.gc_tuning` and on the event loop of "
@@ -294,7 +295,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every event count (1.0: 1M replay)")
     parser.add_argument("--profile", type=Path, help="write pyinstrument profiles into this directory")
+    parser.add_argument("--http-workers", type=int, help="DOINGOAI_HTTP_WORKERS of the HTTP service (default: "
+                                                          "the setting's)")
     args = parser.parse_args()
+    if args.http_workers is not None:
+        os.environ["DOINGOAI_HTTP_WORKERS"] = str(args.http_workers)  # the HTTP service's child inherits it
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         PROFILE = ours.PROFILE_DIR = args.profile.resolve()
