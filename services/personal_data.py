@@ -30,7 +30,8 @@ from projections.models.personal import (
     secret,
 )
 from projections.models.tables import events, rejected
-from schemas.codec import Event, encode
+from schemas.codec import Event, decode_obj, encode, to_obj
+from schemas.envelope import CloudEvent
 from schemas.personal import PREFIX, TOKEN_RE, digest, normalized
 from schemas.signatures import ATTRIBUTE
 from services.db.tables import users
@@ -40,21 +41,28 @@ from services.store.outgoing import Valid
 async def seal_posted(engine: AsyncEngine, decoded: Sequence[tuple[Valid, Event]]) -> list[Valid]:
     """The events to publish, each with its personal values sealed (an event its agency signed is
     stored as signed: the signature covers the bytes as written; the projection seals its copies)."""
-    clear = [[] if ATTRIBUTE in event.extensions else in_clear(event) for _, event in decoded]
+    sealed = await _sealed(engine, [event for _, event in decoded])
+    return [valid if done is None else Valid.of(done.envelope, encode(done.envelope))
+            for (valid, _), done in zip(decoded, sealed, strict=True)]
+
+
+async def sealed_envelope(engine: AsyncEngine, envelope: CloudEvent) -> CloudEvent:
+    """An event the service itself records (an acknowledgement), its personal values sealed."""
+    done = (await _sealed(engine, [decode_obj(to_obj(envelope))]))[0]
+    return envelope if done is None else done.envelope
+
+
+async def _sealed(engine: AsyncEngine, found: Sequence[Event]) -> list[Event | None]:
+    """Each event with its personal values in clear sealed (keys committed first), or None: nothing to seal."""
+    clear = [[] if ATTRIBUTE in event.extensions else in_clear(event) for event in found]
     if not any(clear):
-        return [valid for valid, _ in decoded]
-    wanted = [Wanted(event.envelope.province, v, p) for (_, event), values in zip(decoded, clear, strict=True)
+        return [None] * len(found)
+    wanted = [Wanted(event.envelope.province, v, p) for event, values in zip(found, clear, strict=True)
               for v, p in values]
     async with engine.begin() as conn:
         tokens = iter(await seal_texts(conn, wanted))
-    out = []
-    for (valid, event), values in zip(decoded, clear, strict=True):
-        if not values:
-            out.append(valid)
-            continue
-        sealed = sealed_event(event, {v: next(tokens) for v, _ in values})
-        out.append(Valid.of(sealed.envelope, encode(sealed.envelope)))
-    return out
+    return [sealed_event(event, {v: next(tokens) for v, _ in values}) if values else None
+            for event, values in zip(found, clear, strict=True)]
 
 
 def _texts(obj: Any) -> list[str]:
