@@ -10,6 +10,7 @@ committed first, so the stream holds tokens only. Whatever leaves the service â€
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,16 +24,16 @@ from projections.models.personal import (
     in_clear,
     keys_by_id,
     opened,
+    person_keys,
     personal_keys,
     personal_refs,
-    seal_texts,
-    sealed_event,
+    sealed_envelope,
     secret,
 )
 from projections.models.tables import events, rejected
 from schemas.codec import Event, decode_obj, encode, to_obj
 from schemas.envelope import CloudEvent
-from schemas.personal import PREFIX, TOKEN_RE, digest, normalized
+from schemas.personal import PREFIX, TOKEN_RE, digest, normalized, seal
 from schemas.signatures import ATTRIBUTE
 from services.db.tables import users
 from services.store.outgoing import Valid
@@ -42,27 +43,66 @@ async def seal_posted(engine: AsyncEngine, decoded: Sequence[tuple[Valid, Event]
     """The events to publish, each with its personal values sealed (an event its agency signed is
     stored as signed: the signature covers the bytes as written; the projection seals its copies)."""
     sealed = await _sealed(engine, [event for _, event in decoded])
-    return [valid if done is None else Valid.of(done.envelope, encode(done.envelope))
+    return [valid if done is None else Valid.of(done, encode(done))
             for (valid, _), done in zip(decoded, sealed, strict=True)]
 
 
-async def sealed_envelope(engine: AsyncEngine, envelope: CloudEvent) -> CloudEvent:
+async def seal_recorded(engine: AsyncEngine, envelope: CloudEvent) -> CloudEvent:
     """An event the service itself records (an acknowledgement), its personal values sealed."""
     done = (await _sealed(engine, [decode_obj(to_obj(envelope))]))[0]
-    return envelope if done is None else done.envelope
+    return envelope if done is None else done
 
 
-async def _sealed(engine: AsyncEngine, found: Sequence[Event]) -> list[Event | None]:
-    """Each event with its personal values in clear sealed (keys committed first), or None: nothing to seal."""
+async def _sealed(engine: AsyncEngine, found: Sequence[Event]) -> list[CloudEvent | None]:
+    """Each event's envelope with its personal values in clear sealed (keys committed first), or None:
+    nothing to seal."""
     clear = [[] if ATTRIBUTE in event.extensions else in_clear(event) for event in found]
     if not any(clear):
         return [None] * len(found)
     wanted = [Wanted(event.envelope.province, v, p) for event, values in zip(found, clear, strict=True)
               for v, p in values]
-    async with engine.begin() as conn:
-        tokens = iter(await seal_texts(conn, wanted))
-    return [sealed_event(event, {v: next(tokens) for v, _ in values}) if values else None
+    keys = await _KEYS.of(engine, wanted)
+    tokens = iter(seal(k[1], k[0], w.province, w.text) for w, k in zip(wanted, keys, strict=True))
+    return [sealed_envelope(event, {v: next(tokens) for v, _ in values}) if values else None
             for event, values in zip(found, clear, strict=True)]
+
+
+class DoorKeys:
+    """The keys the door seals with, kept for `ttl_s` after they were read: a person posted about
+    again costs no query. A key erased meanwhile may still seal for that long (what is recorded
+    then reads as erased too)."""
+
+    def __init__(self, ttl_s: float = 1.0):
+        self.ttl_s = ttl_s
+        self.secrets: dict[int, bytes] = {}
+        self.held: dict[tuple[int, str, str], tuple[float, tuple[str, bytes]]] = {}
+
+    async def of(self, engine: AsyncEngine, wanted: Sequence[Wanted]) -> list[tuple[str, bytes]]:
+        now = time.monotonic()
+        hmac_key = self.secrets.get(id(engine))
+        found: list[tuple[str, bytes] | None] = [None] * len(wanted)
+        if hmac_key is not None:
+            for n, w in enumerate(wanted):
+                hit = self.held.get((id(engine), w.province, digest(hmac_key, w.province, w.person)))
+                found[n] = hit[1] if hit is not None and hit[0] > now else None
+        todo = [n for n, k in enumerate(found) if k is None]
+        if todo:
+            async with engine.connect() as conn:  # one query; a write only for a person seen first
+                if hmac_key is None:
+                    hmac_key = self.secrets[id(engine)] = await secret(conn)
+                keys = await person_keys(conn, [wanted[n] for n in todo], hmac_key)
+                await conn.commit()
+            if len(self.held) > 10_000:
+                self.held = {k: v for k, v in self.held.items() if v[0] > now}
+            for n, key in zip(todo, keys, strict=True):
+                assert key is not None  # nothing posted now was stored before an erasure
+                found[n] = key
+                self.held[id(engine), wanted[n].province, digest(hmac_key, wanted[n].province, wanted[n].person)] = (
+                    now + self.ttl_s, key)
+        return [k for k in found if k is not None]
+
+
+_KEYS = DoorKeys()
 
 
 def _texts(obj: Any) -> list[str]:

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from projections.engine.batch import Batch, Stored
 from projections.engine.tables import metadata
 from schemas.codec import Event, decode_obj, to_obj
+from schemas.envelope import CloudEvent
 from schemas.personal import (
     ERASED,
     PREFIX,
@@ -87,9 +88,12 @@ Key = tuple[str, bytes | None]
 
 
 async def secret(conn: AsyncConnection) -> bytes:
-    """The database's HMAC key of names (made on first use)."""
-    await conn.execute(insert(personal_secret).values(id=1, secret=os.urandom(32)).on_conflict_do_nothing())
-    value = await conn.scalar(select(personal_secret.c.secret).where(personal_secret.c.id == 1))
+    """The database's HMAC key of names (made on first use, in `conn`'s transaction)."""
+    query = select(personal_secret.c.secret).where(personal_secret.c.id == 1)
+    value = await conn.scalar(query)
+    if value is None:
+        await conn.execute(insert(personal_secret).values(id=1, secret=os.urandom(32)).on_conflict_do_nothing())
+        value = await conn.scalar(query)
     if value is None:
         raise LookupError("personal_secret has no row")
     return bytes(value)
@@ -107,12 +111,21 @@ class Wanted:
     """When the stream stored it (None: now, at the door)."""
 
 
-async def seal_texts(conn: AsyncConnection, wanted: Sequence[Wanted]) -> list[str]:
+async def seal_texts(conn: AsyncConnection, wanted: Sequence[Wanted], hmac_key: bytes | None = None) -> list[str]:
     """Each value sealed with its person's key, made if the person has none yet (in `conn`'s
-    transaction); ERASED for a value stored before its person was erased."""
+    transaction); ERASED for a value stored before its person was erased. `hmac_key`: the
+    database's `secret`, if the caller holds it."""
+    keys = await person_keys(conn, wanted, hmac_key)
+    return [ERASED if k is None else seal(k[1], k[0], w.province, w.text) for w, k in zip(wanted, keys, strict=True)]
+
+
+async def person_keys(conn: AsyncConnection, wanted: Sequence[Wanted],
+                      hmac_key: bytes | None = None) -> list[tuple[str, bytes] | None]:
+    """The key (id, key) that seals each value, made if its person has none yet (in `conn`'s
+    transaction); None for a value stored before its person was erased."""
     if not wanted:
         return []
-    hmac_key = await secret(conn)
+    hmac_key = hmac_key or await secret(conn)
     digests = [digest(hmac_key, w.province, w.person) for w in wanted]
     pairs = sorted({(w.province, d) for w, d in zip(wanted, digests, strict=True)})
     live, erased = await _keys_of(conn, pairs)
@@ -129,14 +142,7 @@ async def seal_texts(conn: AsyncConnection, wanted: Sequence[Wanted]) -> list[st
                 index_elements=["province", "person"], index_where=text("erased_at IS NULL")),
             [{"key_id": new_key_id(), "province": p, "person": d, "key": new_key()} for p, d in sorted(missing)])
         live, erased = await _keys_of(conn, pairs)
-    out = []
-    for w, d in zip(wanted, digests, strict=True):
-        if was_erased(w, d):
-            out.append(ERASED)
-        else:
-            key_id, key = live[w.province, d]
-            out.append(seal(key, key_id, w.province, w.text))
-    return out
+    return [None if was_erased(w, d) else live[w.province, d] for w, d in zip(wanted, digests, strict=True)]
 
 
 async def _keys_of(
@@ -176,14 +182,20 @@ def opened(text: str, keys: Mapping[str, tuple[str, bytes | None]]) -> str:
     return text if PREFIX not in text else TOKEN_RE.sub(one, text)
 
 
-def sealed_event(event: Event, sealed: Mapping[str, str]) -> Event:
-    """`event` with each personal value in clear written as its sealed form in `sealed` (by value)."""
+def sealed_envelope(event: Event, sealed: Mapping[str, str]) -> CloudEvent:
+    """`event`'s envelope with each personal value in clear written as its sealed form in `sealed` (by value)."""
     env = event.envelope
-    obj = to_obj(env)
-    obj["data"] = replaced(obj["data"], personal_paths(event.event_type.model), lambda s: sealed.get(s, s))
+    data = env.data if isinstance(env.data, dict) else to_obj(env)["data"]
+    paths = personal_paths(event.event_type.model)
+    update: dict[str, Any] = {"data": replaced(data, paths, lambda s: sealed.get(s, s))}
     if env.actor is not None:
-        obj["actor"] = sealed.get(env.actor, env.actor)
-    return decode_obj(obj)._replace(original_version=event.original_version)
+        update["actor"] = sealed.get(env.actor, env.actor)
+    return env.model_copy(update=update)
+
+
+def sealed_event(event: Event, sealed: Mapping[str, str]) -> Event:
+    """`sealed_envelope`, decoded again (the read models read its typed payload)."""
+    return decode_obj(to_obj(sealed_envelope(event, sealed)))._replace(original_version=event.original_version)
 
 
 def in_clear(event: Event) -> list[tuple[str, str]]:
