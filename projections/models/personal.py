@@ -174,6 +174,12 @@ async def keys_by_id(conn: AsyncConnection, key_ids: Iterable[str]) -> dict[str,
     return {r.key_id: (r.province, None if r.key is None else bytes(r.key)) for r in rows}
 
 
+async def all_keys(conn: AsyncConnection) -> dict[str, tuple[str, bytes | None]]:
+    """(province, key or None once erased) of every key, by id (a province's people: thousands)."""
+    rows = await conn.execute(select(personal_keys.c.key_id, personal_keys.c.province, personal_keys.c.key))
+    return {r.key_id: (r.province, None if r.key is None else bytes(r.key)) for r in rows}
+
+
 def opened(text: str, keys: Mapping[str, tuple[str, bytes | None]]) -> str:
     """`text` with each token in it replaced by what it seals (ERASED for an erased or unknown key)."""
     def one(match: re.Match[str]) -> str:

@@ -90,3 +90,17 @@ def test_tokens_open_inside_json_strings_escaped_and_in_csv_cells():
     rows = list(csv.reader(io.StringIO(_csv_opened(("\ufeff" + out.getvalue()).encode(), keys).decode("utf-8-sig"))))
     assert rows == [["head", "detail"], ['Đoàn "Hữu nghị"', json.dumps({"head": ERASED}, ensure_ascii=False)]]
     assert opened("no token here", keys) == "no token here"
+
+
+def test_audit_verify_takes_a_sealed_actor_column_for_what_the_message_writes_in_clear():
+    from projections.models.audit_verify import ChainCheck
+
+    other = new_key_id()
+    check = ChainCheck(people={KID: ("ha-tinh", KEY), other: ("ha-tinh", None)})
+    written = "Lê Văn Tám (levantam)"
+    assert check.sealed_as("actor", seal(KEY, KID, "ha-tinh", written), written)
+    assert not check.sealed_as("actor", seal(KEY, KID, "ha-tinh", "Người khác (khac)"), written)
+    assert check.sealed_as("actor", seal(KEY, other, "ha-tinh", written), written)  # erased: cannot compare
+    assert check.sealed_as("actor", ERASED, written)
+    assert not check.sealed_as("agency", seal(KEY, KID, "ha-tinh", "so-ngoai-vu"), "so-ngoai-vu")
+    assert not check.sealed_as("actor", "someone else", written)
