@@ -10,7 +10,8 @@ sealed: AES-256-GCM under a key of its own person (`province` + the name, normal
 
     pd1.<key id>.<base64url(nonce + ciphertext + tag)>
 
-with `pd1.<province>.<key id>` as associated data (a token copied to another province does not open).
+with `pd1.<province>.<key id>` as associated data (a token copied to another province does not open)
+and a nonce derived from the text (`seal`).
 Erasure destroys the key: every copy of the token — the stream, the read models, exports, backups —
 then reads `ERASED`, and the hash chain, which covers the token, still verifies.
 
@@ -82,8 +83,13 @@ def _aad(province: str, key_id: str) -> bytes:
 
 
 def seal(key: bytes, key_id: str, province: str, text: str) -> str:
-    nonce = os.urandom(12)
-    sealed = AESGCM(key).encrypt(nonce, text.encode(), _aad(province, key_id))
+    """`text` sealed: deterministic (a synthetic nonce, HMAC-SHA256 of the text under a key derived
+    from the person's), so a replay writes the read models byte for byte as the live projection did;
+    equal texts of one person give equal tokens, and no two texts share a nonce."""
+    aad = _aad(province, key_id)
+    nonce = hmac.new(hashlib.sha256(b"pd1 nonce\n" + key).digest(), aad + b"\n" + text.encode(),
+                     hashlib.sha256).digest()[:12]
+    sealed = AESGCM(key).encrypt(nonce, text.encode(), aad)
     return f"{PREFIX}.{key_id}.{base64.urlsafe_b64encode(nonce + sealed).rstrip(b'=').decode()}"
 
 

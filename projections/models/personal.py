@@ -191,12 +191,13 @@ def opened(text: str, keys: Mapping[str, tuple[str, bytes | None]]) -> str:
 def sealed_envelope(event: Event, sealed: Mapping[str, str]) -> CloudEvent:
     """`event`'s envelope with each personal value in clear written as its sealed form in `sealed` (by value)."""
     env = event.envelope
-    data = env.data if isinstance(env.data, dict) else to_obj(env)["data"]
     paths = personal_paths(event.event_type.model)
-    update: dict[str, Any] = {"data": replaced(data, paths, lambda s: sealed.get(s, s))}
-    if env.actor is not None:
-        update["actor"] = sealed.get(env.actor, env.actor)
-    return env.model_copy(update=update)
+    actor = {} if env.actor is None else {"actor": sealed.get(env.actor, env.actor)}
+    if isinstance(env.data, dict):  # decoded in two steps: a plain copy will do
+        return env.model_copy(update={"data": replaced(env.data, paths, lambda s: sealed.get(s, s)), **actor})
+    obj = to_obj(env)  # validated in one pass: its data is the typed payload
+    return CloudEvent.model_validate({**obj, "data": replaced(obj["data"], paths, lambda s: sealed.get(s, s)),
+                                      **actor})
 
 
 def sealed_event(event: Event, sealed: Mapping[str, str]) -> Event:

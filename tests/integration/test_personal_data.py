@@ -34,6 +34,7 @@ RUN = uuid.uuid4().hex[:6]
 HEAD = f"Phạm Thị Lụa {RUN}"
 NATS_HEAD = f"Somchai Phomvihane {RUN}"
 TITLE = f"Phó Giám đốc Sở {RUN}"
+WINDOW = {"kind": "delegation_in", "from_": "2026-11-20", "to": "2026-11-22"}
 
 
 def delegation(head: str) -> CloudEvent:
@@ -79,8 +80,8 @@ def answers(system: System, posted: dict[str, Any]) -> dict[str, str]:
     return {
         "event_http": system.get(f"/api/events/{ids['http']}", province=P).text,
         "event_nats": system.get(f"/api/events/{ids['nats']}", province=P).text,
-        "activities": system.get("/api/activities", province=P).text,
-        "activities_csv": system.get("/api/activities", province=P, format="csv").text,
+        "activities": system.get("/api/activities", province=P, **WINDOW).text,
+        "activities_csv": system.get("/api/activities", province=P, format="csv", **WINDOW).text,
         "audit_jsonl": "\n".join(json.dumps(line, ensure_ascii=False) for line in audit_lines(system)),
         "report": report_text(system),
     }
