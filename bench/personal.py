@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ours, refs
-from bench.signatures import cpu_s, project
+from bench.signatures import cpu_s, project_ranges
 from schemas.personal import new_key, new_key_id, seal
 from services import event_loop
 from services.credentials import issue
@@ -80,7 +80,7 @@ async def measure(events: int, rounds: int, people: int) -> dict[str, float]:
             http = ours.start_http(rt, port)
             await ours.http_ingest(port, token, delegations(corpus, 64, people), 1, 8)  # warm-up, keys made
             js = nc.jetstream()
-            ranges: dict[str, list[tuple[int, int]]] = {"clear": [], "sealed": []}
+            ranges: dict[str, list[tuple[int, int]]] = {"sealed": [], "clear": []}
             for _ in range(rounds):
                 for kind in ("sealed", "clear"):
                     items = delegations(corpus, events, people)
@@ -96,11 +96,7 @@ async def measure(events: int, rounds: int, people: int) -> dict[str, float]:
             http.terminate()
             http.wait(60)
             http = None
-            for (c_first, c_last), (s_first, s_last) in zip(ranges["clear"], ranges["sealed"], strict=True):
-                for kind, first, last in (("sealed", s_first, s_last), ("clear", c_first, c_last)):
-                    rate, cpu = await project(rt, nc, first, last)
-                    keep(f"project_{kind}", rate)
-                    keep(f"project_cpu_{kind}", cpu, min)
+            await project_ranges(rt, nc, ranges, keep)
         finally:
             if http is not None:
                 http.kill()
