@@ -42,6 +42,7 @@ from services.http.limits import Limits, TooManyRequests
 from services.http.lookup import CoalescingLookup
 from services.http.params import declared_length
 from services.http.report_download import router as report_download_router
+from services.http.reveal import RevealPersonal
 from services.oidc.config import OidcProvider
 from services.store.publisher import Publisher, StoreUnavailable
 
@@ -169,6 +170,7 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     app.add_middleware(EventsFirst, handlers=app.exception_handlers)  # innermost: POST /events, ahead of routing
     if sso is not None:  # the sign-in's state cookie, on /login/oidc only
         app.add_middleware(oidc.StateCookie, provider=sso)
+    app.add_middleware(RevealPersonal, engine=lambda: app.state.doingoai.engine)
     app.add_middleware(SecurityHeaders)
     if hosts is not None:  # outermost: a request for another host (DNS rebinding) is refused first
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)

@@ -41,6 +41,7 @@ from services.http.signed import (
     signature_refusals,
     stored_bytes,
 )
+from services.personal_data import seal_posted
 from services.store.publisher import ConcurrencyConflict, PublishResult, StoreUnavailable, Valid
 
 router = APIRouter()
@@ -288,7 +289,6 @@ async def _post_events(request: Request, who: Identity, is_batch: bool, expected
     denied = await authorized(request, who, [(v, e) for _, v, e in valid])
     refused.extend((index, v.raw, error) for (index, v, _), error in zip(valid, denied, strict=True) if error)
     refused.sort(key=lambda r: r[0])
-    decoded = [v for _, v, _ in valid]
     if refused:
         await keep_refused(request, who, [(raw, error) for _, raw, error in refused])
         status = max(status_for(error.kind) for _, _, error in refused)
@@ -296,6 +296,7 @@ async def _post_events(request: Request, who: Identity, is_batch: bool, expected
             return JSONResponse(refused[0][2].as_dict(), status_code=status)
         failures = [{"index": index, **error.as_dict()} for index, _, error in refused]
         return JSONResponse({"error": "invalid_batch", "stored": 0, "failures": failures}, status_code=status)
+    decoded = await seal_posted(state(request).engine, [(v, e) for _, v, e in valid])
     publisher = state(request).publisher
     if not is_batch:
         try:
@@ -337,7 +338,7 @@ async def _resubmit(request: Request, who: Identity, key: str, publisher: str) -
     except InvalidEvent as error:
         await keep_refused(request, who, [(refused_raw(request, body, False), error)])
         return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
-    result = await state(request).publisher.publish(event)
+    result = await state(request).publisher.publish((await seal_posted(state(request).engine, [(event, typed)]))[0])
     link = {"resubmission": {"key": key, "event_id": event.id, "sequence": result.sequence},
             "publisher": publisher, "received_at": datetime.now(UTC).isoformat()}
     await state(request).nc.jetstream().publish(f"doingoai.rejected.{who.province}.{who.agency}",
