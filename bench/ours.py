@@ -76,10 +76,13 @@ async def bulk(publisher: Publisher, items: Sequence[Item], window: int) -> floa
 
 # --- HTTP ------------------------------------------------------------------------------------
 
-def start_http(rt: Runtime, port: int) -> subprocess.Popen[bytes]:
+def start_http(rt: Runtime, port: int, workers: int | None = None) -> subprocess.Popen[bytes]:
     """The HTTP service (create_app under uvicorn) in a child process, as `doingoai up` serves it."""
     log = (rt.settings.data_dir / "http.log").open("ab")
-    child = subprocess.Popen([sys.executable, "-m", "bench.ours", "serve", str(port)], env=child_env(rt, "http_server"),
+    env = child_env(rt, "http_server")
+    if workers is not None:
+        env["DOINGOAI_HTTP_WORKERS"] = str(workers)
+    child = subprocess.Popen([sys.executable, "-m", "bench.ours", "serve", str(port)], env=env,
                              stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -92,22 +95,35 @@ def start_http(rt: Runtime, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the HTTP service did not start")
 
 
+def stop_http(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 async def http_ingest(port: int, token: str, items: Sequence[Item], per_request: int, concurrency: int) -> float:
-    """POST /events from `concurrency` clients: single events (structured mode) or batches; events/s."""
+    """POST /events from `concurrency` clients, each on a keep-alive connection of its own: single
+    events (structured mode) or batches; events/s. The clients are aiohttp's (the agencies' systems
+    run elsewhere: the lighter the client, the less of the machine's CPU it takes from the service)."""
+    import aiohttp
+
     if per_request == 1:
         bodies = [(raw, "application/cloudevents+json") for _, raw, _ in items]
     else:
         bodies = [(b"[" + b",".join(raw for _, raw, _ in items[k:k + per_request]) + b"]",
                    "application/cloudevents-batch+json") for k in range(0, len(items), per_request)]
     queue = iter(bodies)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=120,
-                                 headers={"authorization": f"Bearer {token}"}) as client:
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=aiohttp.TCPConnector(limit=concurrency),
+                                     headers={"authorization": f"Bearer {token}"}) as client:
         async def worker() -> None:
             for body, ctype in queue:
-                r = await client.post("/events", content=body, headers={"content-type": ctype})
-                if r.status_code != 202:
-                    raise RuntimeError(f"POST /events: {r.status_code} {r.text[:300]}")
+                async with client.post("/events", data=body, headers={"content-type": ctype}) as r:
+                    text = await r.text()
+                    if r.status != 202:
+                        raise RuntimeError(f"POST /events: {r.status} {text[:300]}")
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -115,27 +131,34 @@ async def http_ingest(port: int, token: str, items: Sequence[Item], per_request:
 
 
 async def serve(port: int) -> None:
+    """(child) The HTTP service as `doingoai up` serves it (`services.http.serve`): this process and,
+    with `DOINGOAI_HTTP_WORKERS` > 1, the other workers on the same address."""
     import signal
 
-    import uvicorn
-
     from services.db import make_engine
-    from services.http.app import create_app
     from services.http.lookup import CoalescingLookup
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[no-untyped-def,override]
-            yield  # SIGTERM is handled below, so that the profile gets written
+    from services.http.serve import http_app, join_peers, listen, server, worker_argv
 
     rt = attach()
+    settings = rt.settings.model_copy(update={"http": f"127.0.0.1:{port}"})
+    sockets = listen(settings, reuse_port=settings.http_workers > 1)
+    env = {**os.environ, "DOINGOAI_HTTP": settings.http}
+    others = [subprocess.Popen(worker_argv(None), env=env) for _ in range(1, settings.http_workers)]
     engine = make_engine(rt.database_url, pool_size=10)
     nc = await rt.connect_nats("bench-http")
-    app = create_app(engine, nc, lookup=CoalescingLookup(engine, window_s=rt.settings.dedup_window_s))
-    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
-    with child_profile():
-        await server.serve()
+    app = http_app(settings, engine, nc, CoalescingLookup(engine, window_s=settings.dedup_window_s), None)
+    if settings.http_workers > 1:
+        await join_peers(app, nc)
+    web = server(app)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: setattr(web, "should_exit", True))
+    try:
+        with child_profile():
+            await web.serve(sockets=sockets)
+    finally:
+        for child in others:
+            child.terminate()
+        for child in others:
+            child.wait(30)
 
 
 def save_profile(profiler, base: str) -> None:  # type: ignore[no-untyped-def]

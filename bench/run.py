@@ -1,18 +1,18 @@
 """Every benchmark in one run, against the physical limit and the Python peer, as a Markdown table.
 
-    .venv/bin/python -m bench.run [--scale 1.0] [--profile DIR]
+    .venv/bin/python -m bench.run [--scale 1.0] [--profile DIR] [--http-workers N]
 
-Starts the embedded stack (nats-server with fsync before every ack, PostgreSQL with fsync on) in
-a temporary data directory and measures, on the same servers: ingest over NATS with the publisher
+Starts the embedded stack (nats-server with fsync before every ack, PostgreSQL with fsync on) in a
+temporary data directory and measures, on the same servers: ingest over NATS with the publisher
 library (1 publisher; 8 publishers on 8 connections; 8 and 256 callers sharing one Publisher, its
 group commit; publish_many as pipelined publishes and as JetStream atomic batches) and over HTTP
-(single events and batches of 100), projection throughput (one runner with every projection, and
-the two units two partitioned workers hold, one process each), publish->visible latency at a
-steady 1,000 events/s, and a replay of 1M events (x scale) as `doingoai replay` runs it (a child
-process and its audit-chain process) with their peak RSS; then
-the references — raw nats-py publish/consume of the same bytes, PostgreSQL COPY of the same rows —
-and the peer, the `eventsourcing` library on the same PostgreSQL. `--profile DIR` also writes pyinstrument
-profiles of the ingest, HTTP, projection and replay paths into DIR.
+(single events and batches of 100, the service as `doingoai up` serves it, aiohttp clients),
+projection throughput (one runner with every projection, and the two units two partitioned workers
+hold, one process each), publish->visible latency at a steady 1,000 events/s, and a replay of 1M
+events (x scale) as `doingoai replay` runs it (a child process and its audit-chain process) with
+their peak RSS; then the references — raw nats-py publish/consume of the same bytes, PostgreSQL COPY
+of the same rows — and the peer, the `eventsourcing` library on the same PostgreSQL. `--profile DIR`
+also writes pyinstrument profiles of the ingest, HTTP, projection and replay paths into DIR.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import ours, refs, units
 from bench.peer import peer
+from bench.targets import Table, ingest_labels, ingest_rows, rate
 from services import event_loop
 from services.credentials import issue
 from services.db import DEFAULT_SCHEMA, make_engine
@@ -223,61 +224,21 @@ async def fill(nc, corpus: refs.Corpus, count: int, atomic: bool) -> float:  # t
 
 
 def table(f: dict[str, float], info: dict[str, object]) -> str:
-    def rate(x: float) -> str:
-        return f"{x:,.0f}/s"
-
-    rows: list[tuple[str, str, str, str, str, str, str]] = []
-
-    def compare(what: str, ours_v: float, ref: str, ref_v: float, target: float | None) -> None:
-        ratio = ours_v / ref_v if ref_v else 0.0
-        verdict = "—" if target is None else ("PASS" if ratio >= target else "FAIL")
-        goal = "—" if target is None else f"≥ {target:g}×"
-        rows.append((what, rate(ours_v), ref, rate(ref_v), f"{ratio:.2f}×", goal, verdict))
-
     w, b = info["window"], info["batch"]
     labels = {  # each reference's label, in the rows that compare with it and in the list of references
-        "raw_seq": "raw js.publish, one at a time", "raw_8": "raw js.publish, 8 connections",
-        "raw_pipe": f"raw pipelined js.publish (window {w})", "raw_atomic": "raw atomic batches of 1,000",
+        **ingest_labels(int(str(w))),
         "raw_pull": f"raw durable pull + ack (batch {b})", "raw_ordered": "raw ordered consumer (whole stream)",
         "copy_live_all": f"COPY of the rows the projection wrote ({info['rows_live']:,} rows in every "
                          "read-model table, events/s)",
         "copy_replay_all": f"COPY of the rows the replay wrote ({info['rows_replay']:,} rows, events/s)",
         "copy_live": f"COPY of the event-index rows alone ({info['backlog']:,} rows)",
         "copy_replay": f"COPY of the event-index rows alone ({info['replayed']:,} rows)",
-        "peer_single": "peer: one `save()` per event", "peer_batched": "peer: `save()` of 1,000 events",
         "peer_read": "peer: read back in order (notification log, decoded)",
         "fill": "stream fill for the replay (raw atomic batches, 4 in flight)",
     }
-
-    def against(what: str, ours_v: float, key: str, target: float | None) -> None:
-        compare(what, ours_v, labels[key], f[key], target)
-
-    against("NATS ingest, 1 publisher, `await publish()` each", f["ours_seq"], "raw_seq", 0.5)
-    eight = "NATS ingest, 8 publishers (8 connections, one event at a time each)"
-    against(eight, f["ours_8"], "raw_8", 0.5)
-    against(eight, f["ours_8"], "peer_single", 5)
-    shared = ("NATS ingest, 8 concurrent callers sharing one Publisher (group commit; under 16 in flight "
-              "each event goes out at once)")
-    against(shared, f["shared_8"], "raw_8", 0.5)
-    against(shared, f["shared_8"], "peer_single", 5)
-    # the same load without our library: the pipelined figure is the most the server stores of single
-    # messages (`sync_interval: always`: each stored and fsynced in turn); under 5× the 5× above is out of reach
-    against(f"the same server without our library: {labels['raw_8']}", f["raw_8"], "peer_single", None)
-    against(f"the same server without our library: {labels['raw_pipe']}", f["raw_pipe"], "peer_single", None)
-    against("NATS ingest, 256 concurrent callers sharing one Publisher (group commit: the waiting ones "
-            "go as one atomic batch)", f["shared_256"], "raw_pipe", None)
-    pipe = f"NATS bulk: `publish_many` without atomic batches (pipelined publishes, window {w})"
-    against(pipe, f["ours_bulk"], "raw_pipe", 0.5)
-    against(pipe, f["ours_bulk"], "peer_batched", 2)
-    if "ours_atomic" in f:
-        bulk = "NATS bulk: `publish_many`, atomic batches of 1,000 (all validated first, id lookup)"
-        against(bulk, f["ours_atomic"], "raw_atomic", 0.5)
-        against(bulk, f["ours_atomic"], "peer_batched", 2)
-    compare("HTTP `POST /events`, single events, 8 clients", f["http_1"],
-            "our NATS ingest, 8 publishers", f["ours_8"], None)
-    compare("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"],
-            "our `publish_many`, atomic batches of 1,000" if "ours_atomic" in f else
-            f"our `publish_many` (window {w})", f.get("ours_atomic", f["ours_bulk"]), None)
+    t = Table(f, labels)
+    rows, compare = t.rows, t.compare
+    ingest_rows(t, int(str(w)))
     live_limit = min(f["raw_pull"], f["copy_live_all"])
     compare(f"projection, all projections, fresh durable runner, {info['backlog']:,}-event backlog "
             f"(batch {b})", f["project"],
@@ -304,11 +265,10 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
     rows.append(("replay worker peak RSS (replaying process / its audit-chain process)",
                  f"{f['replay_rss']:.0f} / {f['audit_rss']:.0f} MB", "—", "—", "—", "≤ 300 MB each",
                  "PASS" if rss <= 300 else "FAIL"))
-    out = ["| measurement | ours | reference | reference figure | ours / ref | target | result |",
-           "|---|---:|---|---:|---:|---|---|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out = t.markdown()
     out += ["", "| reference / peer | events/s |", "|---|---:|"]
-    out += [f"| {label} | {rate(f[key])} |" for key, label in labels.items() if key in f]
+    out += [f"| {label} | {rate(f[key])} |" for key, label in labels.items()
+            if key in f and not key.startswith("ours_")]
     out.append("")
     if info.get("atomic"):
         out.append("Atomic batches (ADR-50): nats-py 2.16 has no batch API; the publisher library "
@@ -321,7 +281,8 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
                    "publishes.")
     if PROFILE is not None:
         out.append("Taken with pyinstrument running (--profile): slower than without, and the RSS includes it.")
-    out.append("HTTP: create_app under uvicorn in its own process; the projection runner (and the replay) in their "
+    out.append(f"HTTP: the service as `doingoai up` serves it ({Settings().http_workers} worker(s)), in its own "
+               "process, aiohttp clients on keep-alive connections; the projection runner (and the replay) in their "
                "own processes, as the worker runs. Raw publishes carry the same subjects, bytes and "
                "Nats-Msg-Id/Content-Type headers as ours. Every process, the raw references' one included, "
                "runs with the garbage-collector settings of `services.gc_tuning` and on the event loop of "
@@ -334,7 +295,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every event count (1.0: 1M replay)")
     parser.add_argument("--profile", type=Path, help="write pyinstrument profiles into this directory")
+    parser.add_argument("--http-workers", type=int, help="DOINGOAI_HTTP_WORKERS of the HTTP service (default: "
+                                                          "the setting's)")
     args = parser.parse_args()
+    if args.http_workers is not None:
+        os.environ["DOINGOAI_HTTP_WORKERS"] = str(args.http_workers)  # the HTTP service's child inherits it
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         PROFILE = ours.PROFILE_DIR = args.profile.resolve()

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.labels import LabelledEnum, vi_title
+from schemas.personal import PersonalText
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=80, examples=["so-ngoai-vu"])]
@@ -77,9 +78,11 @@ class DocumentRef(Frozen):
 
 
 class PersonRef(Frozen):
-    name: str = Field(min_length=1, max_length=200, description="Full name", examples=["Bounthong Sitthideth"])
-    title: str | None = Field(
-        None, max_length=200, description="Position", examples=["Phó Tỉnh trưởng tỉnh Bolykhamxay"]
+    """A person: personal data, stored sealed with the person's own key (`schemas.personal`)."""
+
+    name: PersonalText = Field(min_length=1, description="Full name", examples=["Bounthong Sitthideth"])
+    title: PersonalText | None = Field(
+        None, description="Position", examples=["Phó Tỉnh trưởng tỉnh Bolykhamxay"]
     )
 
 

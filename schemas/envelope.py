@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from schemas.personal import PersonalText
+
 _SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 SOURCE_RE = re.compile(rf"^/provinces/(?P<province>{_SLUG})/agencies/(?P<agency>{_SLUG})$")
 TYPE_RE = re.compile(r"^vn\.gov\.doingoai\.(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)$")
@@ -39,7 +41,7 @@ class CloudEvent(BaseModel):
     data: dict[str, Any]
     correlationid: str | None = Field(None, max_length=128)
     causationid: str | None = Field(None, max_length=128)
-    actor: str | None = Field(None, max_length=200)
+    actor: PersonalText | None = Field(None, description="Who recorded it: personal data, stored sealed")
 
     @model_validator(mode="after")
     def _extensions_are_named_per_spec(self) -> CloudEvent:

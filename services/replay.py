@@ -28,6 +28,7 @@ from projections.engine.replay import replay_stream
 from projections.models.audit import AuditTrail
 from projections.models.catalogue import all_projections, partitioned_projections
 from projections.models.handlers import events_handler
+from projections.models.personal import copy_personal
 from projections.models.rejected import rejected_handler
 from projections.models.signatures import copy_keys
 from projections.models.tables import READ_MODEL_TABLES
@@ -93,7 +94,8 @@ async def replay(
     least `parallel_from` messages to replay, the audit chain is rebuilt in a process of its own.
     The audit chain is `trail`, by default signed as the settings of this process say. The agencies'
     registered keys are copied first from the live schema of `keys_from` (default: `database_url`),
-    so that signatures are checked as the live projection checked them."""
+    so that signatures are checked as the live projection checked them, and the keys of people,
+    the erased ones too, so that what was erased stays erased."""
     trail = trail or audit_trail(load())
     await migrate(database_url, schema)
     engine = make_engine(database_url, schema, pool_size=2, pre_ping=False)
@@ -102,6 +104,7 @@ async def replay(
         try:
             async with live.connect() as source, engine.begin() as target:
                 await copy_keys(source, target)
+                await copy_personal(source, target)
         finally:
             await live.dispose()
     started = time.perf_counter()

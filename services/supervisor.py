@@ -12,14 +12,16 @@ log = structlog.get_logger(__name__)
 
 
 class Supervised:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], on_start: Callable[[int], None]):
-        self.name, self.argv, self.env, self.on_start = name, argv, env, on_start
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], on_start: Callable[[int], None],
+                 pass_fds: tuple[int, ...] = ()):
+        """`pass_fds`: file descriptors the child inherits (e.g. the listening sockets of the HTTP service)."""
+        self.name, self.argv, self.env, self.on_start, self.pass_fds = name, argv, env, on_start, pass_fds
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self.proc = await asyncio.create_subprocess_exec(*self.argv, env=self.env)
+            self.proc = await asyncio.create_subprocess_exec(*self.argv, env=self.env, pass_fds=self.pass_fds)
             self.on_start(self.proc.pid)
             log.info("child.started", name=self.name, pid=self.proc.pid)
             waiter = asyncio.create_task(self.proc.wait())

@@ -16,22 +16,16 @@ import uvicorn
 from services.db import make_engine
 from services.embedded.health import MIB, Health
 from services.embedded.keeper import Keeper
-from services.http.app import create_app
-from services.http.limits import Limits, RejectedQuota
 from services.http.lookup import CoalescingLookup, serve_lookup
+from services.http.peers import Peers
+from services.http.serve import HEALTH_FILE, Server, http_app, join_peers, listen, publish_health, worker_argv
 from services.runtime import Runtime
 from services.settings import Settings, Unreachable
 from services.supervisor import Supervised
 
 log = structlog.get_logger(__name__)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: `up` owns the shutdown order."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def,override]
-        yield
+WORKERS_START_S = 60.0
+"""How long `up` waits for its other HTTP workers to serve before it serves (and says it runs) itself."""
 
 
 def write_runtime_file(rt: Runtime, **extra: object) -> None:
@@ -69,23 +63,41 @@ def note_worker(rt: Runtime, n: int, pid: int) -> None:
     write_runtime_file(rt, **{"worker_pid" if n == 0 else f"worker_pid_{n}": pid})
 
 
+def note_http_worker(rt: Runtime, n: int, pid: int) -> None:
+    write_runtime_file(rt, **{f"http_worker_pid_{n}": pid})
+
+
+async def serving(peers: Peers, others: int, stop: asyncio.Event) -> None:
+    """Until `others` other HTTP workers serve, WORKERS_START_S at most, or `up` is stopped."""
+    waiting, stopping = asyncio.create_task(peers.wait_serving(others)), asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiting, stopping], timeout=WORKERS_START_S, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    stopping.cancel()
+    if not done:
+        log.warning("up.http_workers_late", serving=len(peers.serving) + 1, wanted=others + 1)
+
+
 async def up(settings: Settings) -> None:
     lock = lock_data_dir(settings)  # noqa: F841  (held until the process exits)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    rt = await Runtime(settings).start()
+    sockets = listen(settings, reuse_port=settings.http_workers > 1)  # first: a port another program holds stops it
+    try:
+        rt = await Runtime(settings).start()
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     engine = make_engine(rt.database_url, pool_size=10)
     nc = await rt.connect_nats("doingoai-http")
     host, port = settings.http_host_port
     lookup = CoalescingLookup(engine, window_s=settings.dedup_window_s)  # the HTTP service's and the NATS one
     embedded = rt.embedded_nats is not None or rt.embedded_postgres is not None
     health = Health(settings.data_dir, settings.disk_reserve_mb * MIB) if embedded else None
-    app = create_app(engine, nc, lookup=lookup, hosts=settings.hosts, docs=settings.api_docs,
-                     limits=Limits(RejectedQuota(settings.rejected_quota_bytes)), sso=settings.oidc,
-                     attachment_max_bytes=settings.attachment_max_bytes, health=health)
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    app = http_app(settings, engine, nc, lookup, health)
+    server = Server(uvicorn.Config(app, log_level="warning"))
     write_runtime_file(rt)
     workers = [
         Supervised(
@@ -96,13 +108,23 @@ async def up(settings: Settings) -> None:
         )
         for n in range(settings.workers)
     ]
+    workers += [  # the other HTTP workers, on the same address
+        Supervised(f"http-{n}", worker_argv(health), rt.child_env(), on_start=partial(note_http_worker, rt, n))
+        for n in range(1, settings.http_workers)
+    ]
     tasks: list[asyncio.Task[None]] = []
     try:
         await serve_lookup(nc, engine, lookup)
-        tasks = [asyncio.create_task(server.serve()), *(asyncio.create_task(w.run(stop)) for w in workers)]
+        peers = await join_peers(app, nc) if settings.http_workers > 1 else None
+        tasks = [asyncio.create_task(w.run(stop)) for w in workers]
         if health is not None:
             keeper = Keeper(health, rt.embedded_nats, rt.embedded_postgres)
             tasks.append(asyncio.create_task(keeper.run(stop)))
+            if settings.http_workers > 1:
+                tasks.append(asyncio.create_task(publish_health(health, stop)))
+        if peers is not None:  # the other HTTP workers serve first: the address answers with all of them
+            await serving(peers, settings.http_workers - 1, stop)
+        tasks.insert(0, asyncio.create_task(server.serve(sockets=sockets)))
         while not server.started:
             if tasks[0].done():
                 tasks[0].result()
@@ -117,6 +139,9 @@ async def up(settings: Settings) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await nc.drain()
         await engine.dispose()
+        for sock in sockets:
+            sock.close()
         rt.stop()
         (settings.data_dir / "runtime.json").unlink(missing_ok=True)
+        (settings.data_dir / HEALTH_FILE).unlink(missing_ok=True)
         log.info("up.stopped")

@@ -43,6 +43,9 @@ class Stored(NamedTuple):
     event: Event
     raw: bytes = b""
     """The message payload as stored (valid UTF-8 JSON: it decoded)."""
+    sealed: bool = False
+    """`event` has the personal values `raw` holds in clear sealed (`projections.models.personal`):
+    what the read models show is `event`, never `raw`."""
 
 
 Key = tuple[str, str]
@@ -90,6 +93,13 @@ class Batch:
     def add(self, stored: Stored) -> None:
         self.fresh.append(stored)
         self._named.setdefault(stored.event.name, []).append(stored)
+
+    def replace(self, by_seq: Mapping[int, Stored]) -> None:
+        """Put other forms of some fresh events in their places (by sequence)."""
+        kept = [by_seq.get(s.seq, s) for s in self.fresh]
+        self.fresh, self._named = [], {}
+        for s in kept:
+            self.add(s)
 
     def refuse(self, refused: Sequence[tuple[Stored, InvalidEvent]]) -> None:
         """Take fresh events out of the batch as rejections, with their reasons."""

@@ -35,7 +35,9 @@ from typing_extensions import TypedDict
 from projections.engine.batch import Batch, StreamMessage
 from projections.engine.bulk import copy_rows
 from projections.models.audit_tables import audit_heads, audit_trail
+from projections.models.personal import Wanted, seal_texts
 from schemas.fastjson import loads
+from schemas.personal import is_sealed
 from schemas.signed_heads import Signer
 
 log = structlog.get_logger(__name__)
@@ -179,6 +181,15 @@ async def store_signed_head(conn: AsyncConnection, signer: Signer, seq: int, has
     return {**head, **dict(stored)}
 
 
+async def seal_actors(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """The `actor` of each row sealed where its message holds it in clear (personal data: the chain
+    covers the message's bytes, never this column)."""
+    clear = [r for r in rows if r["actor"] is not None and r["province"] is not None and not is_sealed(r["actor"])]
+    sealed = await seal_texts(conn, [Wanted(r["province"], r["actor"], r["actor"], r["recorded_at"]) for r in clear])
+    for row, actor in zip(clear, sealed, strict=True):
+        row["actor"] = actor
+
+
 class AuditTrail:
     """The audit-trail projection; with a `signer`, signs the chain head every `sign_every`
     sequences (without, it chains without signing)."""
@@ -202,6 +213,7 @@ class AuditTrail:
         """Append the chained `rows` (all after the head read in this transaction), signing heads."""
         if not rows:
             return
+        await seal_actors(conn, rows)
         await copy_rows(conn, audit_trail, rows)
         if self.signer is not None:
             for row in rows:

@@ -24,6 +24,8 @@ from projections.engine.checkpoints import read_checkpoint
 from projections.engine.stream_reader import read_batches
 from projections.models.audit import GENESIS, chain_hash, describe
 from projections.models.audit_tables import audit_heads, audit_trail
+from projections.models.personal import all_keys, opened
+from schemas.personal import ERASED, is_sealed
 from schemas.signed_heads import BadSignedHead, SignedHead, check_signed_head
 from schemas.streams import EVENTS_STREAM, EVENTS_SUBJECTS
 
@@ -53,10 +55,19 @@ class ChainCheck:
     last_seq: int = 0
     projected: int | None = None
     finding: Finding | None = None
+    people: Mapping[str, tuple[str, bytes | None]] = field(default_factory=dict)
+    """The keys of people, by id: the `actor` column holds what a message says in clear, sealed."""
 
     def fail(self, seq: int, problem: str) -> Finding:
         self.finding = Finding(seq, problem)
         return self.finding
+
+    def sealed_as(self, column: str, stored: Any, written: Any) -> bool:
+        """Whether the column holds, sealed, the personal value the message writes in clear (or
+        `[đã xóa]`: its person was erased, and what it sealed cannot be compared any more)."""
+        if column != "actor" or not isinstance(written, str) or not isinstance(stored, str):
+            return False
+        return stored == ERASED or (is_sealed(stored) and opened(stored, self.people) in (written, ERASED))
 
     def missing(self, message: StreamMessage) -> Finding:
         if self.projected is not None and message.seq > self.projected:
@@ -84,7 +95,7 @@ class ChainCheck:
             return self.fail(seq, "recorded_at differs from the stream's timestamp")
         described = describe(message.subject, message.data)
         for column in DESCRIBED:
-            if row[column] != described[column]:
+            if row[column] != described[column] and not self.sealed_as(column, row[column], described[column]):
                 return self.fail(seq, f"column {column} differs from the stored message")
         if seq in self.heads and self.heads[seq] != expected:
             return self.fail(seq, "a signed head at this sequence does not match the chain")
@@ -186,6 +197,8 @@ async def verify(
     js = nc.jetstream()
     last_seq = (await js.stream_info(EVENTS_STREAM)).state.last_seq
     check = ChainCheck(projected=await wait_projected(engine, consumer, last_seq, wait))
+    async with engine.connect() as conn:
+        check.people = await all_keys(conn)
 
     def result(finding: Finding | None, heads: int = 0) -> VerifyResult:
         return VerifyResult(finding is None, last_seq, check.last_seq, check.stream_prev, check.count, heads, finding)

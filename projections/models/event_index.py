@@ -44,7 +44,8 @@ def index_record(s: Stored) -> tuple[Any, ...]:
         s.seq, env.id, env.type, event.event_type.name, event.original_version, env.source, env.province,
         env.agency, env.subject, env.time, s.recorded_at, env.correlationid, env.causationid, env.actor,
         s.nats_subject,
-        s.raw or dumps(to_obj(env)),  # the stored bytes: valid UTF-8 JSON (it decoded)
+        # the stored bytes (valid UTF-8 JSON: it decoded), or the event with its personal values sealed
+        dumps(to_obj(env)) if s.sealed or not s.raw else s.raw,
     )
 
 

@@ -26,6 +26,7 @@ from projections.models.audit import AuditTrail, described_members
 from projections.models.authority import Authority, AuthorityChanges
 from projections.models.base import Projection
 from projections.models.event_index import known_keys
+from projections.models.personal import seal_batch, write_refs
 from projections.models.rejected import record_poison
 from schemas.codec import InvalidEvent, Problem
 
@@ -64,6 +65,7 @@ class Planned:
     batch: Batch
     changes: list[Any]
     authority: AuthorityChanges
+    personal_refs: list[dict[str, Any]]
 
 
 class EventsHandler:
@@ -100,6 +102,7 @@ class EventsHandler:
             held = self.authority.after(held, before.authority)
         authority = self.authority.changes(batch, held)
         batch.refuse([(s, InvalidEvent(r.kind, [Problem(r.path, r.message)])) for s, r in authority.refused])
+        refs = await seal_batch(conn, batch)
         found = [await p.read(conn, batch) for p in self.projections]
         if before is not None:
             found = [p.after(f, b) for p, f, b in zip(self.projections, found, before.changes, strict=True)]
@@ -107,10 +110,11 @@ class EventsHandler:
         for p, f in zip(self.projections, found, strict=True):
             changes.append(p.changes(batch, f))
             await asyncio.sleep(0)  # the batch before, being written, goes on between projections
-        return Planned(batch, changes, authority)
+        return Planned(batch, changes, authority, refs)
 
     async def store(self, conn: AsyncConnection, planned: Planned) -> None:
         await self.authority.write(conn, planned.authority)
+        await write_refs(conn, planned.personal_refs)
         for projection, changes in zip(self.projections, planned.changes, strict=True):
             await projection.write(conn, changes)
 

@@ -15,6 +15,7 @@ from services.cli.audit import audit_app
 from services.cli.backup import backup_cmd, restore_cmd
 from services.cli.credentials import credentials_app
 from services.cli.keys import keys_app
+from services.cli.personal_data import personal_app
 from services.cli.users import users_app
 from services.gc_tuning import tune_gc
 from services.settings import load
@@ -25,6 +26,7 @@ app.add_typer(credentials_app, name="credentials")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(personal_app, name="personal-data")
 app.command("backup")(backup_cmd)
 app.command("restore")(restore_cmd)
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from nats.aio.client import Client
 from nats.js.errors import APIError
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,10 +36,13 @@ from services.http import (
 )
 from services.http.audit import router as audit_router
 from services.http.deps import AppState, AuthError
+from services.http.door import AggregateFacts
+from services.http.events_first import EventsFirst
 from services.http.limits import Limits, TooManyRequests
 from services.http.lookup import CoalescingLookup
 from services.http.params import declared_length
 from services.http.report_download import router as report_download_router
+from services.http.reveal import RevealPersonal
 from services.oidc.config import OidcProvider
 from services.store.publisher import Publisher, StoreUnavailable
 
@@ -56,6 +59,10 @@ DOCS_CSP = ("default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.c
             "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' "
             "https://cdn.jsdelivr.net; worker-src 'self' blob:")
 """The interactive API docs load Swagger UI / ReDoc from their CDN."""
+RAW_SECURITY_HEADERS = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items())
+DOCS_HEADERS = ((b"content-security-policy", DOCS_CSP.encode("latin-1")),
+                *((k, v) for k, v in RAW_SECURITY_HEADERS if k != b"content-security-policy"))
+"""SECURITY_HEADERS as ASGI sends them; on the API docs' pages with DOCS_CSP as their policy."""
 MAX_REQUEST_BYTES = 1024 * 1024
 STORAGE_ERR_CODES = frozenset({10023, 10047})
 """JetStream's "insufficient resources" and "storage resources exceeded": a server out of disk."""
@@ -86,13 +93,13 @@ class SecurityHeaders:
 
     @staticmethod
     def _with_headers(path: str, send: Send) -> Send:
+        added = DOCS_HEADERS if path in ("/docs", "/redoc") else RAW_SECURITY_HEADERS
+
         async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if path in ("/docs", "/redoc"):
-                    headers.setdefault("Content-Security-Policy", DOCS_CSP)
-                for key, value in SECURITY_HEADERS.items():
-                    headers.setdefault(key, value)
+            if message["type"] == "http.response.start":  # each header the response does not set, after its own
+                headers = list(message.get("headers", ()))
+                present = {key.lower() for key, _ in headers}
+                message["headers"] = headers + [(key, value) for key, value in added if key not in present]
             await send(message)
 
         return sending
@@ -124,11 +131,13 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     with (none if None); `attachment_max_bytes`, the largest file an event may carry; `health`, the
     state of the embedded servers (free space, faults) that ingest and /healthz read."""
     lookup = lookup or CoalescingLookup(engine)
+    authority = AggregateFacts(engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await lookup.close()
+        await authority.close_connection()
 
     app = FastAPI(
         title="doingoai",
@@ -140,6 +149,7 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     )
     publisher = Publisher(nc, lookup=lookup)
     app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, attachments=AttachmentStore(nc),
+                                  authority=authority,
                                   limits=limits or Limits(), attachment_max_bytes=attachment_max_bytes,
                                   sso=oidc.single_sign_on(sso) if sso is not None else None, health=health)
     app.include_router(ingest.router)
@@ -157,8 +167,10 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     app.include_router(forms.router)
     app.include_router(attachments.router)
 
+    app.add_middleware(EventsFirst, handlers=app.exception_handlers)  # innermost: POST /events, ahead of routing
     if sso is not None:  # the sign-in's state cookie, on /login/oidc only
         app.add_middleware(oidc.StateCookie, provider=sso)
+    app.add_middleware(RevealPersonal, engine=lambda: app.state.doingoai.engine)
     app.add_middleware(SecurityHeaders)
     if hosts is not None:  # outermost: a request for another host (DNS rebinding) is refused first
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)

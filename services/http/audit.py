@@ -15,15 +15,17 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import Select, case, exists, func, select
+from sqlalchemy import Select, case, exists, func, or_, select
 
 from projections.models.audit_tables import audit_trail
+from projections.models.personal import personal_keys, personal_refs
 from projections.models.signatures import event_signatures
 from projections.models.tables import event_duplicates, events, rejected
 from services.http.deps import AuthError, state, table_response
 from services.http.params import MAX_SEQUENCE, bad_query
 from services.http.scope import Reader, reader
 from services.http.signed import signature_view
+from services.personal_data import person_key_ids
 
 router = APIRouter(prefix="/api", tags=["audit"])
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -40,6 +42,11 @@ COLUMNS = (
     STATUS, audit_trail.c.prev_hash, audit_trail.c.hash,
     event_signatures.c.key_id.label("signature_key_id"), event_signatures.c.algorithm.label("signature_algorithm"),
 )
+ERASED_IN_CLEAR = exists().where(
+    personal_refs.c.seq == audit_trail.c.seq, personal_refs.c.in_clear,
+    personal_keys.c.key_id == personal_refs.c.key_id, personal_keys.c.erased_at.is_not(None),
+).label("withheld")
+"""Whether a message's bytes hold, in clear, the name of a person erased since (its data is withheld)."""
 TRAIL = audit_trail.outerjoin(event_signatures, event_signatures.c.seq == audit_trail.c.seq)
 """The trail, with the key that verified each stored signed event."""
 
@@ -95,10 +102,13 @@ async def list_audit(
     province = who.province(province)
     key = audit_trail.c.seq.desc() if order == "desc" else audit_trail.c.seq
     q: Select[Any] = select(*COLUMNS).select_from(TRAIL).order_by(key).limit(limit)
-    for column, value in (("province", province), ("agency", agency), ("actor", actor),
+    for column, value in (("province", province), ("agency", agency),
                           ("event_type", type_), ("event_id", event_id)):
         if value is not None:
             q = q.where(audit_trail.c[column] == value)
+    if actor is not None:  # stored sealed with the person's key: found by the key's id
+        ids = await person_key_ids(state(request).engine, province, actor)
+        q = q.where(or_(audit_trail.c.actor == actor, *(audit_trail.c.actor.startswith(f"pd1.{i}.") for i in ids)))
     if from_:
         q = q.where(audit_trail.c.recorded_at >= moment(from_, "from", end=False))
     if to and len(to) == 10:
@@ -110,7 +120,7 @@ async def list_audit(
     engine = state(request).engine
     if wants_jsonl(request):
         return StreamingResponse(
-            _jsonl(engine, q.add_columns(audit_trail.c.data)),
+            _jsonl(engine, q.add_columns(audit_trail.c.data, ERASED_IN_CLEAR)),
             media_type="application/x-ndjson",
             headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'},
         )
@@ -125,6 +135,9 @@ async def _jsonl(engine: Any, query: Select[Any]) -> AsyncIterator[bytes]:
     async with engine.connect() as conn:
         result = await conn.stream(query)
         async for row in result.mappings():
-            item = _jsonable({k: v for k, v in row.items() if k != "data"})
-            item["data_base64"] = base64.b64encode(bytes(row["data"])).decode()
+            item = _jsonable({k: v for k, v in row.items() if k not in ("data", "withheld")})
+            if row["withheld"]:  # the message holds an erased person's name as its publisher wrote it
+                item["data_base64"], item["data_withheld"] = None, "personal_data_erased"
+            else:
+                item["data_base64"] = base64.b64encode(bytes(row["data"])).decode()
             yield (json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n").encode()

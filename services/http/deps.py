@@ -17,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.attachments import DEFAULT_MAX_BYTES, AttachmentStore
 from services.credentials import Identity, UnknownToken, identify
 from services.embedded.health import Health
+from services.http.door import AggregateFacts
 from services.http.limits import Limits
-from services.sessions import NoSession, Session, session_of
+from services.sessions import NoSession, Session, forget_user, session_of
 from services.store.publisher import Publisher
 
 if TYPE_CHECKING:
     from services.http.oidc import SingleSignOn
+    from services.http.peers import Peers
 
 
 @dataclass
@@ -31,12 +33,28 @@ class AppState:
     nc: Client
     publisher: Publisher
     attachments: AttachmentStore
+    authority: AggregateFacts
+    """The aggregates the authority rules read at the door (`services.http.door`)."""
     limits: Limits = field(default_factory=Limits)
     attachment_max_bytes: int = DEFAULT_MAX_BYTES
     sso: SingleSignOn | None = None
     """The OpenID provider people may sign in with (`services.http.oidc`), if one is configured."""
     health: Health | None = None
     """What is wrong with the embedded servers (`up` keeps it); None on external servers."""
+    peers: Peers | None = None
+    """The other HTTP workers (`services.http.peers`), where there are any."""
+
+    def forget_user(self, username: str) -> None:
+        """This process, and the other workers, trust no cached session of `username`."""
+        if self.peers is not None:
+            self.peers.forget_user(username)
+        else:
+            forget_user(username)
+
+    async def told(self) -> None:
+        """Wait until the other workers can know what this request taught the limits."""
+        if self.peers is not None:
+            await self.peers.settled()
 
 
 def state(request: Request) -> AppState:
@@ -100,6 +118,7 @@ async def identity(request: Request) -> Identity:
         return await identify(state(request).engine, token.strip())
     except UnknownToken as exc:
         bad_tokens.failed(address)
+        await state(request).told()
         raise AuthError(401, str(exc)) from None
 
 

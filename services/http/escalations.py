@@ -22,6 +22,7 @@ from services.http.names import named_escalation
 from services.http.params import bad_query
 from services.http.scope import Reader, reader
 from services.http.signed import refusal_of, session_marks
+from services.personal_data import seal_recorded
 
 router = APIRouter(prefix="/api/escalations", tags=["escalations"])
 ACK_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:doingoai:escalation-ack")
@@ -102,5 +103,5 @@ async def acknowledge(
     refused = await refusal_of(state(request).engine, event)
     if refused is not None:  # the service signs nothing: an agency that must sign acknowledges itself
         return JSONResponse(refused.as_dict(), status_code=400)
-    result = await state(request).publisher.publish(event)
+    result = await state(request).publisher.publish(await seal_recorded(state(request).engine, event))
     return JSONResponse({"id": result.id, "sequence": result.sequence, "duplicate": result.duplicate}, 202)

@@ -41,6 +41,7 @@ from services.http.signed import (
     signature_refusals,
     stored_bytes,
 )
+from services.personal_data import seal_posted
 from services.store.publisher import ConcurrencyConflict, PublishResult, StoreUnavailable, Valid
 
 router = APIRouter()
@@ -184,7 +185,7 @@ async def authorized(request: Request, who: Identity, decoded: list[tuple[Valid,
     another size or hash), or None."""
     typed = [event for _, event in decoded]
     signatures = await signature_refusals(state(request).engine, who.province, decoded)
-    found = await refusals(state(request).engine, who, typed)
+    found = await refusals(state(request).authority, who, typed)
     files = await state(request).attachments.refusals(who.province, who.agency, typed)
     return [s or (f if r is None else InvalidEvent(r.kind, [Problem(r.path, r.message)]))
             for s, r, f in zip(signatures, found, files, strict=True)]
@@ -207,7 +208,10 @@ async def keep_refused(request: Request, who: Identity, refused: list[tuple[byte
         }).encode()
         for raw, error in refused
     ]
-    state(request).limits.rejected.charge(publisher, sum(map(len, records)))
+    try:
+        state(request).limits.rejected.charge(publisher, sum(map(len, records)))
+    finally:
+        await state(request).told()
     js = state(request).nc.jetstream()
     subject = f"doingoai.rejected.{who.province}.{who.agency}"
     try:
@@ -245,9 +249,9 @@ def _answer(r: PublishResult) -> dict[str, Any]:
     return {"id": r.id, "sequence": r.sequence, "duplicate": r.duplicate}
 
 
-@router.post("/events", status_code=202, tags=["events"], **EVENTS_DOC)
 async def post_events(request: Request) -> JSONResponse:
-    """Publish CloudEvents (structured, binary or batched mode) as the token's agency."""
+    """Publish CloudEvents (structured, binary or batched mode) as the token's agency: served ahead of
+    FastAPI's routing (`services.http.events_first`); `events_doc` describes it in the OpenAPI document."""
     who = await publisher_identity(request)
     is_batch = request.headers.get("content-type", "").split(";")[0].strip().lower() == BATCH_TYPE
     expected = None if is_batch else sequence_header(
@@ -255,6 +259,12 @@ async def post_events(request: Request) -> JSONResponse:
     limit = MAX_BATCH_BYTES if is_batch else MAX_EVENT_BYTES
     async with within_limits(request, who, limit):
         return await _post_events(request, who, is_batch, expected, limit)
+
+
+@router.post("/events", status_code=202, tags=["events"], **EVENTS_DOC)
+async def events_doc(request: Request) -> JSONResponse:
+    """Publish CloudEvents (structured, binary or batched mode) as the token's agency."""
+    return await post_events(request)
 
 
 async def _post_events(request: Request, who: Identity, is_batch: bool, expected: int | None,
@@ -279,7 +289,6 @@ async def _post_events(request: Request, who: Identity, is_batch: bool, expected
     denied = await authorized(request, who, [(v, e) for _, v, e in valid])
     refused.extend((index, v.raw, error) for (index, v, _), error in zip(valid, denied, strict=True) if error)
     refused.sort(key=lambda r: r[0])
-    decoded = [v for _, v, _ in valid]
     if refused:
         await keep_refused(request, who, [(raw, error) for _, raw, error in refused])
         status = max(status_for(error.kind) for _, _, error in refused)
@@ -287,6 +296,7 @@ async def _post_events(request: Request, who: Identity, is_batch: bool, expected
             return JSONResponse(refused[0][2].as_dict(), status_code=status)
         failures = [{"index": index, **error.as_dict()} for index, _, error in refused]
         return JSONResponse({"error": "invalid_batch", "stored": 0, "failures": failures}, status_code=status)
+    decoded = await seal_posted(state(request).engine, [(v, e) for _, v, e in valid])
     publisher = state(request).publisher
     if not is_batch:
         try:
@@ -328,7 +338,7 @@ async def _resubmit(request: Request, who: Identity, key: str, publisher: str) -
     except InvalidEvent as error:
         await keep_refused(request, who, [(refused_raw(request, body, False), error)])
         return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
-    result = await state(request).publisher.publish(event)
+    result = await state(request).publisher.publish((await seal_posted(state(request).engine, [(event, typed)]))[0])
     link = {"resubmission": {"key": key, "event_id": event.id, "sequence": result.sequence},
             "publisher": publisher, "received_at": datetime.now(UTC).isoformat()}
     await state(request).nc.jetstream().publish(f"doingoai.rejected.{who.province}.{who.agency}",

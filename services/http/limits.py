@@ -2,8 +2,10 @@
 quota per publishing agency), the request bodies read and worked on at once, how many bad tokens
 one address may try, and how many wrong passwords may be tried for one username or from one address.
 
-All of them are held in the HTTP process's memory (one process serves HTTP): a restart starts them
-afresh. Each answers with an exception the application turns into a 429 with `Retry-After`.
+All of them are held in memory: a restart starts them afresh. Where several HTTP workers serve
+(`DOINGOAI_HTTP_WORKERS`), each tells the others what its counts learn (`services.http.peers`), so
+the quotas and the bad tokens and passwords are counted over all of them; the body budget is each
+process's own. Each answers with an exception the application turns into a 429 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -40,6 +44,10 @@ BAD_PASSWORD_WINDOW_S = 300.0
 BAD_PASSWORD_BLOCK_S = 300.0
 MAX_TRACKED = 10_000
 """Most publishers or addresses remembered; beyond it the stale ones are forgotten first."""
+
+
+Told = Callable[[str, list[Any]], None]
+"""(op, args): what a count learned, for the other HTTP workers."""
 
 
 class TooManyRequests(Exception):
@@ -96,6 +104,8 @@ class RejectedQuota:
     window_s: float = QUOTA_WINDOW_S
     clock: Callable[[], float] = time.monotonic
     windows: dict[str, _Window] = field(default_factory=dict)
+    told: Told | None = None
+    """Tells the other HTTP workers each charge (`Limits.share`)."""
 
     def _window(self, publisher: str) -> _Window:
         now = self.clock()
@@ -119,10 +129,19 @@ class RejectedQuota:
         if not self.limit:
             return
         window = self._window(publisher)
-        if window.used + size > self.limit:
-            window.used = self.limit
+        closed = window.used + size > self.limit
+        window.used = self.limit if closed else window.used + size
+        if self.told is not None:
+            self.told("charge", [publisher, size, closed])
+        if closed:
             raise self._exceeded(publisher, window)
-        window.used += size
+
+    def learn(self, op: str, args: list[Any]) -> None:
+        """Count a charge another worker made (`closed`: it did not fit, and closed the window)."""
+        publisher, size, closed = str(args[0]), int(args[1]), bool(args[2])
+        if op == "charge" and self.limit:
+            window = self._window(publisher)
+            window.used = self.limit if closed else min(self.limit, window.used + size)
 
 
 @dataclass
@@ -139,6 +158,8 @@ class BadTokens:
     blocked: dict[str, float] = field(default_factory=dict)
     what: str = "bad tokens from"
     throttled: Callable[[], None] = BAD_TOKENS_THROTTLED.inc
+    told: Told | None = None
+    """Tells the other HTTP workers each failure and success (`Limits.share`)."""
 
     def check(self, address: str) -> None:
         until = self.blocked.get(address)
@@ -152,6 +173,11 @@ class BadTokens:
         raise TooManyRequests(f"too many {self.what} {address}; try again later", until - now)
 
     def failed(self, address: str) -> None:
+        self._failed(address)
+        if self.told is not None:
+            self.told("failed", [address])
+
+    def _failed(self, address: str) -> None:
         now = self.clock()
         window = self.failures.get(address)
         if window is None or now - window.start >= self.window_s:
@@ -167,38 +193,77 @@ class BadTokens:
     def succeeded(self, key: str) -> None:
         """Forget the failures counted for `key` (a username that has just signed in)."""
         self.failures.pop(key, None)
+        if self.told is not None:
+            self.told("succeeded", [key])
+
+    def learn(self, op: str, args: list[Any]) -> None:
+        """Count a failure, or forget the failures of a success, that another worker saw."""
+        if op == "failed":
+            self._failed(str(args[0]))
+        elif op == "succeeded":
+            self.failures.pop(str(args[0]), None)
 
 
 @dataclass
 class BodyBudget:
     """Bytes of request bodies being read and worked on at once, per publisher and in all: a request
     over either waits (its body unread, held back by the connection's flow control) until earlier
-    ones are done. Each request counts its declared length, or its route's limit."""
+    ones are done. Each request counts its declared length, or its route's limit. A request that fits
+    takes its share at once; only one that must wait meets the condition the others signal."""
 
     per_publisher: int = 8 * 1024 * 1024
     total: int = 48 * 1024 * 1024
     held: dict[str, int] = field(default_factory=dict)
     in_use: int = 0
     _changed: asyncio.Condition | None = None
+    _waiting: int = 0
 
-    @asynccontextmanager
-    async def hold(self, publisher: str, size: int) -> AsyncIterator[None]:
-        size = min(size, self.per_publisher, self.total)
+    def hold(self, publisher: str, size: int) -> AbstractAsyncContextManager[None]:
+        return _Held(self, publisher, min(size, self.per_publisher, self.total))
+
+    def _fits(self, publisher: str, size: int) -> bool:
+        return self.held.get(publisher, 0) + size <= self.per_publisher and self.in_use + size <= self.total
+
+    def _take(self, publisher: str, size: int) -> None:
+        self.held[publisher] = self.held.get(publisher, 0) + size
+        self.in_use += size
+
+    async def acquire(self, publisher: str, size: int) -> None:
+        if self._fits(publisher, size):
+            self._take(publisher, size)
+            return
         changed = self._changed = self._changed or asyncio.Condition()
-        async with changed:
-            await changed.wait_for(lambda: self.held.get(publisher, 0) + size <= self.per_publisher
-                                   and self.in_use + size <= self.total)
-            self.held[publisher] = self.held.get(publisher, 0) + size
-            self.in_use += size
+        self._waiting += 1
         try:
-            yield
-        finally:
             async with changed:
-                self.in_use -= size
-                self.held[publisher] -= size
-                if not self.held[publisher]:
-                    del self.held[publisher]
-                changed.notify_all()
+                await changed.wait_for(lambda: self._fits(publisher, size))
+                self._take(publisher, size)
+        finally:
+            self._waiting -= 1
+
+    async def release(self, publisher: str, size: int) -> None:
+        self.in_use -= size
+        self.held[publisher] -= size
+        if not self.held[publisher]:
+            del self.held[publisher]
+        if self._waiting and self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
+
+
+class _Held:
+    """A request's share of a `BodyBudget` while it is worked on."""
+
+    __slots__ = ("budget", "publisher", "size")
+
+    def __init__(self, budget: BodyBudget, publisher: str, size: int):
+        self.budget, self.publisher, self.size = budget, publisher, size
+
+    async def __aenter__(self) -> None:
+        await self.budget.acquire(self.publisher, self.size)
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.budget.release(self.publisher, self.size)
 
 
 @dataclass
@@ -216,3 +281,18 @@ class Limits:
         throttled=BAD_PASSWORDS_THROTTLED.labels("address").inc))
     """Wrong passwords per address."""
     bodies: BodyBudget = field(default_factory=BodyBudget)
+    """Per process: what one process holds in memory at once."""
+
+    def share(self, tell: Callable[[str, str, list[Any]], None]) -> None:
+        """Have every count tell `tell(part, op, args)` what it learns, for the other workers' `learn`."""
+        for part in SHARED:
+            getattr(self, part).told = partial(tell, part)
+
+    def learn(self, part: str, op: str, args: list[Any]) -> None:
+        """Apply what another worker's `part` learned (see `share`)."""
+        if part in SHARED:
+            getattr(self, part).learn(op, args)
+
+
+SHARED = ("rejected", "bad_tokens", "bad_passwords", "bad_password_addresses")
+"""The counts of `Limits` that the HTTP workers share (each body budget is its process's own)."""

@@ -1,9 +1,9 @@
 """The permanent idempotency check: which (source, id) pairs the event index holds, and their
 sequences. Another source's equal id is another event.
 
-`CoalescingLookup` asks PostgreSQL on one connection of its own (asyncpg, outside the engine's
-pool, with the engine's address and search_path) with a prepared statement; callers arriving while
-a query runs share the next one. `serve_lookup` answers the publisher library's NATS requests with it.
+`CoalescingLookup` asks PostgreSQL with a `SharedQuery`: on one connection of its own, with a
+prepared statement; callers arriving while a query runs share the next one. `serve_lookup` answers
+the publisher library's NATS requests with it.
 
 Given the stream's duplicate window, the lookup also keeps `SeenIds`, a Bloom filter of every
 (source, id) in the index, read in sequence order by a task of its own every `window / 8` seconds
@@ -24,12 +24,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import asyncpg
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.errors import NotFoundError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.engine.batch import Key, is_copy_of
@@ -37,13 +35,10 @@ from projections.engine.bulk import driver
 from projections.engine.partitions import AUDIT_CONSUMER, PROVINCE_CONSUMER
 from projections.models.event_index import KNOWN_IDS, stored_of
 from schemas.envelope import source_for
+from services.http.shared_query import SharedQuery
 from services.store import EVENTS_STREAM, LOOKUP_SUBJECT, msg_id
 
 MAX_IDS = 10_000
-QUERY_TIMEOUT_S = 10.0
-LOST = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
-"""What a lost or broken connection raises (asyncpg's protocol errors included, e.g. when the server
-ended the session between two queries)."""
 
 
 def storable_id(event_id: str) -> bool:
@@ -103,19 +98,15 @@ PARTITIONED = "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE consumer = $1 OR s
 the index is not filled in sequence order and the filter is not used."""
 
 
-class CoalescingLookup:
-    """Concurrent lookups share one query on a connection of their own; a lost connection is
-    opened again (once per query) before the error reaches the callers. With `window_s`, the
-    stream's duplicate window, (source, id) pairs the `SeenIds` filter has never seen are answered
-    without one."""
+class CoalescingLookup(SharedQuery[Key, int]):
+    """Concurrent lookups share one query on a connection of their own (`SharedQuery`). With
+    `window_s`, the stream's duplicate window, (source, id) pairs the `SeenIds` filter has never
+    seen are answered without one."""
+
+    statement_sql = KNOWN_IDS
 
     def __init__(self, engine: AsyncEngine, *, window_s: float | None = None):
-        self.engine = engine
-        self.conn: asyncpg.Connection | None = None
-        self.statement: Any = None
-        self.waiting: list[tuple[list[Key], asyncio.Future[dict[Key, int]]]] = []
-        self.running = False
-        self.task: asyncio.Task[None] | None = None
+        super().__init__(engine)
         self.window_s = window_s
         self.seen: SeenIds | None = None
         self.seen_through = 0
@@ -175,59 +166,16 @@ class CoalescingLookup:
             keys = [k for k in keys if seen.may_hold(k)]
             if not keys:
                 return {}
-        if self.running:  # join the next query
-            future: asyncio.Future[dict[Key, int]] = asyncio.get_running_loop().create_future()
-            self.waiting.append((list(keys), future))
-            return await future
-        self.running = True  # no query running: ask at once, in this task
-        try:
-            found = await self.query(list({k for k in keys if storable_id(k[1])}))
-        finally:
-            if self.waiting:
-                self.task = asyncio.create_task(self._drain())
-            else:
-                self.running = False
-        return {k: found[k] for k in keys if k in found}
+        return await self.ask(keys)
 
-    async def _drain(self) -> None:
-        try:
-            while self.waiting:
-                batch, self.waiting = self.waiting, []
-                try:
-                    found = await self.query(list({k for keys, _ in batch for k in keys if storable_id(k[1])}))
-                except Exception as exc:  # handed to every caller of this round
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for keys, future in batch:
-                    if not future.done():
-                        future.set_result({k: found[k] for k in keys if k in found})
-        finally:
-            self.running = False
+    def askable(self, keys: Sequence[Key]) -> list[Key]:
+        return list({k for k in keys if storable_id(k[1])})
 
-    async def query(self, keys: list[Key]) -> dict[Key, int]:
-        if not keys:
-            return {}
-        ids = list({i for _, i in keys})
-        for attempt in (1, 2):
-            try:
-                if self.statement is None:
-                    await self._connect()
-                return stored_of(await self.statement.fetch(ids, timeout=QUERY_TIMEOUT_S), keys)
-            except LOST:
-                await self.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+    def arguments(self, keys: list[Key]) -> tuple[Any, ...]:
+        return (list({i for _, i in keys}),)
 
-    async def _connect(self) -> None:
-        async with self.engine.connect() as conn:  # the engine's search_path (the read-model schema)
-            search_path = str(await conn.scalar(text("SHOW search_path")))
-        _, params = self.engine.dialect.create_connect_args(self.engine.url)
-        self.conn = await asyncpg.connect(
-            **params, server_settings={"search_path": search_path, "application_name": "doingoai-lookup"})
-        self.statement = await self.conn.prepare(KNOWN_IDS)
+    def found(self, rows: list[Any], keys: list[Key]) -> dict[Key, int]:
+        return stored_of(rows, keys)
 
     async def close(self) -> None:
         self.closed = True
@@ -235,12 +183,7 @@ class CoalescingLookup:
             self.refresher.cancel()
             await asyncio.gather(self.refresher, return_exceptions=True)
             self.refresher = None
-        conn, self.conn, self.statement = self.conn, None, None
-        if conn is not None and not conn.is_closed():
-            try:
-                await asyncio.wait_for(conn.close(), 2)
-            except LOST:
-                conn.terminate()
+        await self.close_connection()
 
 
 def _source_of(subject: str) -> str | None:

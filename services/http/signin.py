@@ -24,7 +24,7 @@ from services.http.deps import SESSION_COOKIE, AuthError, identity, session, sta
 from services.http.limits import TooManyRequests
 from services.http.pages import login_page
 from services.people import USERNAME_RE, AccountDisabled, WrongPassword, authenticate
-from services.sessions import SESSION_TTL, Session, close_session, open_session
+from services.sessions import SESSION_TTL, NoSession, Session, close_session, open_session, session_of
 
 router = APIRouter(tags=["sign-in"])
 log = structlog.get_logger(__name__)
@@ -163,6 +163,7 @@ async def login(request: Request) -> Response:
         st.limits.bad_password_addresses.check(address)
         if not USERNAME_RE.match(username):  # no account has it; not remembered as a username either
             st.limits.bad_password_addresses.failed(address)
+            await st.told()
             return _answer(request, 401, "unauthorized", str(WrongPassword("wrong username or password")), then=then)
         st.limits.bad_passwords.check(username)
         who = await authenticate(st.engine, username, password)
@@ -172,12 +173,14 @@ async def login(request: Request) -> Response:
     except WrongPassword as exc:
         st.limits.bad_password_addresses.failed(address)
         st.limits.bad_passwords.failed(username)
+        await st.told()
         log.info("sign_in.refused", username=username, address=address)
         return _answer(request, 401, "unauthorized", str(exc), then=then)
     except AccountDisabled as exc:
         log.info("sign_in.disabled", username=username, address=address)
         return _answer(request, 403, "disabled", str(exc), then=then)
     st.limits.bad_passwords.succeeded(username)
+    await st.told()
     log.info("sign_in", username=username, province=who.province, agency=who.agency, address=address)
     return await start_session(request, who, then)
 
@@ -187,7 +190,7 @@ async def start_session(request: Request, who: Identity, then: str) -> Response:
     ends, no fixation) and answer with its cookie: a browser goes on to `then`, a client gets `/api/me`."""
     engine = state(request).engine
     if previous := request.cookies.get(SESSION_COOKIE):
-        await close_session(engine, previous)
+        await end_session(request, previous)
     session_id, signed_in = await open_session(engine, who)
     response: Response = (RedirectResponse(then, 303, headers=NO_STORE) if from_browser(request)
                           else JSONResponse(me(who, signed_in), headers=NO_STORE))
@@ -196,11 +199,24 @@ async def start_session(request: Request, who: Identity, then: str) -> Response:
     return response
 
 
+async def end_session(request: Request, session_id: str) -> None:
+    """The session ends on the server; the other HTTP workers forget what they cached of its person's
+    sessions (they read the others again)."""
+    st = state(request)
+    if st.peers is not None:
+        try:
+            st.forget_user((await session_of(st.engine, session_id)).person.username)
+        except NoSession:
+            pass
+        await st.told()
+    await close_session(st.engine, session_id)
+
+
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     """Sign out: the session ends on the server (its cookie no longer works) and the cookie is cleared."""
     if session_id := request.cookies.get(SESSION_COOKIE):
-        await close_session(state(request).engine, session_id)
+        await end_session(request, session_id)
     response = RedirectResponse("/login", 303) if from_browser(request) else Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=over_https(request), httponly=True, samesite="lax")
     return response

@@ -21,7 +21,6 @@ from services.people import (
     reset_password,
     set_disabled,
 )
-from services.sessions import forget_user
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -85,7 +84,7 @@ async def disable(request: Request, username: str) -> JSONResponse:
     if who.person is not None and who.person.username == username:
         raise AuthError(403, "an administrator does not disable their own account")
     done = await set_disabled(state(request).engine, username, True)
-    forget_user(username)
+    state(request).forget_user(username)
     return JSONResponse(done)
 
 
@@ -105,5 +104,5 @@ async def new_password(request: Request, username: str, body: dict[str, Any] = B
         done = await reset_password(state(request).engine, username, _text(body, "password"))
     except BadAccount as exc:
         return _bad(exc)
-    forget_user(username)
+    state(request).forget_user(username)
     return JSONResponse(done)

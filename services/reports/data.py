@@ -26,6 +26,7 @@ from projections.models.tables import activities, difficulties, escalations, pla
 from schemas.reference import Province, UnknownReference, province
 from services.db.readable import readable_rows
 from services.names import FOCUS_SCOPE, agency_names, country_name, plan_number_label, plan_scope, vi_key
+from services.personal_data import revealed
 from services.queries.compliance import (
     Compliance,
     ComplianceView,
@@ -268,12 +269,12 @@ def report_scope(plan_rows: Sequence[Mapping[str, Any]], year: int) -> str:
 
 async def _rows(conn: AsyncConnection, table: str, query: Select[Any],
                 ident: ColumnElement[Any]) -> list[dict[str, Any]]:
-    """The rows of `query` as dicts; those the driver cannot read (a date beyond what Python holds)
-    are left out and logged by `ident`, their key."""
+    """The rows of `query` as dicts, personal data opened; those the driver cannot read (a date beyond
+    what Python holds) are left out and logged by `ident`, their key."""
     rows, unreadable = await readable_rows(conn, query, [ident])
     for u in unreadable:
         left_out(table, u.ident[0], u.error)
-    return [dict(r._mapping) for r in rows]
+    return list(await revealed(conn, [dict(r._mapping) for r in rows]))  # people's names, or [đã xóa]
 
 
 async def _compliance(conn: AsyncConnection, slug: str, period: str, as_of: date) -> ComplianceView:

@@ -109,6 +109,7 @@ async def test_a_runner_that_lost_its_unit_but_still_runs_cannot_leave_a_gap(sys
     from projections.engine.runner import Fenced, Runner
     from projections.models.catalogue import all_projections
     from projections.models.handlers import events_handler, park_poison
+    from projections.models.personal import copy_personal
     from projections.models.rejected import rejected_handler
     from services.db import make_engine
     from services.db.migrate import migrate
@@ -124,6 +125,10 @@ async def test_a_runner_that_lost_its_unit_but_still_runs_cannot_leave_a_gap(sys
     url, schema = system.runtime()["database_url"], f"zombie_{int(time.time() * 1000)}"
     await migrate(url, schema)
     engine = make_engine(url, schema, pool_size=6)
+    live = make_engine(url, pool_size=1)
+    async with live.connect() as source, engine.begin() as target:  # as a replay does: people's keys
+        await copy_personal(source, target)
+    await live.dispose()
 
     def runner() -> Runner:
         return Runner(nc, engine, stream=EVENTS_STREAM, durable="projector_zombie", batch_size=100,

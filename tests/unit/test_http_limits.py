@@ -1,13 +1,15 @@
 """The HTTP service's limits, with a clock of our own: the quota of refused bytes per publisher and
-hour, bad tokens per address, and the budget of request bodies worked on at once."""
+hour, bad tokens per address, and the budget of request bodies worked on at once; and the counts
+several HTTP workers share."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
-from services.http.limits import BadTokens, BodyBudget, QuotaExceeded, RejectedQuota, TooManyRequests
+from services.http.limits import BadTokens, BodyBudget, Limits, QuotaExceeded, RejectedQuota, TooManyRequests
 
 pytestmark = pytest.mark.unit
 
@@ -94,3 +96,41 @@ async def test_a_body_larger_than_the_budget_counts_as_the_whole_budget():
     budget = BodyBudget(per_publisher=8, total=12)
     async with budget.hold("p", 100):
         assert budget.held == {"p": 8}
+
+
+def two_workers() -> tuple[Limits, Limits]:
+    """The limits of two HTTP workers, each told what the other's counts learn (as `services.http.peers`
+    carries it, through JSON)."""
+    first, second = Limits(), Limits()
+    first.share(lambda part, op, args: second.learn(part, op, json.loads(json.dumps(args))))
+    second.share(lambda part, op, args: first.learn(part, op, json.loads(json.dumps(args))))
+    return first, second
+
+
+def test_bad_tokens_seen_by_two_workers_are_counted_over_both():
+    first, second = two_workers()
+    for k in range(20):  # half on each worker
+        (first if k % 2 else second).bad_tokens.failed("203.0.113.7")
+    for worker in (first, second):
+        with pytest.raises(TooManyRequests):
+            worker.bad_tokens.check("203.0.113.7")
+    first.bad_tokens.check("203.0.113.8")  # another address is not counted
+
+
+def test_a_sign_in_on_one_worker_forgets_the_wrong_passwords_counted_on_the_other():
+    first, second = two_workers()
+    for _ in range(4):
+        second.bad_passwords.failed("an")
+    first.bad_passwords.succeeded("an")
+    second.bad_passwords.failed("an")  # one failure since the success: no block
+    second.bad_passwords.check("an")
+
+
+def test_the_quota_of_refused_bytes_is_counted_over_every_worker():
+    first, second = two_workers()
+    first.rejected.limit = second.rejected.limit = 1000
+    first.rejected.charge("ha-tinh.a", 600)
+    with pytest.raises(QuotaExceeded):
+        second.rejected.charge("ha-tinh.a", 500)  # 600 were kept through the first: the window closes
+    with pytest.raises(QuotaExceeded):
+        first.rejected.check("ha-tinh.a")  # closed on the first worker too

@@ -3,7 +3,7 @@
 from alembic import context
 
 from projections.engine.tables import metadata
-from projections.models import audit_tables, signatures, tables  # noqa: F401  (register their tables on metadata)
+from projections.models import audit_tables, personal, signatures, tables  # noqa: F401  (register their tables on metadata)
 from services.db import tables as service_tables  # noqa: F401  (the same)
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,101 @@
+"""The rows of the benchmark table: each figure against a reference measured in the same run, with
+the target as a ratio to it. `ingest_rows` are the ingest rows (NATS and HTTP) that `bench.run` and
+`bench.ingest` both print.
+
+A target set against the peer (a multiple of its figure) is capped by what the same servers do with
+the same load and no library of ours (`Table.against_peer`): where the server alone does not reach
+the multiple, the bar is half of what it reaches, as for every other path measured against raw
+nats-py; the target column then shows the server's own multiple of the peer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+Row = tuple[str, str, str, str, str, str, str]
+
+
+def rate(x: float) -> str:
+    return f"{x:,.0f}/s"
+
+
+class Table:
+    """Rows of `| measurement | ours | reference | reference figure | ours / ref | target | result |`."""
+
+    def __init__(self, f: Mapping[str, float], labels: Mapping[str, str]):
+        self.f, self.labels = f, labels
+        self.rows: list[Row] = []
+
+    def compare(self, what: str, ours_v: float, ref: str, ref_v: float, target: float | None,
+                goal: str | None = None) -> None:
+        ratio = ours_v / ref_v if ref_v else 0.0
+        verdict = "—" if target is None else ("PASS" if ratio >= target else "FAIL")
+        goal = goal or ("—" if target is None else f"≥ {target:g}×")
+        self.rows.append((what, rate(ours_v), ref, rate(ref_v), f"{ratio:.2f}×", goal, verdict))
+
+    def against(self, what: str, ours_v: float, key: str, target: float | None) -> None:
+        self.compare(what, ours_v, self.labels[key], self.f[key], target)
+
+    def against_peer(self, what: str, ours_v: float, peer: str, target: float, server: str) -> None:
+        """`ours_v` ≥ `target`× the peer's figure `peer`, or, where the same server without our library
+        (reference `server`, same load) reaches less than that, ≥ half of what it reaches."""
+        reached = self.f[server] / self.f[peer] if self.f[peer] else 0.0
+        if reached >= target:
+            self.against(what, ours_v, peer, target)
+            return
+        capped = round(reached / 2, 2)
+        self.compare(what, ours_v, self.labels[peer], self.f[peer], capped,
+                     f"≥ {capped:g}× ({target:g}×, capped: {self.labels[server]} is {reached:.2f}× the peer)")
+
+    def markdown(self) -> list[str]:
+        out = ["| measurement | ours | reference | reference figure | ours / ref | target | result |",
+               "|---|---:|---|---:|---:|---|---|"]
+        return out + ["| " + " | ".join(r) + " |" for r in self.rows]
+
+
+def ingest_labels(window: int) -> dict[str, str]:
+    return {
+        "raw_seq": "raw js.publish, one at a time", "raw_8": "raw js.publish, 8 connections",
+        "raw_pipe": f"raw pipelined js.publish (window {window})", "raw_atomic": "raw atomic batches of 1,000",
+        "peer_single": "peer: one `save()` per event", "peer_batched": "peer: `save()` of 1,000 events",
+        "ours_8": "our NATS ingest, 8 publishers", "ours_atomic": "our `publish_many`, atomic batches of 1,000",
+        "ours_bulk": f"our `publish_many` (window {window}, no atomic batches)",
+    }
+
+
+def ingest_rows(t: Table, window: int) -> None:
+    """The NATS and HTTP ingest rows of the figures `t` has (a row whose figures are missing is left out)."""
+    f, have = t.f, t.f.keys()
+    if {"ours_seq", "raw_seq"} <= have:
+        t.against("NATS ingest, 1 publisher, `await publish()` each", f["ours_seq"], "raw_seq", 0.5)
+    eight = "NATS ingest, 8 publishers (8 connections, one event at a time each)"
+    if {"ours_8", "raw_8"} <= have:
+        t.against(eight, f["ours_8"], "raw_8", 0.5)
+        t.against_peer(eight, f["ours_8"], "peer_single", 5, "raw_8")
+    shared = ("NATS ingest, 8 concurrent callers sharing one Publisher (group commit; under 16 in flight "
+              "each event goes out at once)")
+    if {"shared_8", "raw_8", "raw_pipe"} <= have:
+        t.against(shared, f["shared_8"], "raw_8", 0.5)
+        t.against_peer(shared, f["shared_8"], "peer_single", 5, "raw_pipe")
+        # the same load without our library: the pipelined figure is the most the server stores of single
+        # messages (`sync_interval: always`: each stored and fsynced in turn)
+        t.against(f"the same server without our library: {t.labels['raw_8']}", f["raw_8"], "peer_single", None)
+        t.against(f"the same server without our library: {t.labels['raw_pipe']}", f["raw_pipe"], "peer_single", None)
+    if {"shared_256", "raw_pipe"} <= have:
+        t.against("NATS ingest, 256 concurrent callers sharing one Publisher (group commit: the waiting ones "
+                  "go as one atomic batch)", f["shared_256"], "raw_pipe", None)
+    if {"ours_bulk", "raw_pipe"} <= have:
+        pipe = f"NATS bulk: `publish_many` without atomic batches (pipelined publishes, window {window})"
+        t.against(pipe, f["ours_bulk"], "raw_pipe", 0.5)
+        t.against_peer(pipe, f["ours_bulk"], "peer_batched", 2, "raw_pipe")
+    bulk = "NATS bulk: `publish_many`, atomic batches of 1,000 (all validated first, id lookup)"
+    if {"ours_atomic", "raw_atomic"} <= have:
+        t.against(bulk, f["ours_atomic"], "raw_atomic", 0.5)
+        t.against_peer(bulk, f["ours_atomic"], "peer_batched", 2, "raw_atomic")
+    single = "HTTP `POST /events`, single events, 8 clients"
+    if "http_1" in have:
+        t.against(single, f["http_1"], "peer_single", 2)
+        t.against(single, f["http_1"], "ours_8", 0.5)
+    if "http_100" in have:
+        t.against("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"],
+                  "ours_atomic" if "ours_atomic" in have else "ours_bulk", 0.5)

@@ -1,0 +1,263 @@
+"""Personal data: the key of each person, sealing (`schemas.personal`), and where each person is named.
+
+`personal_keys` holds one AES-256 key per person of a province, found by a keyed hash of the name
+(`schemas.personal.digest`, with the database's own `personal_secret`): the table names nobody.
+Erasure (`doingoai personal-data erase`) destroys a key and keeps the row: `erased_at` says when, so
+that what was recorded in clear before then reads as erased too, in every replay.
+
+Events posted over HTTP are sealed at the door, so the stream holds only tokens. An event published
+straight over NATS, or signed by its agency (whose signature covers the bytes as written), is
+stored as its publisher wrote it; the projection seals its personal values before any read model
+sees them (`seal_batch`), so the read models, the event index and the audit trail's columns hold
+tokens either way. `personal_refs` records, for each person, the events that name them and whether
+the stored bytes hold the name in clear.
+
+The keys are not derived from events: they are written in the transaction of the batch that first
+needs them (or by the door, committed before the event is published), and a replay copies them
+from the live schema (`copy_personal`), the erased ones with them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, LargeBinary, Table, Text, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.engine.batch import Batch, Stored
+from projections.engine.tables import metadata
+from schemas.codec import Event, decode_obj, to_obj
+from schemas.envelope import CloudEvent
+from schemas.personal import (
+    ERASED,
+    PREFIX,
+    TOKEN_RE,
+    digest,
+    is_sealed,
+    key_id_of,
+    new_key,
+    new_key_id,
+    open_token,
+    people_at,
+    personal_paths,
+    replaced,
+    seal,
+    tokens_in,
+    values_at,
+)
+
+personal_keys = Table(
+    "personal_keys",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("province", Text, nullable=False),
+    Column("person", Text, nullable=False, comment="HMAC-SHA256 of the normalized name (schemas.personal.digest)"),
+    Column("key", LargeBinary, comment="AES-256-GCM key; NULL once erased"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("erased_at", DateTime(timezone=True), comment="when `doingoai personal-data erase` destroyed the key"),
+    Index("ix_personal_keys_person", "province", "person"),
+    Index("uq_personal_keys_live", "province", "person", unique=True, postgresql_where=text("erased_at IS NULL")),
+    comment="One key per person of a province, sealing their personal data; not derived from events",
+)
+
+personal_secret = Table(
+    "personal_secret",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
+    comment="The HMAC key of personal_keys.person (one row)",
+)
+
+personal_refs = Table(
+    "personal_refs",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, index=True, comment="stream sequence of the event naming the person"),
+    Column("in_clear", Boolean, nullable=False, comment="the stored bytes hold the name as written (not sealed)"),
+    comment="Which events name which person (derived from the stream and the keys)",
+)
+
+Key = tuple[str, bytes | None]
+"""(key id, key): the key is None once erased."""
+
+
+async def secret(conn: AsyncConnection) -> bytes:
+    """The database's HMAC key of names (made on first use, in `conn`'s transaction)."""
+    query = select(personal_secret.c.secret).where(personal_secret.c.id == 1)
+    value = await conn.scalar(query)
+    if value is None:
+        await conn.execute(insert(personal_secret).values(id=1, secret=os.urandom(32)).on_conflict_do_nothing())
+        value = await conn.scalar(query)
+    if value is None:
+        raise LookupError("personal_secret has no row")
+    return bytes(value)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A personal value written in clear, to be sealed."""
+
+    province: str
+    text: str
+    person: str
+    """Whose key seals it: the person's name."""
+    recorded_at: datetime | None = None
+    """When the stream stored it (None: now, at the door)."""
+
+
+async def seal_texts(conn: AsyncConnection, wanted: Sequence[Wanted], hmac_key: bytes | None = None) -> list[str]:
+    """Each value sealed with its person's key, made if the person has none yet (in `conn`'s
+    transaction); ERASED for a value stored before its person was erased. `hmac_key`: the
+    database's `secret`, if the caller holds it."""
+    keys = await person_keys(conn, wanted, hmac_key)
+    return [ERASED if k is None else seal(k[1], k[0], w.province, w.text) for w, k in zip(wanted, keys, strict=True)]
+
+
+async def person_keys(conn: AsyncConnection, wanted: Sequence[Wanted],
+                      hmac_key: bytes | None = None) -> list[tuple[str, bytes] | None]:
+    """The key (id, key) that seals each value, made if its person has none yet (in `conn`'s
+    transaction); None for a value stored before its person was erased."""
+    if not wanted:
+        return []
+    hmac_key = hmac_key or await secret(conn)
+    digests = [digest(hmac_key, w.province, w.person) for w in wanted]
+    pairs = sorted({(w.province, d) for w, d in zip(wanted, digests, strict=True)})
+    live, erased = await _keys_of(conn, pairs)
+
+    def was_erased(w: Wanted, person: str) -> bool:
+        gone = erased.get((w.province, person))
+        return gone is not None and w.recorded_at is not None and w.recorded_at <= gone
+
+    missing = {(w.province, d) for w, d in zip(wanted, digests, strict=True)
+               if not was_erased(w, d) and (w.province, d) not in live}
+    if missing:
+        await conn.execute(
+            insert(personal_keys).on_conflict_do_nothing(
+                index_elements=["province", "person"], index_where=text("erased_at IS NULL")),
+            [{"key_id": new_key_id(), "province": p, "person": d, "key": new_key()} for p, d in sorted(missing)])
+        live, erased = await _keys_of(conn, pairs)
+    return [None if was_erased(w, d) else live[w.province, d] for w, d in zip(wanted, digests, strict=True)]
+
+
+async def _keys_of(
+    conn: AsyncConnection, pairs: Iterable[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], tuple[str, bytes]], dict[tuple[str, str], datetime]]:
+    """The live key of each (province, person), and when each was last erased."""
+    pairs = list(pairs)
+    rows = await conn.execute(
+        select(personal_keys.c.province, personal_keys.c.person, personal_keys.c.key_id, personal_keys.c.key,
+               personal_keys.c.erased_at)
+        .where(func.row(personal_keys.c.province, personal_keys.c.person).in_(pairs)))
+    live: dict[tuple[str, str], tuple[str, bytes]] = {}
+    erased: dict[tuple[str, str], datetime] = {}
+    for r in rows:
+        if r.erased_at is None:
+            live[r.province, r.person] = (r.key_id, bytes(r.key))
+        else:
+            erased[r.province, r.person] = max(r.erased_at, erased.get((r.province, r.person), r.erased_at))
+    return live, erased
+
+
+async def keys_by_id(conn: AsyncConnection, key_ids: Iterable[str]) -> dict[str, tuple[str, bytes | None]]:
+    """(province, key or None once erased) of each key id known."""
+    ids = sorted(set(key_ids))
+    if not ids:
+        return {}
+    rows = await conn.execute(select(personal_keys.c.key_id, personal_keys.c.province, personal_keys.c.key)
+                              .where(personal_keys.c.key_id.in_(ids)))
+    return {r.key_id: (r.province, None if r.key is None else bytes(r.key)) for r in rows}
+
+
+async def all_keys(conn: AsyncConnection) -> dict[str, tuple[str, bytes | None]]:
+    """(province, key or None once erased) of every key, by id (a province's people: thousands)."""
+    rows = await conn.execute(select(personal_keys.c.key_id, personal_keys.c.province, personal_keys.c.key))
+    return {r.key_id: (r.province, None if r.key is None else bytes(r.key)) for r in rows}
+
+
+def opened(text: str, keys: Mapping[str, tuple[str, bytes | None]]) -> str:
+    """`text` with each token in it replaced by what it seals (ERASED for an erased or unknown key)."""
+    def one(match: re.Match[str]) -> str:
+        province, key = keys.get(match.group(1), ("", None))
+        return open_token(key, province, match.group(0))
+    return text if PREFIX not in text else TOKEN_RE.sub(one, text)
+
+
+def sealed_envelope(event: Event, sealed: Mapping[str, str]) -> CloudEvent:
+    """`event`'s envelope with each personal value in clear written as its sealed form in `sealed` (by value)."""
+    env = event.envelope
+    paths = personal_paths(event.event_type.model)
+    actor = {} if env.actor is None else {"actor": sealed.get(env.actor, env.actor)}
+    if isinstance(env.data, dict):  # decoded in two steps: a plain copy will do
+        return env.model_copy(update={"data": replaced(env.data, paths, lambda s: sealed.get(s, s)), **actor})
+    obj = to_obj(env)  # validated in one pass: its data is the typed payload
+    return CloudEvent.model_validate({**obj, "data": replaced(obj["data"], paths, lambda s: sealed.get(s, s)),
+                                      **actor})
+
+
+def sealed_event(event: Event, sealed: Mapping[str, str]) -> Event:
+    """`sealed_envelope`, decoded again (the read models read its typed payload)."""
+    return decode_obj(to_obj(sealed_envelope(event, sealed)))._replace(original_version=event.original_version)
+
+
+def in_clear(event: Event) -> list[tuple[str, str]]:
+    """(value, person) of each personal value of an event written in clear (not sealed)."""
+    found = [(v, p) for v, p in people_at(event.envelope.data, personal_paths(event.event_type.model))
+             if not is_sealed(v)]
+    actor = event.envelope.actor
+    if actor is not None and not is_sealed(actor):
+        found.append((actor, actor))
+    return found
+
+
+def sealed_ids(event: Event) -> set[str]:
+    """The key ids of the tokens an event holds."""
+    values = list(values_at(event.envelope.data, personal_paths(event.event_type.model)))
+    if event.envelope.actor is not None:
+        values.append(event.envelope.actor)
+    return {key_id_of(m.group(0)) for v in values for m in tokens_in(v)}
+
+
+async def seal_batch(conn: AsyncConnection, batch: Batch) -> list[dict[str, Any]]:
+    """Seal the personal values the batch's fresh events hold in clear (their read models then see
+    tokens only); the `personal_refs` rows of the batch."""
+    clear = {s.seq: in_clear(s.event) for s in batch.fresh}
+    wanted = [Wanted(s.event.envelope.province, v, p, s.recorded_at) for s in batch.fresh for v, p in clear[s.seq]]
+    tokens = iter(await seal_texts(conn, wanted))
+    refs: dict[tuple[str, int], bool] = {}
+    replacements: dict[int, Stored] = {}
+    for s in batch.fresh:
+        for key_id in sealed_ids(s.event):
+            refs.setdefault((key_id, s.seq), False)
+        if not clear[s.seq]:
+            continue
+        sealed = {v: next(tokens) for v, _ in clear[s.seq]}
+        for token in sealed.values():
+            if token != ERASED:
+                refs[key_id_of(token), s.seq] = True
+        replacements[s.seq] = s._replace(event=sealed_event(s.event, sealed), sealed=True)
+    if replacements:
+        batch.replace(replacements)
+    return [{"key_id": k, "seq": seq, "in_clear": c} for (k, seq), c in refs.items()]
+
+
+async def write_refs(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(personal_refs).on_conflict_do_nothing(), rows)
+
+
+async def copy_personal(source: AsyncConnection, target: AsyncConnection) -> int:
+    """Copy the keys (erased ones too) and the secret from `source` (the live schema) into `target`'s
+    empty tables (a replay's); the keys copied."""
+    count = 0
+    for table in (personal_secret, personal_keys):
+        rows = [dict(r) for r in (await source.execute(select(table))).mappings()]
+        if rows:
+            await target.execute(table.insert(), rows)
+        count = len(rows)
+    return count
