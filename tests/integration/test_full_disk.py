@@ -153,6 +153,17 @@ async def test_a_full_disk_refuses_promptly_loses_nothing_and_recovers_by_itself
         await asyncio.to_thread(system.stop)
 
 
+def wait_gone(pid: int | None, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while pid is not None and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    assert pid is None or time.monotonic() < deadline, f"PostgreSQL {pid} did not stop"
+
+
 async def test_a_postgresql_that_stopped_is_started_again_by_up(tmp_path: Path):
     """PostgreSQL stops (as it does when it cannot write its WAL): ingest answers 503 `unavailable`
     (never a 500), `/healthz` names database_down, `up` starts it again, and the events stored over
@@ -162,7 +173,9 @@ async def test_a_postgresql_that_stopped_is_started_again_by_up(tmp_path: Path):
         token = system.credentials("ha-tinh", "so-ngoai-vu")["token"]
         postgres = EmbeddedPostgres(system.data_dir)
         stopped = postgres.running_pid()
-        await asyncio.to_thread(postgres._run, "pg_ctl", "-D", str(postgres.pgdata), "-m", "immediate", "stop")
+        # without waiting: `up` may start a new server before pg_ctl would see the old one gone
+        await asyncio.to_thread(postgres._run, "pg_ctl", "-D", str(postgres.pgdata), "-m", "immediate", "-W", "stop")
+        await asyncio.to_thread(wait_gone, stopped)
         acked: dict[str, int] = {}
         nc = await system.service_nats()
         try:
