@@ -33,7 +33,7 @@ from projections.models.personal import (
 from projections.models.tables import events, rejected
 from schemas.codec import Event, decode_obj, encode, to_obj
 from schemas.envelope import CloudEvent
-from schemas.personal import PREFIX, TOKEN_RE, digest, normalized, seal
+from schemas.personal import PREFIX, TOKEN_RE, digest, normalized, person_of, seal
 from schemas.signatures import ATTRIBUTE
 from services.db.tables import users
 from services.store.outgoing import Valid
@@ -76,19 +76,17 @@ class DoorKeys:
         self.ttl_s = ttl_s
         self.secrets: dict[int, bytes] = {}
         self.held: dict[tuple[int, str, str], tuple[float, tuple[str, bytes]]] = {}
+        """(engine, province, normalized name) -> (until, key)"""
 
     async def of(self, engine: AsyncEngine, wanted: Sequence[Wanted]) -> list[tuple[str, bytes]]:
         now = time.monotonic()
-        hmac_key = self.secrets.get(id(engine))
-        found: list[tuple[str, bytes] | None] = [None] * len(wanted)
-        if hmac_key is not None:
-            for n, w in enumerate(wanted):
-                hit = self.held.get((id(engine), w.province, digest(hmac_key, w.province, w.person)))
-                found[n] = hit[1] if hit is not None and hit[0] > now else None
+        # held by the person as `digest` reads them (normalized name), so a hit costs no HMAC
+        whose = [(id(engine), w.province, normalized(person_of(w.person))) for w in wanted]
+        found = [hit[1] if (hit := self.held.get(k)) is not None and hit[0] > now else None for k in whose]
         todo = [n for n, k in enumerate(found) if k is None]
         if todo:
             async with engine.connect() as conn:  # one query; a write only for a person seen first
-                if hmac_key is None:
+                if (hmac_key := self.secrets.get(id(engine))) is None:
                     hmac_key = self.secrets[id(engine)] = await secret(conn)
                 keys = await person_keys(conn, [wanted[n] for n in todo], hmac_key)
                 await conn.commit()
@@ -97,8 +95,7 @@ class DoorKeys:
             for n, key in zip(todo, keys, strict=True):
                 assert key is not None  # nothing posted now was stored before an erasure
                 found[n] = key
-                self.held[id(engine), wanted[n].province, digest(hmac_key, wanted[n].province, wanted[n].person)] = (
-                    now + self.ttl_s, key)
+                self.held[whose[n]] = (now + self.ttl_s, key)
         return [k for k in found if k is not None]
 
 
