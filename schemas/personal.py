@@ -123,6 +123,23 @@ def digest(secret: bytes, province: str, name: str) -> str:
     return hmac.new(secret, f"{province}\n{normalized(person_of(name))}".encode(), hashlib.sha256).hexdigest()
 
 
+def value_digest(secret: bytes, province: str, text: str) -> str:
+    """The look-up value of one personal value as written (not normalized): HMAC-SHA256, as `digest`."""
+    return hmac.new(secret, f"{province}\nvalue\n{text}".encode(), hashlib.sha256).hexdigest()
+
+
+def strings_in(obj: Any) -> Iterator[str]:
+    """Every string of a JSON-like value (dicts, lists, strings; other values skipped)."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from strings_in(v)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            yield from strings_in(v)
+
+
 Path = tuple[str, ...]
 """Members from the payload (`data`) down to a personal string; `*` for every element of a list."""
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from projections.models.personal import (
     Wanted,
     in_clear,
+    keep_sealed_before,
     keys_by_id,
     opened,
     person_keys,
@@ -33,7 +34,7 @@ from projections.models.personal import (
 from projections.models.tables import events, rejected
 from schemas.codec import Event, decode_obj, encode, to_obj
 from schemas.envelope import CloudEvent
-from schemas.personal import PREFIX, TOKEN_RE, digest, normalized, person_of, seal
+from schemas.personal import PREFIX, TOKEN_RE, digest, normalized, person_of, seal, strings_in
 from schemas.signatures import ATTRIBUTE
 from services.db.tables import users
 from services.store.outgoing import Valid
@@ -103,13 +104,7 @@ _KEYS = DoorKeys()
 
 
 def _texts(obj: Any) -> list[str]:
-    if isinstance(obj, str):
-        return [obj] if PREFIX in obj else []
-    if isinstance(obj, dict):
-        return [t for v in obj.values() for t in _texts(v)]
-    if isinstance(obj, list | tuple):
-        return [t for v in obj for t in _texts(v)]
-    return []
+    return [t for t in strings_in(obj) if PREFIX in t]
 
 
 def _opened(obj: Any, keys: dict[str, tuple[str, bytes | None]]) -> Any:
@@ -175,6 +170,7 @@ async def erase(engine: AsyncEngine, province: str, *, name: str | None = None,
     async with engine.begin() as conn:
         ids = await _person_keys(conn, province, name) if name is not None else await _named_in(conn, province,
                                                                                                   subject or "")
+        await keep_sealed_before(conn, ids)
         erased = list(await conn.scalars(
             update(personal_keys).where(personal_keys.c.key_id.in_(ids), personal_keys.c.province == province,
                                         personal_keys.c.erased_at.is_(None))

@@ -14,7 +14,10 @@ the stored bytes hold the name in clear.
 
 The keys are not derived from events: they are written in the transaction of the batch that first
 needs them (or by the door, committed before the event is published), and a replay copies them
-from the live schema (`copy_personal`), the erased ones with them.
+from the live schema (`copy_personal`), the erased ones with them. So does `personal_erased`: what
+each value a person's events held in clear was sealed as, kept when their key is destroyed, so that
+a replay writes those values as the live projection wrote them (`seal_texts`), and the read models
+it rebuilds equal the live ones after an erasure too.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.engine.batch import Batch, Stored
 from projections.engine.tables import metadata
+from projections.models.tables import events
 from schemas.codec import Event, decode_obj, to_obj
 from schemas.envelope import CloudEvent
 from schemas.personal import (
@@ -48,7 +52,9 @@ from schemas.personal import (
     personal_paths,
     replaced,
     seal,
+    strings_in,
     tokens_in,
+    value_digest,
     values_at,
 )
 
@@ -83,6 +89,16 @@ personal_refs = Table(
     comment="Which events name which person (derived from the stream and the keys)",
 )
 
+personal_erased = Table(
+    "personal_erased",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("value", Text, primary_key=True,
+           comment="HMAC-SHA256 of a value held in clear (schemas.personal.value_digest)"),
+    Column("token", Text, nullable=False, comment="what the projection sealed it as, before the key was erased"),
+    comment="For an erased key: what the values its events held in clear were sealed as; not derived from events",
+)
+
 Key = tuple[str, bytes | None]
 """(key id, key): the key is None once erased."""
 
@@ -115,8 +131,56 @@ async def seal_texts(conn: AsyncConnection, wanted: Sequence[Wanted], hmac_key: 
     """Each value sealed with its person's key, made if the person has none yet (in `conn`'s
     transaction); ERASED for a value stored before its person was erased. `hmac_key`: the
     database's `secret`, if the caller holds it."""
+    hmac_key = hmac_key or await secret(conn)
     keys = await person_keys(conn, wanted, hmac_key)
-    return [ERASED if k is None else seal(k[1], k[0], w.province, w.text) for w, k in zip(wanted, keys, strict=True)]
+    before = await _sealed_before(conn, hmac_key, [w for w, k in zip(wanted, keys, strict=True) if k is None])
+    return [before.get(w, ERASED) if k is None else seal(k[1], k[0], w.province, w.text)
+            for w, k in zip(wanted, keys, strict=True)]
+
+
+async def _sealed_before(conn: AsyncConnection, hmac_key: bytes, wanted: Sequence[Wanted]) -> dict[Wanted, str]:
+    """For values stored before their person was erased: the token the projection wrote for each
+    while the key lived (`personal_erased`), if it wrote one; the key is the one erased first after
+    the value was stored."""
+    if not wanted:
+        return {}
+    values = {w: value_digest(hmac_key, w.province, w.text) for w in wanted}
+    rows = await conn.execute(
+        select(personal_erased.c.value, personal_erased.c.token, personal_keys.c.province, personal_keys.c.person,
+               personal_keys.c.erased_at)
+        .join(personal_keys, personal_keys.c.key_id == personal_erased.c.key_id)
+        .where(personal_erased.c.value.in_(sorted(set(values.values())))))
+    found: dict[tuple[str, str, str], list[tuple[datetime, str]]] = {}
+    for r in rows:
+        found.setdefault((r.province, r.person, r.value), []).append((r.erased_at, r.token))
+    out: dict[Wanted, str] = {}
+    for w, value in values.items():
+        later = sorted(t for t in found.get((w.province, digest(hmac_key, w.province, w.person), value), [])
+                       if w.recorded_at is not None and t[0] >= w.recorded_at)
+        if later:
+            out[w] = later[0][1]
+    return out
+
+
+async def keep_sealed_before(conn: AsyncConnection, key_ids: Sequence[str]) -> int:
+    """Before the keys are destroyed: record what the values their events held in clear were
+    sealed as (`personal_erased`); how many values."""
+    seqs = select(personal_refs.c.seq).where(personal_refs.c.key_id.in_(key_ids), personal_refs.c.in_clear)
+    envelopes = list(await conn.scalars(select(events.c.envelope).where(events.c.seq.in_(seqs))))
+    if not envelopes:
+        return 0
+    hmac_key = await secret(conn)
+    keys = {k: v for k, v in (await keys_by_id(conn, key_ids)).items() if v[1] is not None}
+    rows = {}
+    for token in {m.group(0) for v in strings_in(envelopes) for m in tokens_in(v) if key_id_of(m.group(0)) in keys}:
+        province, key = keys[key_id_of(token)]
+        value = open_token(key, province, token)
+        rows[key_id_of(token), value_digest(hmac_key, province, value)] = token
+    if rows:
+        await conn.execute(insert(personal_erased).on_conflict_do_nothing(),
+                           [{"key_id": k, "value": v, "token": t} for (k, v), t in rows.items()])
+    return len(rows)
+
 
 
 async def person_keys(conn: AsyncConnection, wanted: Sequence[Wanted],
@@ -252,12 +316,12 @@ async def write_refs(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
 
 
 async def copy_personal(source: AsyncConnection, target: AsyncConnection) -> int:
-    """Copy the keys (erased ones too) and the secret from `source` (the live schema) into `target`'s
-    empty tables (a replay's); the keys copied."""
-    count = 0
-    for table in (personal_secret, personal_keys):
+    """Copy the keys (erased ones too, with what they sealed in clear before) and the secret from
+    `source` (the live schema) into `target`'s empty tables (a replay's); the keys copied."""
+    copied = {}
+    for table in (personal_secret, personal_keys, personal_erased):
         rows = [dict(r) for r in (await source.execute(select(table))).mappings()]
         if rows:
             await target.execute(table.insert(), rows)
-        count = len(rows)
-    return count
+        copied[table.name] = len(rows)
+    return copied[personal_keys.name]

@@ -25,6 +25,7 @@ from schemas.envelope import CloudEvent
 from schemas.personal import ERASED
 from tests.integration.test_audit import db
 from tests.integration.test_people import CE
+from tests.integration.test_recovery import checksums_of
 from tests.support import System, nats_options, sample
 
 pytestmark = pytest.mark.integration
@@ -157,7 +158,9 @@ async def test_a_replay_does_not_bring_an_erased_name_back(system: System, poste
         await conn.close()
     assert len(texts) == 4
     assert not any(HEAD in t or NATS_HEAD in t for t in texts), texts
-    assert any(ERASED in t for t in texts)  # the one in clear, sealed by nobody: erased before the replay
+    # the name stored in clear is written as the live projection sealed it before the erasure: the
+    # rebuilt read models equal the live ones, table by table
+    assert json.loads(done.stdout)["checksums"] == await checksums_of(system, "doingoai")
 
 
 async def test_erase_by_aggregate_erases_the_people_its_events_name(system: System):

@@ -22,6 +22,7 @@ from services.db import make_engine
 from services.db.migrate import migrate
 from services.store import EVENTS_STREAM
 from tests.integration.test_audit_replay import checksums
+from tests.integration.test_recovery import with_live_keys
 from tests.support import System, sample
 
 pytestmark = pytest.mark.integration
@@ -110,6 +111,7 @@ async def run_until(system: System, handler: object, last: int, batch_size: int 
     url, schema = system.runtime()["database_url"], f"t_pipe_{uuid.uuid4().hex[:8]}"
     await migrate(url, schema)
     engine = make_engine(url, schema, pool_size=3)
+    await with_live_keys(url, engine)
     nc = await system.service_nats()
     stop = asyncio.Event()
     runner = Runner(nc, engine, stream=EVENTS_STREAM, durable=f"pipe_{schema}",
