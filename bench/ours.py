@@ -15,11 +15,14 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import httpx
+from nats.aio.client import Client
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.refs import Item
 from projections.engine.batch import classify, decode_messages
@@ -28,6 +31,7 @@ from projections.engine.stream_reader import read_batches
 from projections.models.catalogue import all_projections
 from projections.models.handlers import events_handler
 from services import event_loop
+from services.db import make_engine
 from services.runtime import Runtime
 from services.settings import Settings
 from services.store import EVENTS_STREAM, EVENTS_SUBJECTS
@@ -102,6 +106,34 @@ def stop_http(child: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
+
+
+@contextlib.asynccontextmanager
+async def embedded_stack(prefix: str, client: str) -> AsyncIterator[tuple[Runtime, Client, AsyncEngine]]:
+    """A stack of its own under a temporary data directory: the runtime, a NATS connection and a
+    database engine, all stopped on the way out."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        rt = await Runtime(Settings(data_dir=Path(tmp))).start()
+        try:
+            nc = await rt.connect_nats(client)
+            engine = make_engine(rt.database_url, pool_size=2)
+            try:
+                yield rt, nc, engine
+            finally:
+                await nc.close()
+                await engine.dispose()
+        finally:
+            rt.stop()
+
+
+@contextlib.contextmanager
+def http_service(rt: Runtime, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`start_http`, stopped on the way out."""
+    child = start_http(rt, port)
+    try:
+        yield child
+    finally:
+        stop_http(child)
 
 
 async def http_ingest(port: int, token: str, items: Sequence[Item], per_request: int, concurrency: int) -> float:

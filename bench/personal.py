@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from bench import ours, refs
@@ -28,11 +26,8 @@ from bench.signatures import cpu_s, project_ranges
 from schemas.personal import new_key, new_key_id, seal
 from services import event_loop
 from services.credentials import issue
-from services.db import make_engine
 from services.embedded.ports import free_port
 from services.gc_tuning import tune_gc
-from services.runtime import Runtime
-from services.settings import Settings
 from services.store import EVENTS_STREAM
 
 DELEGATION = refs.KINDS.index("delegation_received")
@@ -68,19 +63,14 @@ async def measure(events: int, rounds: int, people: int) -> dict[str, float]:
     def keep(key: str, value: float, best: Any = max) -> None:
         f[key] = best(f.get(key, value), value)
 
-    with tempfile.TemporaryDirectory(prefix="doingoai-bench-pd-") as tmp:
-        rt = await Runtime(Settings(data_dir=Path(tmp))).start()
-        nc = await rt.connect_nats("bench-personal")
-        engine = make_engine(rt.database_url, pool_size=2)
-        http = None
-        try:
-            corpus = refs.Corpus()
-            token = (await issue(engine, "ha-tinh", "so-ngoai-vu"))["token"]
-            port = free_port()
-            http = ours.start_http(rt, port)
+    async with ours.embedded_stack("doingoai-bench-pd-", "bench-personal") as (rt, nc, engine):
+        corpus = refs.Corpus()
+        token = (await issue(engine, "ha-tinh", "so-ngoai-vu"))["token"]
+        port = free_port()
+        js = nc.jetstream()
+        ranges: dict[str, list[tuple[int, int]]] = {"sealed": [], "clear": []}
+        with ours.http_service(rt, port) as http:
             await ours.http_ingest(port, token, delegations(corpus, 64, people), 1, 8)  # warm-up, keys made
-            js = nc.jetstream()
-            ranges: dict[str, list[tuple[int, int]]] = {"sealed": [], "clear": []}
             for _ in range(rounds):
                 for kind in ("sealed", "clear"):
                     items = delegations(corpus, events, people)
@@ -93,17 +83,7 @@ async def measure(events: int, rounds: int, people: int) -> dict[str, float]:
                     first = (await js.stream_info(EVENTS_STREAM)).state.last_seq + 1
                     await refs.raw_pipelined(nc, items, 256)
                     ranges[kind].append((first, (await js.stream_info(EVENTS_STREAM)).state.last_seq))
-            http.terminate()
-            http.wait(60)
-            http = None
-            await project_ranges(rt, nc, ranges, keep)
-        finally:
-            if http is not None:
-                http.kill()
-                http.wait()
-            await nc.close()
-            await engine.dispose()
-            rt.stop()
+        await project_ranges(rt, nc, ranges, keep)
     return f
 
 

@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -47,7 +45,6 @@ from services.db.migrate import migrate
 from services.embedded.ports import free_port
 from services.gc_tuning import tune_gc
 from services.runtime import Runtime
-from services.settings import Settings
 from services.store import EVENTS_STREAM, EVENTS_SUBJECTS
 
 
@@ -115,28 +112,23 @@ async def measure(events: int, rounds: int) -> dict[str, float]:
     def keep(key: str, value: float, best: Any = max) -> None:
         f[key] = best(f.get(key, value), value)
 
-    with tempfile.TemporaryDirectory(prefix="doingoai-bench-sig-") as tmp:
-        rt = await Runtime(Settings(data_dir=Path(tmp))).start()
-        nc = await rt.connect_nats("bench-signatures")
-        engine = make_engine(rt.database_url, pool_size=2)
-        http = None
-        try:
-            corpus = refs.Corpus()
-            ed, p256 = Ed25519PrivateKey.generate(), ec.generate_private_key(ec.SECP256R1())
-            keys = [await add_key(engine, "ha-tinh", "so-ngoai-vu", public_key_of(k).pem().encode())
-                    for k in (ed, p256)]
-            ring = KeyRing(keys)
-            sample = corpus.take(2000)
-            for _ in range(rounds):
-                keep("check_unsigned", check_cost(sample, ring), min)
-                keep("check_ed25519", check_cost([signed_item(i, ed, keys[0].key_id) for i in sample], ring), min)
-                keep("check_p256", check_cost([signed_item(i, p256, keys[1].key_id) for i in sample], ring), min)
-            token = (await issue(engine, "ha-tinh", "so-ngoai-vu"))["token"]
-            port = free_port()
-            http = ours.start_http(rt, port)
+    async with ours.embedded_stack("doingoai-bench-sig-", "bench-signatures") as (rt, nc, engine):
+        corpus = refs.Corpus()
+        ed, p256 = Ed25519PrivateKey.generate(), ec.generate_private_key(ec.SECP256R1())
+        keys = [await add_key(engine, "ha-tinh", "so-ngoai-vu", public_key_of(k).pem().encode())
+                for k in (ed, p256)]
+        ring = KeyRing(keys)
+        sample = corpus.take(2000)
+        for _ in range(rounds):
+            keep("check_unsigned", check_cost(sample, ring), min)
+            keep("check_ed25519", check_cost([signed_item(i, ed, keys[0].key_id) for i in sample], ring), min)
+            keep("check_p256", check_cost([signed_item(i, p256, keys[1].key_id) for i in sample], ring), min)
+        token = (await issue(engine, "ha-tinh", "so-ngoai-vu"))["token"]
+        port = free_port()
+        ranges: dict[str, list[tuple[int, int]]] = {"unsigned": [], "signed": []}
+        js = nc.jetstream()
+        with ours.http_service(rt, port) as http:
             await ours.http_ingest(port, token, corpus.take(64), 1, 8)  # warm-up
-            ranges: dict[str, list[tuple[int, int]]] = {"unsigned": [], "signed": []}
-            js = nc.jetstream()
             for _ in range(rounds):
                 for kind in ("unsigned", "signed"):
                     items = corpus.take(events)
@@ -147,17 +139,7 @@ async def measure(events: int, rounds: int) -> dict[str, float]:
                     keep(f"http_{kind}", await ours.http_ingest(port, token, items, 1, 8))
                     keep(f"http_cpu_{kind}", (cpu_s(http.pid) - c0) / len(items) * 1e6, min)
                     ranges[kind].append((first, (await js.stream_info(EVENTS_STREAM)).state.last_seq))
-            http.terminate()
-            http.wait(60)
-            http = None
-            await project_ranges(rt, nc, ranges, keep)
-        finally:
-            if http is not None:
-                http.kill()
-                http.wait()
-            await nc.close()
-            await engine.dispose()
-            rt.stop()
+        await project_ranges(rt, nc, ranges, keep)
     return f
 
 
