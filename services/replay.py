@@ -76,6 +76,18 @@ async def table_checksums(conn: AsyncConnection) -> dict[str, str]:
     return out
 
 
+async def copy_live_keys(live_url: str, engine: AsyncEngine) -> None:
+    """The agencies' registered keys and the keys of people (the erased ones too), copied from the
+    live schema of `live_url` into `engine`'s fresh schema: what is not derived from events."""
+    live = make_engine(live_url, pool_size=1)
+    try:
+        async with live.connect() as source, engine.begin() as target:
+            await copy_keys(source, target)
+            await copy_personal(source, target)
+    finally:
+        await live.dispose()
+
+
 async def replay(
     nc: Client,
     database_url: str,
@@ -100,13 +112,7 @@ async def replay(
     await migrate(database_url, schema)
     engine = make_engine(database_url, schema, pool_size=2, pre_ping=False)
     if (keys_from or database_url, DEFAULT_SCHEMA) != (database_url, schema):
-        live = make_engine(keys_from or database_url, pool_size=1)
-        try:
-            async with live.connect() as source, engine.begin() as target:
-                await copy_keys(source, target)
-                await copy_personal(source, target)
-        finally:
-            await live.dispose()
+        await copy_live_keys(keys_from or database_url, engine)
     started = time.perf_counter()
     try:
         async with autovacuum_paused(engine, schema):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy import text
@@ -20,12 +20,21 @@ from projections.models.handlers import EventsHandler, Planned, park_poison
 from schemas.codec import encode
 from services.db import make_engine
 from services.db.migrate import migrate
+from services.replay import copy_live_keys
 from services.store import EVENTS_STREAM
 from tests.integration.test_audit_replay import checksums
-from tests.integration.test_recovery import with_live_keys
-from tests.support import System, sample
+from tests.support import System, new_system, sample
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """A stack of its own: each test projects the whole stream into fresh schemas, in batches of 7,
+    so that the events other test modules publish would make it long and not its own."""
+    own = new_system(tmp_path_factory.mktemp("pipelined"), DOINGOAI_ESCALATIONS="false").start()
+    yield own
+    own.stop()
 
 
 class OneAtATime:
@@ -111,7 +120,7 @@ async def run_until(system: System, handler: object, last: int, batch_size: int 
     url, schema = system.runtime()["database_url"], f"t_pipe_{uuid.uuid4().hex[:8]}"
     await migrate(url, schema)
     engine = make_engine(url, schema, pool_size=3)
-    await with_live_keys(url, engine)
+    await copy_live_keys(url, engine)  # what a replay copies: signing keys, keys of people
     nc = await system.service_nats()
     stop = asyncio.Event()
     runner = Runner(nc, engine, stream=EVENTS_STREAM, durable=f"pipe_{schema}",

@@ -10,9 +10,9 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.codec import encode
+from services.replay import copy_live_keys
 from services.store.publisher import Publisher
 from tests.support import System, new_system, sample
 
@@ -35,19 +35,6 @@ async def checksums_of(system: System, schema: str) -> dict[str, str]:
             return await table_checksums(conn)
     finally:
         await engine.dispose()
-
-
-async def with_live_keys(url: str, engine: AsyncEngine) -> None:
-    """Copy the live schema's keys of people into `engine`'s fresh schema, as a replay does."""
-    from projections.models.personal import copy_personal
-    from services.db import make_engine
-
-    live = make_engine(url, pool_size=1)
-    try:
-        async with live.connect() as source, engine.begin() as target:
-            await copy_personal(source, target)
-    finally:
-        await live.dispose()
 
 
 async def test_worker_killed_mid_batch_resumes_to_the_same_tables_as_a_clean_replay(system: System):
@@ -138,7 +125,7 @@ async def test_a_runner_that_lost_its_unit_but_still_runs_cannot_leave_a_gap(sys
     url, schema = system.runtime()["database_url"], f"zombie_{int(time.time() * 1000)}"
     await migrate(url, schema)
     engine = make_engine(url, schema, pool_size=6)
-    await with_live_keys(url, engine)
+    await copy_live_keys(url, engine)
 
     def runner() -> Runner:
         return Runner(nc, engine, stream=EVENTS_STREAM, durable="projector_zombie", batch_size=100,
