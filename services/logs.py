@@ -6,11 +6,32 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 FORMAT = {"value": "auto"}
 """`auto`, `json` or `console`: the CLI's `--log-format`."""
+
+
+class Lossy:
+    """A stream that drops what it cannot write (a log redirected to a disk that is full) instead of
+    raising into the code that logs: a supervisor, a request, a projection."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError:
+            return 0
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError:
+            pass
 
 
 def configure(level: str = "INFO", *, service: bool = True) -> None:
@@ -32,6 +53,6 @@ def configure(level: str = "INFO", *, service: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=Lossy(sys.stderr)),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )

@@ -27,6 +27,8 @@ def _why(exc: BaseException) -> str:
         return "no answer in time (is it a NATS server?)"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (not running)"
+    if isinstance(exc, ConnectionResetError):  # a refusal whose -ERR the reset overtook
+        return "it dropped the connection as the system signed in: refused credentials, not this system's server"
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 

@@ -78,11 +78,21 @@ class Fenced(Exception):
     """Another runner committed this consumer's checkpoint: this one lost its partition and stops."""
 
 
+TRANSIENT_SQLSTATES = ("08", "53", "57P", "58", "40001", "40P01")
+"""PostgreSQL's error codes of a server that cannot do the work now, whatever the data: connection
+exceptions, insufficient resources (a full disk, memory, connections), operator intervention (a
+shutdown, a start), system errors (I/O), a serialization failure or a deadlock."""
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Connection-level failures are retried forever; anything else is a problem of the data."""
+    """Failures of the servers, not of the data, are retried forever (a full disk too: the event is
+    not refused for it); anything else is a problem of the data."""
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | asyncio.TimeoutError):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None) or exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATES):
         return True
     name = type(getattr(exc, "orig", None) or exc).__name__
     return name in {"ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError"}

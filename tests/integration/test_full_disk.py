@@ -42,6 +42,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
+        for log in mount.glob("*/up.log"):  # kept for a look after a failure: the filesystem goes
+            shutil.copy(log, tmp_path / f"{log.parent.name}-up.log")
         if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
