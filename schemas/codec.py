@@ -21,7 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ValidationError, create_model
 
 from schemas.base import TYPE_PREFIX, CrossFieldError, EventData, EventType, latest_versions, registry, registry_size
 from schemas.envelope import CONTEXT_ATTRIBUTES, CloudEvent, source_for
-from schemas.fastjson import loads
+from schemas.fastjson import compact, loads
 
 MAX_EVENT_BYTES = 256 * 1024
 """Largest accepted encoded event (bytes)."""
@@ -273,7 +273,8 @@ def to_obj(envelope: CloudEvent) -> dict[str, Any]:
 
 
 def encode(envelope: CloudEvent) -> bytes:
-    return json.dumps(to_obj(envelope), ensure_ascii=False, separators=(",", ":")).encode()
+    """The envelope as compact JSON, non-ASCII text unescaped (`schemas.fastjson.compact`)."""
+    return compact(to_obj(envelope))
 
 
 def encode_keeping_data(envelope: CloudEvent, data_text: bytes) -> bytes:
@@ -281,7 +282,7 @@ def encode_keeping_data(envelope: CloudEvent, data_text: bytes) -> bytes:
     value), last: the bytes a signature over the event's data covers are stored as they were signed."""
     obj = to_obj(envelope)
     obj.pop("data", None)
-    head = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    head = compact(obj)
     return head[:-1] + b',"data":' + data_text + b"}"
 
 
