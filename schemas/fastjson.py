@@ -56,13 +56,18 @@ def dumps(value: Any) -> str:
 
 
 def _has_float(value: Any) -> bool:
-    kind = type(value)
-    if kind is float:
-        return True
-    if kind is dict:
-        return any(map(_has_float, value.values()))
-    if kind is list or kind is tuple:
-        return any(map(_has_float, value))
+    """Whether a float is in `value` or in the dicts, lists and tuples it holds (walked without a call
+    per member)."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        kind = type(item)
+        if kind is float:
+            return True
+        if kind is dict:
+            todo.extend(item.values())
+        elif kind is list or kind is tuple:
+            todo.extend(item)
     return False
 
 

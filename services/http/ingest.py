@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import select
 
@@ -28,6 +28,7 @@ from projections.engine.batch import check_storable, guess_id, parse_strict, saf
 from projections.models.tables import rejected
 from schemas.authority import NOT_AUTHORIZED, check_time
 from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, from_binary
+from schemas.fastjson import compact
 from services.credentials import Identity
 from services.http.deps import AppState, AuthError, identity, state
 from services.http.door import refusals
@@ -249,7 +250,12 @@ def _answer(r: PublishResult) -> dict[str, Any]:
     return {"id": r.id, "sequence": r.sequence, "duplicate": r.duplicate}
 
 
-async def post_events(request: Request) -> JSONResponse:
+def _accepted(answer: dict[str, Any]) -> Response:
+    """202 with `answer`: the bytes and headers JSONResponse gives, written by `compact`."""
+    return Response(compact(answer), 202, media_type="application/json")
+
+
+async def post_events(request: Request) -> Response:
     """Publish CloudEvents (structured, binary or batched mode) as the token's agency: served ahead of
     FastAPI's routing (`services.http.events_first`); `events_doc` describes it in the OpenAPI document."""
     who = await publisher_identity(request)
@@ -263,13 +269,13 @@ async def post_events(request: Request) -> JSONResponse:
 
 
 @router.post("/events", status_code=202, tags=["events"], **EVENTS_DOC)
-async def events_doc(request: Request) -> JSONResponse:
+async def events_doc(request: Request) -> Response:
     """Publish CloudEvents (structured, binary or batched mode) as the token's agency."""
     return await post_events(request)
 
 
 async def _post_events(st: AppState, request: Request, who: Identity, is_batch: bool, expected: int | None,
-                       limit: int) -> JSONResponse:
+                       limit: int) -> Response:
     body = b""
     try:
         body = await read_body(request, limit)
@@ -304,9 +310,9 @@ async def _post_events(st: AppState, request: Request, who: Identity, is_batch: 
             result = await publisher.publish(decoded[0], expected_last_subject_seq=expected)
         except ConcurrencyConflict as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
-        return JSONResponse(_answer(result), 202)
+        return _accepted(_answer(result))
     results = await publisher.publish_many(decoded)
-    return JSONResponse({"results": [_answer(r) for r in results]}, 202)
+    return _accepted({"results": [_answer(r) for r in results]})
 
 
 @router.post("/api/rejected/{key}/resubmit", status_code=202, tags=["rejected events"], **RESUBMIT_DOC)
