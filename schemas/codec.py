@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
+from functools import cache
 from types import MappingProxyType, NoneType, UnionType
 from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
@@ -263,11 +264,23 @@ def _check_aggregate(envelope: CloudEvent, et: EventType) -> None:
         )
 
 
+_FIRST = ("specversion", "id", "source", "type", "subject", "time")
+"""The context attributes an encoded event begins with, in this order."""
+
+
+@cache
+def _fields_first(model: type[CloudEvent]) -> bool:
+    """Whether `model` declares the `_FIRST` attributes first, in that order: it dumps them first then
+    (fields in their order, extension attributes after), and none is ever None."""
+    return tuple(model.model_fields)[:len(_FIRST)] == _FIRST
+
+
 def to_obj(envelope: CloudEvent) -> dict[str, Any]:
     """The JSON object of an envelope, context attributes first, None fields left out."""
     obj = envelope.model_dump(mode="json", exclude_none=True)
-    first = ("specversion", "id", "source", "type", "subject", "time")
-    ordered: dict[str, Any] = {k: obj[k] for k in first if k in obj}
+    if _fields_first(type(envelope)):
+        return obj
+    ordered: dict[str, Any] = {k: obj[k] for k in _FIRST if k in obj}
     ordered.update({k: v for k, v in obj.items() if k not in ordered})
     return ordered
 
