@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
+from functools import cache
 from types import MappingProxyType, NoneType, UnionType
 from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
@@ -21,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ValidationError, create_model
 
 from schemas.base import TYPE_PREFIX, CrossFieldError, EventData, EventType, latest_versions, registry, registry_size
 from schemas.envelope import CONTEXT_ATTRIBUTES, CloudEvent, source_for
-from schemas.fastjson import loads
+from schemas.fastjson import compact, loads
 
 MAX_EVENT_BYTES = 256 * 1024
 """Largest accepted encoded event (bytes)."""
@@ -263,17 +264,30 @@ def _check_aggregate(envelope: CloudEvent, et: EventType) -> None:
         )
 
 
+_FIRST = ("specversion", "id", "source", "type", "subject", "time")
+"""The context attributes an encoded event begins with, in this order."""
+
+
+@cache
+def _fields_first(model: type[CloudEvent]) -> bool:
+    """Whether `model` declares the `_FIRST` attributes first, in that order: it dumps them first then
+    (fields in their order, extension attributes after), and none is ever None."""
+    return tuple(model.model_fields)[:len(_FIRST)] == _FIRST
+
+
 def to_obj(envelope: CloudEvent) -> dict[str, Any]:
     """The JSON object of an envelope, context attributes first, None fields left out."""
     obj = envelope.model_dump(mode="json", exclude_none=True)
-    first = ("specversion", "id", "source", "type", "subject", "time")
-    ordered: dict[str, Any] = {k: obj[k] for k in first if k in obj}
+    if _fields_first(type(envelope)):
+        return obj
+    ordered: dict[str, Any] = {k: obj[k] for k in _FIRST if k in obj}
     ordered.update({k: v for k, v in obj.items() if k not in ordered})
     return ordered
 
 
 def encode(envelope: CloudEvent) -> bytes:
-    return json.dumps(to_obj(envelope), ensure_ascii=False, separators=(",", ":")).encode()
+    """The envelope as compact JSON, non-ASCII text unescaped (`schemas.fastjson.compact`)."""
+    return compact(to_obj(envelope))
 
 
 def encode_keeping_data(envelope: CloudEvent, data_text: bytes) -> bytes:
@@ -281,7 +295,7 @@ def encode_keeping_data(envelope: CloudEvent, data_text: bytes) -> bytes:
     value), last: the bytes a signature over the event's data covers are stored as they were signed."""
     obj = to_obj(envelope)
     obj.pop("data", None)
-    head = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    head = compact(obj)
     return head[:-1] + b',"data":' + data_text + b"}"
 
 

@@ -1,5 +1,5 @@
-"""JSON of event payloads and read-model documents: orjson where it gives exactly what the standard
-library gives, the standard library otherwise.
+"""JSON of events, their payloads and read-model documents: orjson where it gives exactly what the
+standard library gives, the standard library otherwise.
 
 orjson parses an event about five times faster than `json`. Where it accepts a document its result
 equals `json.loads`'s, except integers beyond 64 bits, which it turns into floats: a document with
@@ -53,3 +53,34 @@ def dumps(value: Any) -> str:
         return orjson.dumps(value, option=_PLAIN_TYPES_ONLY).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(value)
+
+
+def _has_float(value: Any) -> bool:
+    """Whether a float is in `value` or in the dicts, lists and tuples it holds (walked without a call
+    per member)."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        kind = type(item)
+        if kind is float:
+            return True
+        if kind is dict:
+            todo.extend(item.values())
+        elif kind is list or kind is tuple:
+            todo.extend(item)
+    return False
+
+
+def compact(value: Any) -> bytes:
+    """`json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()`, byte for byte (how an
+    event is encoded): written by orjson, which gives the same bytes (UTF-8 unescaped, the same escapes
+    of control characters) about ten times faster, unless `value` holds a float (orjson writes some of
+    them otherwise: 1e-05 as 0.00001) or something orjson refuses (integers beyond 64 bits, keys that
+    are not strings, lone surrogates, the types above): those take the standard path, which writes or
+    refuses them as it always did."""
+    if not _has_float(value):
+        try:
+            return orjson.dumps(value, option=_PLAIN_TYPES_ONLY)
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

@@ -64,8 +64,11 @@ def media_type(data: bytes) -> MediaType:
 
 
 def attachments_of(event: Event) -> list[Attachment]:
-    """The files a typed event names (`data.attachments` of file references)."""
-    found = getattr(event.data, "attachments", None) or []
+    """The files a typed event names (`data.attachments` of file references; none where its type has
+    no such field)."""
+    if "attachments" not in type(event.data).model_fields:
+        return []
+    found = event.data.attachments or []  # type: ignore[attr-defined]
     return [a for a in found if isinstance(a, Attachment)]
 
 

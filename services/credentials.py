@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.authority import SYSTEM
 from schemas.envelope import SOURCE_RE, source_for
+from services.db import engine_key
 from services.db.tables import credentials
 from services.natsauth import NatsUser, inbox_prefix
 
@@ -194,7 +195,7 @@ _verified: dict[tuple[str, str], tuple[float, Identity]] = {}
 async def identify(engine: AsyncEngine, token: str | None) -> Identity:
     if not token:
         raise UnknownToken("missing bearer token")
-    key = (str(engine.url), token_hash(token))
+    key = (engine_key(engine), token_hash(token))
     cached = _verified.get(key)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]

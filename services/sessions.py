@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.authority import SYSTEM
 from services.credentials import Identity, Person
+from services.db import engine_key
 from services.db.tables import sessions, users
 from services.people import identity_of
 
@@ -68,7 +69,7 @@ async def open_session(engine: AsyncEngine, identity: Identity) -> tuple[str, Se
 
 async def session_of(engine: AsyncEngine, session_id: str) -> Session:
     """The session of a cookie's id, or NoSession."""
-    key = (str(engine.url), id_hash(session_id))
+    key = (engine_key(engine), id_hash(session_id))
     cached = _verified.get(key)
     if cached is not None and cached[0] > time.monotonic() and cached[1].expires_at > datetime.now(UTC):
         return cached[1]
@@ -90,7 +91,7 @@ async def session_of(engine: AsyncEngine, session_id: str) -> Session:
 
 async def close_session(engine: AsyncEngine, session_id: str) -> None:
     """Sign out: the session's row is deleted and this process forgets it."""
-    key = (str(engine.url), id_hash(session_id))
+    key = (engine_key(engine), id_hash(session_id))
     _verified.pop(key, None)
     async with engine.begin() as conn:
         await conn.execute(delete(sessions).where(sessions.c.id_hash == key[1]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from weakref import finalize
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -27,6 +28,20 @@ def async_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix):]
     raise ValueError(f"not a PostgreSQL URL: {url}")
+
+
+_URLS: dict[int, str] = {}
+"""id(engine) -> str(engine.url), while the engine lives."""
+
+
+def engine_key(engine: AsyncEngine) -> str:
+    """`str(engine.url)`, the database a cache's entries belong to: rendered once per engine (a URL
+    takes microseconds to render, and the request caches look it up on every request)."""
+    key = _URLS.get(id(engine))
+    if key is None:
+        key = _URLS[id(engine)] = str(engine.url)
+        finalize(engine, _URLS.pop, id(engine), None)
+    return key
 
 
 def make_engine(url: str, schema: str = DEFAULT_SCHEMA, pool_size: int = 5, *, pre_ping: bool = True) -> AsyncEngine:

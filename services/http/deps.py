@@ -111,14 +111,14 @@ async def identity(request: Request) -> Identity:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "missing bearer token")
-    bad_tokens = state(request).limits.bad_tokens
+    st = state(request)
     address = request.client.host if request.client else "unknown"
-    bad_tokens.check(address)  # an address that tried too many bad tokens waits, its token unread
+    st.limits.bad_tokens.check(address)  # an address that tried too many bad tokens waits, its token unread
     try:
-        return await identify(state(request).engine, token.strip())
+        return await identify(st.engine, token.strip())
     except UnknownToken as exc:
-        bad_tokens.failed(address)
-        await state(request).told()
+        st.limits.bad_tokens.failed(address)
+        await st.told()
         raise AuthError(401, str(exc)) from None
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import select
 
@@ -28,8 +28,9 @@ from projections.engine.batch import check_storable, guess_id, parse_strict, saf
 from projections.models.tables import rejected
 from schemas.authority import NOT_AUTHORIZED, check_time
 from schemas.codec import MAX_EVENT_BYTES, Event, InvalidEvent, Problem, decode_obj, from_binary
+from schemas.fastjson import compact
 from services.credentials import Identity
-from services.http.deps import AuthError, identity, state
+from services.http.deps import AppState, AuthError, identity, state
 from services.http.door import refusals
 from services.http.ingest_docs import EVENTS_DOC, RESUBMIT_DOC
 from services.http.params import declared_length, sequence_header
@@ -132,7 +133,7 @@ def items_of(request: Request, body: bytes, is_batch: bool) -> list[Item]:
             raise InvalidEvent("too_large", [Problem("", f"a batch holds at most {MAX_BATCH} events")])
         return [Item(None, obj, checked, data) for obj, data in zip(parsed, batch_data_texts(parsed, body),
                                                                     strict=True)]
-    if any(k.lower() == "ce-specversion" for k in request.headers):
+    if "ce-specversion" in request.headers:  # case-insensitive
         try:
             obj = from_binary(dict(request.headers), body)
         except InvalidEvent:
@@ -179,19 +180,19 @@ def decode_item(who: Identity, item: Item) -> tuple[Valid, Event]:
     return Valid.of(envelope, raw), event
 
 
-async def authorized(request: Request, who: Identity, decoded: list[tuple[Valid, Event]]) -> list[InvalidEvent | None]:
+async def authorized(st: AppState, who: Identity, decoded: list[tuple[Valid, Event]]) -> list[InvalidEvent | None]:
     """For each decoded event, its refusal by its signature (`bad_signature`), by the authority rules at
     the door, or for the files it names (`bad_attachment`: not this agency's upload, or stored with
     another size or hash), or None."""
     typed = [event for _, event in decoded]
-    signatures = await signature_refusals(state(request).engine, who.province, decoded)
-    found = await refusals(state(request).authority, who, typed)
-    files = await state(request).attachments.refusals(who.province, who.agency, typed)
+    signatures = await signature_refusals(st.engine, who.province, decoded)
+    found = await refusals(st.authority, who, typed)
+    files = await st.attachments.refusals(who.province, who.agency, typed)
     return [s or (f if r is None else InvalidEvent(r.kind, [Problem(r.path, r.message)]))
             for s, r, f in zip(signatures, found, files, strict=True)]
 
 
-async def keep_refused(request: Request, who: Identity, refused: list[tuple[bytes, InvalidEvent]]) -> None:
+async def keep_refused(st: AppState, who: Identity, refused: list[tuple[bytes, InvalidEvent]]) -> None:
     """Keep refused events in DOINGOAI_REJECTED: raw bytes, reason, publisher, time; QuotaExceeded
     (nothing kept) when they do not fit in what is left of the publisher's quota."""
     now = datetime.now(UTC).isoformat()
@@ -209,10 +210,10 @@ async def keep_refused(request: Request, who: Identity, refused: list[tuple[byte
         for raw, error in refused
     ]
     try:
-        state(request).limits.rejected.charge(publisher, sum(map(len, records)))
+        st.limits.rejected.charge(publisher, sum(map(len, records)))
     finally:
-        await state(request).told()
-    js = state(request).nc.jetstream()
+        await st.told()
+    js = st.nc.jetstream()
     subject = f"doingoai.rejected.{who.province}.{who.agency}"
     try:
         for start in range(0, len(records), KEEP_AT_ONCE):
@@ -222,10 +223,10 @@ async def keep_refused(request: Request, who: Identity, refused: list[tuple[byte
 
 
 @asynccontextmanager
-async def within_limits(request: Request, who: Identity, limit: int) -> AsyncIterator[None]:
+async def within_limits(st: AppState, request: Request, who: Identity, limit: int) -> AsyncIterator[None]:
     """A publisher over its quota of refused bytes is answered 429 before its body is read; the body
     is read and worked on within the publisher's and the service's budget of bytes at once."""
-    limits, publisher = state(request).limits, f"{who.province}.{who.agency}"
+    limits, publisher = st.limits, f"{who.province}.{who.agency}"
     limits.rejected.check(publisher)
     declared = declared_length(request.headers.get("content-length"))
     async with limits.bodies.hold(publisher, limit if declared is None else min(declared, limit)):
@@ -249,7 +250,12 @@ def _answer(r: PublishResult) -> dict[str, Any]:
     return {"id": r.id, "sequence": r.sequence, "duplicate": r.duplicate}
 
 
-async def post_events(request: Request) -> JSONResponse:
+def _accepted(answer: dict[str, Any]) -> Response:
+    """202 with `answer`: the bytes and headers JSONResponse gives, written by `compact`."""
+    return Response(compact(answer), 202, media_type="application/json")
+
+
+async def post_events(request: Request) -> Response:
     """Publish CloudEvents (structured, binary or batched mode) as the token's agency: served ahead of
     FastAPI's routing (`services.http.events_first`); `events_doc` describes it in the OpenAPI document."""
     who = await publisher_identity(request)
@@ -257,27 +263,28 @@ async def post_events(request: Request) -> JSONResponse:
     expected = None if is_batch else sequence_header(
         "Nats-Expected-Last-Subject-Sequence", request.headers.get("nats-expected-last-subject-sequence"))
     limit = MAX_BATCH_BYTES if is_batch else MAX_EVENT_BYTES
-    async with within_limits(request, who, limit):
-        return await _post_events(request, who, is_batch, expected, limit)
+    st = state(request)
+    async with within_limits(st, request, who, limit):
+        return await _post_events(st, request, who, is_batch, expected, limit)
 
 
 @router.post("/events", status_code=202, tags=["events"], **EVENTS_DOC)
-async def events_doc(request: Request) -> JSONResponse:
+async def events_doc(request: Request) -> Response:
     """Publish CloudEvents (structured, binary or batched mode) as the token's agency."""
     return await post_events(request)
 
 
-async def _post_events(request: Request, who: Identity, is_batch: bool, expected: int | None,
-                       limit: int) -> JSONResponse:
+async def _post_events(st: AppState, request: Request, who: Identity, is_batch: bool, expected: int | None,
+                       limit: int) -> Response:
     body = b""
     try:
         body = await read_body(request, limit)
         items = items_of(request, body, is_batch)
     except TooLarge as exc:
-        await keep_refused(request, who, [(refused_raw(request, exc.head, is_batch), exc.error())])
+        await keep_refused(st, who, [(refused_raw(request, exc.head, is_batch), exc.error())])
         return JSONResponse(exc.error().as_dict(), status_code=413)
     except InvalidEvent as error:
-        await keep_refused(request, who, [(refused_raw(request, body, is_batch), error)])
+        await keep_refused(st, who, [(refused_raw(request, body, is_batch), error)])
         return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
     valid: list[tuple[int, Valid, Event]] = []
     refused: list[tuple[int, bytes, InvalidEvent]] = []
@@ -286,26 +293,26 @@ async def _post_events(request: Request, who: Identity, is_batch: bool, expected
             valid.append((index, *decode_item(who, item)))
         except InvalidEvent as error:
             refused.append((index, item.kept(), error))
-    denied = await authorized(request, who, [(v, e) for _, v, e in valid])
+    denied = await authorized(st, who, [(v, e) for _, v, e in valid])
     refused.extend((index, v.raw, error) for (index, v, _), error in zip(valid, denied, strict=True) if error)
     refused.sort(key=lambda r: r[0])
     if refused:
-        await keep_refused(request, who, [(raw, error) for _, raw, error in refused])
+        await keep_refused(st, who, [(raw, error) for _, raw, error in refused])
         status = max(status_for(error.kind) for _, _, error in refused)
         if not is_batch:
             return JSONResponse(refused[0][2].as_dict(), status_code=status)
         failures = [{"index": index, **error.as_dict()} for index, _, error in refused]
         return JSONResponse({"error": "invalid_batch", "stored": 0, "failures": failures}, status_code=status)
-    decoded = await seal_posted(state(request).engine, [(v, e) for _, v, e in valid])
-    publisher = state(request).publisher
+    decoded = await seal_posted(st.engine, [(v, e) for _, v, e in valid])
+    publisher = st.publisher
     if not is_batch:
         try:
             result = await publisher.publish(decoded[0], expected_last_subject_seq=expected)
         except ConcurrencyConflict as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
-        return JSONResponse(_answer(result), 202)
+        return _accepted(_answer(result))
     results = await publisher.publish_many(decoded)
-    return JSONResponse({"results": [_answer(r) for r in results]}, 202)
+    return _accepted({"results": [_answer(r) for r in results]})
 
 
 @router.post("/api/rejected/{key}/resubmit", status_code=202, tags=["rejected events"], **RESUBMIT_DOC)
@@ -319,28 +326,29 @@ async def resubmit(request: Request, key: str) -> JSONResponse:
         raise HTTPException(404, f"no rejection {key}")
     if publisher != f"{who.province}.{who.agency}":
         raise AuthError(403, f"only {publisher} re-submits this rejected event")
-    async with within_limits(request, who, MAX_EVENT_BYTES):
-        return await _resubmit(request, who, key, publisher)
+    st = state(request)
+    async with within_limits(st, request, who, MAX_EVENT_BYTES):
+        return await _resubmit(st, request, who, key, publisher)
 
 
-async def _resubmit(request: Request, who: Identity, key: str, publisher: str) -> JSONResponse:
+async def _resubmit(st: AppState, request: Request, who: Identity, key: str, publisher: str) -> JSONResponse:
     body = b""
     try:
         body = await read_body(request, MAX_EVENT_BYTES)
         item = items_of(request, body, is_batch=False)[0]
         event, typed = decode_item(who, item)
-        denied = (await authorized(request, who, [(event, typed)]))[0]
+        denied = (await authorized(st, who, [(event, typed)]))[0]
         if denied is not None:
             raise denied
     except TooLarge as exc:
-        await keep_refused(request, who, [(refused_raw(request, exc.head, False), exc.error())])
+        await keep_refused(st, who, [(refused_raw(request, exc.head, False), exc.error())])
         return JSONResponse(exc.error().as_dict(), status_code=413)
     except InvalidEvent as error:
-        await keep_refused(request, who, [(refused_raw(request, body, False), error)])
+        await keep_refused(st, who, [(refused_raw(request, body, False), error)])
         return JSONResponse(error.as_dict(), status_code=status_for(error.kind))
-    result = await state(request).publisher.publish((await seal_posted(state(request).engine, [(event, typed)]))[0])
+    result = await st.publisher.publish((await seal_posted(st.engine, [(event, typed)]))[0])
     link = {"resubmission": {"key": key, "event_id": event.id, "sequence": result.sequence},
             "publisher": publisher, "received_at": datetime.now(UTC).isoformat()}
-    await state(request).nc.jetstream().publish(f"doingoai.rejected.{who.province}.{who.agency}",
+    await st.nc.jetstream().publish(f"doingoai.rejected.{who.province}.{who.agency}",
                                                 json.dumps(link).encode())
     return JSONResponse({**_answer(result), "resubmission_of": key}, 202)

@@ -1,8 +1,9 @@
 """A query that concurrent requests share: one prepared statement on a PostgreSQL connection of its
-own (asyncpg, outside the engine's pool, with the engine's address and search_path); callers arriving
-while a query runs share the next one, so a request costs at most one round trip, and under load
-many requests one between them. A lost connection is opened again (once per query) before the error
-reaches the callers. `services.http.lookup` (which events the index holds) and `services.http.door`
+own (asyncpg, outside the engine's pool, with the engine's address and search_path); callers ready in
+the same turn of the event loop share one query, and callers arriving while a query runs share the
+next one, so a request costs at most one round trip, and under load many requests one between them.
+A lost connection is opened again (once per query) before the error reaches the callers.
+`services.http.lookup` (which events the index holds) and `services.http.door`
 (the aggregates the authority rules read) are made of it.
 """
 
@@ -54,15 +55,36 @@ class SharedQuery(Generic[K, V]):
             future: asyncio.Future[dict[K, V]] = asyncio.get_running_loop().create_future()
             self.waiting.append((list(keys), future))
             return await future
-        self.running = True  # no query running: ask at once, in this task
+        self.running = True  # no query running: this task asks, for itself and the callers that join by
+        joined: list[tuple[list[K], asyncio.Future[dict[K, V]]]] = []  # the loop's next turn
         try:
-            found = await self.query(self.askable(keys))
+            await asyncio.sleep(0)
+            joined, self.waiting = self.waiting, []
+            found = await self.query(self.askable([*keys, *(k for more, _ in joined for k in more)]))
+        except Exception as exc:
+            self._answer(joined, exc)
+            raise
+        except BaseException:  # cancelled: the callers that joined wait for the next query
+            self.waiting[:0] = joined
+            raise
         finally:
             if self.waiting:
                 self.task = asyncio.create_task(self._drain())
             else:
                 self.running = False
+        self._answer(joined, found)
         return {k: found[k] for k in keys if k in found}
+
+    @staticmethod
+    def _answer(callers: list[tuple[list[K], asyncio.Future[dict[K, V]]]], found: dict[K, V] | Exception) -> None:
+        """Each caller's keys that `found` answers, or the error that ended their query."""
+        for keys, future in callers:
+            if future.done():
+                continue
+            if isinstance(found, Exception):
+                future.set_exception(found)
+            else:
+                future.set_result({k: found[k] for k in keys if k in found})
 
     async def _drain(self) -> None:
         try:
@@ -71,13 +93,9 @@ class SharedQuery(Generic[K, V]):
                 try:
                     found = await self.query(self.askable([k for keys, _ in batch for k in keys]))
                 except Exception as exc:  # handed to every caller of this round
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
+                    self._answer(batch, exc)
                     continue
-                for keys, future in batch:
-                    if not future.done():
-                        future.set_result({k: found[k] for k in keys if k in found})
+                self._answer(batch, found)
         finally:
             self.running = False
 

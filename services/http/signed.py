@@ -26,6 +26,7 @@ from schemas.envelope import CloudEvent
 from schemas.jsontext import element_member_texts, member_text, strip
 from schemas.keyring import KeyRing, SignatureRefusal
 from schemas.signatures import ATTRIBUTE
+from services.db import engine_key
 from services.store.outgoing import Valid
 
 RECORDED_VIA = "recordedvia"
@@ -71,7 +72,7 @@ _rings: dict[tuple[str, str], tuple[float, KeyRing]] = {}
 
 
 async def _keyring(engine: AsyncEngine, province: str, *, fresh: bool) -> KeyRing:
-    key = (str(engine.url), province)
+    key = (engine_key(engine), province)
     cached = _rings.get(key)
     if not fresh and cached is not None and cached[0] > time.monotonic():
         return cached[1]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from projections.engine.batch import parse_strict
 from schemas.codec import InvalidEvent
-from schemas.fastjson import dumps, has_long_digits, loads
+from schemas.fastjson import compact, dumps, has_long_digits, loads
 
 EDGES = [
     b'"\\ud800"', b'"\\udc00x"', b'"\\ud83d\\ude00"', b"1e400", b"-1e400", b"1e-400",
@@ -98,3 +98,36 @@ def test_string_enums_are_written_as_their_values() -> None:
 def test_what_the_standard_library_refuses_is_still_refused() -> None:
     with pytest.raises(TypeError):
         dumps({"d": datetime.date(2021, 6, 30)})
+
+
+def standard_compact(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+every_text = st.text(st.characters(codec="utf-8") | st.sampled_from("\x00\x1f\x7f\u2028\u2029\ufeff\"\\/é😀"))
+events_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**64), max_value=2**64)
+    | st.floats(allow_nan=False, allow_infinity=False) | every_text,
+    lambda inner: st.lists(inner, max_size=5) | st.tuples(inner) | st.dictionaries(every_text, inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@given(events_values)
+def test_compact_writes_the_bytes_of_the_standard_library(value: Any) -> None:
+    assert compact(value) == standard_compact(value)
+
+
+@pytest.mark.parametrize("value", [
+    {"a": 1e-05}, {"a": [2.5e-7, {"b": -1e-10}]}, {"a": 1e16}, {"a": 0.1}, {"a": math.nan}, {"a": math.inf},
+    {"n": 2**70}, {1: "a", None: "b", 2.5: "c"}, {"c": Colour.RED}, {"t": ("x", 1)}, {"s": "\x00\x01\x7f\u2028"},
+])
+def test_compact_edges_are_written_as_the_standard_library_writes_them(value: Any) -> None:
+    assert compact(value) == standard_compact(value)
+
+
+def test_compact_refuses_what_the_standard_library_refuses() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        compact({"a": "\ud800"})
+    with pytest.raises(TypeError):
+        compact({"d": datetime.date(2021, 6, 30)})
