@@ -6,7 +6,7 @@ Starts the embedded stack (nats-server with fsync before every ack, PostgreSQL w
 temporary data directory and measures, on the same servers: ingest over NATS with the publisher
 library (1 publisher; 8 publishers on 8 connections; 8 and 256 callers sharing one Publisher, its
 group commit; publish_many as pipelined publishes and as JetStream atomic batches) and over HTTP
-(single events and batches of 100, the service as `doingoai up` serves it, aiohttp clients),
+(single events and batches of 100, the service as `doingoai up` serves it, light keep-alive clients),
 projection throughput (one runner with every projection, and the two units two partitioned workers
 hold, one process each), publish->visible latency at a steady 1,000 events/s, and a replay of 1M
 events (x scale) as `doingoai replay` runs it (a child process and its audit-chain process) with
@@ -282,7 +282,8 @@ def table(f: dict[str, float], info: dict[str, object]) -> str:
     if PROFILE is not None:
         out.append("Taken with pyinstrument running (--profile): slower than without, and the RSS includes it.")
     out.append(f"HTTP: the service as `doingoai up` serves it ({Settings().http_workers} worker(s)), in its own "
-               "process, aiohttp clients on keep-alive connections; the projection runner (and the replay) in their "
+               "process, clients on keep-alive HTTP/1.1 connections (httptools parsing the answers); the "
+               "projection runner (and the replay) in their "
                "own processes, as the worker runs. Raw publishes carry the same subjects, bytes and "
                "Nats-Msg-Id/Content-Type headers as ours. Every process, the raw references' one included, "
                "runs with the garbage-collector settings of `services.gc_tuning` and on the event loop of "
