@@ -170,7 +170,7 @@ async def erase(engine: AsyncEngine, province: str, *, name: str | None = None,
     async with engine.begin() as conn:
         ids = await _person_keys(conn, province, name) if name is not None else await _named_in(conn, province,
                                                                                                   subject or "")
-        await keep_sealed_before(conn, ids)
+        await keep_sealed_before(conn, province, ids)
         erased = list(await conn.scalars(
             update(personal_keys).where(personal_keys.c.key_id.in_(ids), personal_keys.c.province == province,
                                         personal_keys.c.erased_at.is_(None))

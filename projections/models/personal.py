@@ -129,8 +129,9 @@ class Wanted:
 
 async def seal_texts(conn: AsyncConnection, wanted: Sequence[Wanted], hmac_key: bytes | None = None) -> list[str]:
     """Each value sealed with its person's key, made if the person has none yet (in `conn`'s
-    transaction); ERASED for a value stored before its person was erased. `hmac_key`: the
-    database's `secret`, if the caller holds it."""
+    transaction). A value stored before its person was erased: the token it was sealed as before the
+    erasure (`personal_erased`), else ERASED. `hmac_key`: the database's `secret`, if the caller
+    holds it."""
     hmac_key = hmac_key or await secret(conn)
     keys = await person_keys(conn, wanted, hmac_key)
     before = await _sealed_before(conn, hmac_key, [w for w, k in zip(wanted, keys, strict=True) if k is None])
@@ -162,15 +163,15 @@ async def _sealed_before(conn: AsyncConnection, hmac_key: bytes, wanted: Sequenc
     return out
 
 
-async def keep_sealed_before(conn: AsyncConnection, key_ids: Sequence[str]) -> int:
-    """Before the keys are destroyed: record what the values their events held in clear were
-    sealed as (`personal_erased`); how many values."""
+async def keep_sealed_before(conn: AsyncConnection, province: str, key_ids: Sequence[str]) -> int:
+    """Before the keys of a province's people are destroyed: record what the values their events
+    held in clear were sealed as (`personal_erased`); how many values."""
     seqs = select(personal_refs.c.seq).where(personal_refs.c.key_id.in_(key_ids), personal_refs.c.in_clear)
     envelopes = list(await conn.scalars(select(events.c.envelope).where(events.c.seq.in_(seqs))))
     if not envelopes:
         return 0
     hmac_key = await secret(conn)
-    keys = {k: v for k, v in (await keys_by_id(conn, key_ids)).items() if v[1] is not None}
+    keys = {k: v for k, v in (await keys_by_id(conn, key_ids)).items() if v[0] == province and v[1] is not None}
     rows = {}
     for token in {m.group(0) for v in strings_in(envelopes) for m in tokens_in(v) if key_id_of(m.group(0)) in keys}:
         province, key = keys[key_id_of(token)]
@@ -180,7 +181,6 @@ async def keep_sealed_before(conn: AsyncConnection, key_ids: Sequence[str]) -> i
         await conn.execute(insert(personal_erased).on_conflict_do_nothing(),
                            [{"key_id": k, "value": v, "token": t} for (k, v), t in rows.items()])
     return len(rows)
-
 
 
 async def person_keys(conn: AsyncConnection, wanted: Sequence[Wanted],
