@@ -11,19 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from bench.ours import TimedRunner
+from bench.ours import TimedRunner, embedded_stack
 from projections.models.catalogue import all_projections
 from projections.models.handlers import events_handler
 from schemas.codec import encode
 from services import event_loop
-from services.db import make_engine
 from services.http.lookup import CoalescingLookup
-from services.runtime import Runtime
-from services.settings import Settings
 from services.store import EVENTS_STREAM
 from services.store.publisher import Publisher
 from tests.support import sample
@@ -35,54 +30,46 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def main(events: int, rate: int, seconds: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="doingoai-bench-") as tmp:
-        rt = await Runtime(Settings(data_dir=Path(tmp))).start()
-        nc = await rt.connect_nats("bench")
-        engine = make_engine(rt.database_url, pool_size=4)
+    async with embedded_stack("doingoai-bench-", "bench", pool_size=4) as (_, nc, engine):
         js = nc.jetstream()
-        try:
-            kinds = ("activity_held", "delegation_received", "report_submitted", "difficulty_raised")
-            payloads = [encode(sample(kinds[i % 4], aggregate_id=f"b{i}")) for i in range(events)]
-            publisher = Publisher(nc, lookup=CoalescingLookup(engine))
-            t0 = time.perf_counter()
-            await publisher.publish_many(payloads, window=512)
-            publish_s = time.perf_counter() - t0
+        kinds = ("activity_held", "delegation_received", "report_submitted", "difficulty_raised")
+        payloads = [encode(sample(kinds[i % 4], aggregate_id=f"b{i}")) for i in range(events)]
+        publisher = Publisher(nc, lookup=CoalescingLookup(engine))
+        t0 = time.perf_counter()
+        await publisher.publish_many(payloads, window=512)
+        publish_s = time.perf_counter() - t0
 
-            stop = asyncio.Event()
-            runner = TimedRunner(nc, engine, stream=EVENTS_STREAM, durable="bench_v1",
-                                 handler=events_handler(all_projections()), batch_size=1000)
-            runner.visible = {}
-            last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
-            t1 = time.perf_counter()
-            task = asyncio.create_task(runner.run(stop))
-            while runner.checkpoint < last:
-                await asyncio.sleep(0.01)
-            project_s = time.perf_counter() - t1
+        stop = asyncio.Event()
+        runner = TimedRunner(nc, engine, stream=EVENTS_STREAM, durable="bench_v1",
+                             handler=events_handler(all_projections()), batch_size=1000)
+        runner.visible = {}
+        last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        t1 = time.perf_counter()
+        task = asyncio.create_task(runner.run(stop))
+        while runner.checkpoint < last:
+            await asyncio.sleep(0.01)
+        project_s = time.perf_counter() - t1
 
-            latencies: list[float] = []
-            sent: dict[int, float] = {}
-            interval = 1.0 / rate
-            start = time.perf_counter()
-            pending = []
-            steady = [encode(sample(kinds[i % 4], aggregate_id=f"l{i}")) for i in range(rate * seconds)]
-            for i, payload in enumerate(steady):
-                target = start + i * interval
-                delay = target - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                t = time.perf_counter()
-                pending.append((t, asyncio.create_task(publisher.publish(payload))))
-            for t, fut in pending:
-                sent[(await fut).sequence] = t
-            while runner.checkpoint < max(sent):
-                await asyncio.sleep(0.01)
-            latencies = [(runner.visible[s] - t) * 1000 for s, t in sent.items()]
-            stop.set()
-            await task
-        finally:
-            await nc.close()
-            await engine.dispose()
-            rt.stop()
+        latencies: list[float] = []
+        sent: dict[int, float] = {}
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        pending = []
+        steady = [encode(sample(kinds[i % 4], aggregate_id=f"l{i}")) for i in range(rate * seconds)]
+        for i, payload in enumerate(steady):
+            target = start + i * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            t = time.perf_counter()
+            pending.append((t, asyncio.create_task(publisher.publish(payload))))
+        for t, fut in pending:
+            sent[(await fut).sequence] = t
+        while runner.checkpoint < max(sent):
+            await asyncio.sleep(0.01)
+        latencies = [(runner.visible[s] - t) * 1000 for s, t in sent.items()]
+        stop.set()
+        await task
     print(f"events published (validated, id checked against the index, fsync per ack, pipelined): {events}")
     print(f"publish rate:        {events / publish_s:10.0f} events/s")
     print(f"projection rate:     {events / project_s:10.0f} events/s (all projections, 1000 per transaction)")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,11 +24,9 @@ from bench.run import ROUNDS, keep, log
 from bench.targets import Table, ingest_labels, ingest_rows
 from services import event_loop
 from services.credentials import issue
-from services.db import make_engine
 from services.embedded.ports import free_port
 from services.gc_tuning import tune_gc
 from services.http.lookup import CoalescingLookup
-from services.runtime import Runtime
 from services.settings import Settings
 from services.store.publisher import Publisher
 
@@ -42,11 +39,7 @@ async def measure(scale: float, rounds: int, http_workers: list[int]) -> dict[st
     in turn in every round: `http_1`, `http_100` of the first, `http_1@N`, `http_100@N` of each."""
     n = {k: max(200, int(v * scale)) for k, v in dict(conc=6000, bulk=10000, http1=3000, peer1=3000).items()}
     f: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="doingoai-bench-") as tmp:
-        os.environ["DOINGOAI_DATA_DIR"] = tmp
-        rt = await Runtime(Settings(data_dir=Path(tmp))).start()
-        nc = await rt.connect_nats("bench")
-        engine = make_engine(rt.database_url, pool_size=4)
+    async with ours.embedded_stack("doingoai-bench-", "bench", pool_size=4) as (rt, nc, engine):
         conns = [await rt.connect_nats(f"bench-{k}") for k in range(8)]
         http: dict[int, tuple[int, subprocess.Popen[bytes]]] = {}
         try:
@@ -78,9 +71,6 @@ async def measure(scale: float, rounds: int, http_workers: list[int]) -> dict[st
                 ours.stop_http(child)
             for c in conns:
                 await c.close()
-            await nc.close()
-            await engine.dispose()
-            rt.stop()
     return f
 
 

@@ -110,21 +110,31 @@ def stop_http(child: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def embedded_stack(prefix: str, client: str) -> AsyncIterator[tuple[Runtime, Client, AsyncEngine]]:
-    """A stack of its own under a temporary data directory: the runtime, a NATS connection and a
-    database engine, all stopped on the way out."""
+async def embedded_stack(prefix: str, client: str, *,
+                         pool_size: int = 2) -> AsyncIterator[tuple[Runtime, Client, AsyncEngine]]:
+    """A stack of its own under a temporary data directory (`DOINGOAI_DATA_DIR` meanwhile: everything,
+    the audit signing key too, stays in it): the runtime, a NATS connection and a database engine, all
+    stopped on the way out."""
+    before = os.environ.get("DOINGOAI_DATA_DIR")
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-        rt = await Runtime(Settings(data_dir=Path(tmp))).start()
+        os.environ["DOINGOAI_DATA_DIR"] = tmp
         try:
-            nc = await rt.connect_nats(client)
-            engine = make_engine(rt.database_url, pool_size=2)
+            rt = await Runtime(Settings(data_dir=Path(tmp))).start()
             try:
-                yield rt, nc, engine
+                nc = await rt.connect_nats(client)
+                engine = make_engine(rt.database_url, pool_size=pool_size)
+                try:
+                    yield rt, nc, engine
+                finally:
+                    await nc.close()
+                    await engine.dispose()
             finally:
-                await nc.close()
-                await engine.dispose()
+                rt.stop()
         finally:
-            rt.stop()
+            if before is None:
+                os.environ.pop("DOINGOAI_DATA_DIR", None)
+            else:
+                os.environ["DOINGOAI_DATA_DIR"] = before
 
 
 @contextlib.contextmanager

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,11 +33,10 @@ from bench.peer import peer
 from bench.targets import Table, ingest_labels, ingest_rows, rate
 from services import event_loop
 from services.credentials import issue
-from services.db import DEFAULT_SCHEMA, make_engine
+from services.db import DEFAULT_SCHEMA
 from services.embedded.ports import free_port
 from services.gc_tuning import tune_gc
 from services.http.lookup import CoalescingLookup
-from services.runtime import Runtime
 from services.settings import Settings
 from services.store import EVENTS_STREAM
 from services.store.publisher import Publisher
@@ -103,12 +101,8 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
     seconds = max(3, round(10 * min(scale, 1.0)))
     f: dict[str, float] = {}
     info: dict[str, object] = {"window": window, "batch": batch, "rate": rate, "seconds": seconds, **n}
-    with tempfile.TemporaryDirectory(prefix="doingoai-bench-") as tmp:
-        os.environ["DOINGOAI_DATA_DIR"] = tmp  # everything (the audit signing key too) stays in tmp
-        rt = await Runtime(Settings(data_dir=Path(tmp))).start()
-        nc = await rt.connect_nats("bench")
+    async with ours.embedded_stack("doingoai-bench-", "bench", pool_size=4) as (rt, nc, engine):
         js = nc.jetstream()
-        engine = make_engine(rt.database_url, pool_size=4)
         conns = [await rt.connect_nats(f"bench-{k}") for k in range(8)]
         http, projector = None, None
         try:
@@ -164,7 +158,7 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
                 info["indexed"] = await conn.scalar(text("SELECT count(*) FROM events"))
                 info["refused"] = await conn.scalar(text("SELECT count(*) FROM rejected"))
             f["copy_live_all"], info["rows_live"] = await refs.copy_same_rows(
-                rt.database_url, DEFAULT_SCHEMA, backlog, Path(tmp))
+                rt.database_url, DEFAULT_SCHEMA, backlog, rt.settings.data_dir)
 
             log(f"publish->visible at {rate}/s for {seconds} s (after VACUUM (ANALYZE), a checkpoint and {WARM_UP_S} s "
                 "at that rate)")
@@ -198,7 +192,7 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
                 replayed["rate"], replayed["peak_rss_mb"], replayed["audit_rss_mb"])
             info["replay_events"] = replayed["events"]
             f["copy_replay_all"], info["rows_replay"] = await refs.copy_same_rows(
-                rt.database_url, "bench_replay", int(replayed["events"]), Path(tmp))
+                rt.database_url, "bench_replay", int(replayed["events"]), rt.settings.data_dir)
         finally:
             if http is not None:
                 http.kill()
@@ -207,9 +201,6 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
                 await projector.stop()
             for c in conns:
                 await c.close()
-            await nc.close()
-            await engine.dispose()
-            rt.stop()
     return f, info
 
 

@@ -349,6 +349,5 @@ async def _resubmit(st: AppState, request: Request, who: Identity, key: str, pub
     result = await st.publisher.publish((await seal_posted(st.engine, [(event, typed)]))[0])
     link = {"resubmission": {"key": key, "event_id": event.id, "sequence": result.sequence},
             "publisher": publisher, "received_at": datetime.now(UTC).isoformat()}
-    await st.nc.jetstream().publish(f"doingoai.rejected.{who.province}.{who.agency}",
-                                                json.dumps(link).encode())
+    await st.nc.jetstream().publish(f"doingoai.rejected.{who.province}.{who.agency}", json.dumps(link).encode())
     return JSONResponse({**_answer(result), "resubmission_of": key}, 202)
