@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from bench import ours, refs
+from bench.http_load import http_ingest
 from bench.peer import peer
 from bench.run import ROUNDS, keep, log
 from bench.targets import Table, ingest_labels, ingest_rows
@@ -51,7 +52,7 @@ async def measure(scale: float, rounds: int, http_workers: list[int]) -> dict[st
             for count in http_workers:
                 port = free_port()
                 http[count] = port, ours.start_http(rt, port, count)
-                await ours.http_ingest(port, token, corpus.take(64 * count), 1, 8)  # warm-up
+                await http_ingest(port, token, corpus.take(64 * count), 1, 8)  # warm-up
             for r in range(rounds):
                 log(f"round {r + 1} of {rounds}")
                 keep(f, "raw_8", await refs.raw_connections(conns, corpus.take(n["conc"])))
@@ -60,8 +61,8 @@ async def measure(scale: float, rounds: int, http_workers: list[int]) -> dict[st
                 keep(f, "ours_atomic", await ours.bulk(publisher, corpus.take(n["bulk"]), 1000))
                 for count, (port, _) in http.items():
                     suffix = "" if count == http_workers[0] else f"@{count}"
-                    keep(f, "http_1" + suffix, await ours.http_ingest(port, token, corpus.take(n["http1"]), 1, 8))
-                    keep(f, "http_100" + suffix, await ours.http_ingest(port, token, corpus.take(n["bulk"]), 100, 4))
+                    keep(f, "http_1" + suffix, await http_ingest(port, token, corpus.take(n["http1"]), 1, 8))
+                    keep(f, "http_100" + suffix, await http_ingest(port, token, corpus.take(n["bulk"]), 100, 4))
                 p = await peer(rt.database_url, corpus.take(n["peer1"]), corpus.take(n["bulk"]))
                 keep(f, "peer_single", p["single"])
                 keep(f, "peer_batched", p["batched"])

@@ -22,6 +22,7 @@ import json
 from typing import Any
 
 from bench import ours, refs
+from bench.http_load import http_ingest
 from bench.signatures import cpu_s, project_ranges
 from schemas.personal import new_key, new_key_id, seal
 from services import event_loop
@@ -70,13 +71,13 @@ async def measure(events: int, rounds: int, people: int) -> dict[str, float]:
         js = nc.jetstream()
         ranges: dict[str, list[tuple[int, int]]] = {"sealed": [], "clear": []}
         with ours.http_service(rt, port) as http:
-            await ours.http_ingest(port, token, delegations(corpus, 64, people), 1, 8)  # warm-up, keys made
+            await http_ingest(port, token, delegations(corpus, 64, people), 1, 8)  # warm-up, keys made
             for _ in range(rounds):
                 for kind in ("sealed", "clear"):
                     items = delegations(corpus, events, people)
                     items = presealed(items) if kind == "sealed" else items
                     c0 = cpu_s(http.pid)
-                    keep(f"http_{kind}", await ours.http_ingest(port, token, items, 1, 8))
+                    keep(f"http_{kind}", await http_ingest(port, token, items, 1, 8))
                     keep(f"http_cpu_{kind}", (cpu_s(http.pid) - c0) / len(items) * 1e6, min)
                     items = delegations(corpus, events, people)
                     items = presealed(items) if kind == "sealed" else items

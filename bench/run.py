@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import ours, refs, units
+from bench.http_load import http_ingest
 from bench.peer import peer
 from bench.targets import Table, ingest_labels, ingest_rows, rate
 from services import event_loop
@@ -134,10 +135,10 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
             token = (await issue(engine, "ha-tinh", "so-ngoai-vu"))["token"]
             port = free_port()
             http = ours.start_http(rt, port)
-            await ours.http_ingest(port, token, corpus.take(64), 1, 8)  # warm-up: connections, first requests
+            await http_ingest(port, token, corpus.take(64), 1, 8)  # warm-up: connections, first requests
             for _ in range(ROUNDS):
-                keep(f, "http_1", await ours.http_ingest(port, token, corpus.take(n["http1"]), 1, 8))
-                keep(f, "http_100", await ours.http_ingest(port, token, corpus.take(n["bulk"]), 100, 4))
+                keep(f, "http_1", await http_ingest(port, token, corpus.take(n["http1"]), 1, 8))
+                keep(f, "http_100", await http_ingest(port, token, corpus.take(n["bulk"]), 100, 4))
             http.terminate()
             http.wait(60)
             http = None

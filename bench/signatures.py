@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench import ours, refs
+from bench.http_load import http_ingest
 from projections.engine.replay import replay_stream
 from projections.models.catalogue import all_projections
 from projections.models.handlers import events_handler
@@ -128,7 +129,7 @@ async def measure(events: int, rounds: int) -> dict[str, float]:
         ranges: dict[str, list[tuple[int, int]]] = {"unsigned": [], "signed": []}
         js = nc.jetstream()
         with ours.http_service(rt, port) as http:
-            await ours.http_ingest(port, token, corpus.take(64), 1, 8)  # warm-up
+            await http_ingest(port, token, corpus.take(64), 1, 8)  # warm-up
             for _ in range(rounds):
                 for kind in ("unsigned", "signed"):
                     items = corpus.take(events)
@@ -136,7 +137,7 @@ async def measure(events: int, rounds: int) -> dict[str, float]:
                         items = [signed_item(i, ed, keys[0].key_id) for i in items]
                     first = (await js.stream_info(EVENTS_STREAM)).state.last_seq + 1
                     c0 = cpu_s(http.pid)
-                    keep(f"http_{kind}", await ours.http_ingest(port, token, items, 1, 8))
+                    keep(f"http_{kind}", await http_ingest(port, token, items, 1, 8))
                     keep(f"http_cpu_{kind}", (cpu_s(http.pid) - c0) / len(items) * 1e6, min)
                     ranges[kind].append((first, (await js.stream_info(EVENTS_STREAM)).state.last_seq))
         await project_ranges(rt, nc, ranges, keep)
