@@ -75,7 +75,6 @@ class DoorKeys:
 
     def __init__(self, ttl_s: float = 1.0):
         self.ttl_s = ttl_s
-        self.secrets: dict[int, bytes] = {}
         self.held: dict[tuple[int, str, str], tuple[float, tuple[str, bytes]]] = {}
         """(engine, province, normalized name) -> (until, key)"""
 
@@ -87,9 +86,7 @@ class DoorKeys:
         todo = [n for n, k in enumerate(found) if k is None]
         if todo:
             async with engine.connect() as conn:  # one query; a write only for a person seen first
-                if (hmac_key := self.secrets.get(id(engine))) is None:
-                    hmac_key = self.secrets[id(engine)] = await secret(conn)
-                keys = await person_keys(conn, [wanted[n] for n in todo], hmac_key)
+                keys = await person_keys(conn, [wanted[n] for n in todo])
                 await conn.commit()
             if len(self.held) > 10_000:
                 self.held = {k: v for k, v in self.held.items() if v[0] > now}

@@ -87,6 +87,9 @@ class Batch:
     """Every message of the batch, as read (the audit trail chains them all)."""
     parsed: dict[int, Any] = field(default_factory=dict)
     """The JSON of each message that parsed (strictly), by sequence: parsed once, read by all."""
+    sealed: dict[tuple[int, str, str], str] = field(default_factory=dict)
+    """(sequence, value, person) -> the token a personal value a fresh event held in clear was sealed as
+    (`projections.models.personal.seal_batch`)."""
     _named: dict[str, list[Stored]] = field(default_factory=dict, repr=False)
     """The fresh events by name, in stream order (filled by `add`)."""
 

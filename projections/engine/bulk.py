@@ -6,7 +6,9 @@ executemany) costs more CPU than PostgreSQL spends storing them. `insert_rows` s
 as one typed array, spread with `unnest` (a prepared statement, conflicts skipped or updated);
 `copy_rows` appends with binary COPY, the cheapest way in for both sides (asyncpg checks the type
 of every array element, COPY encodes each value with its column's codec), for rows nothing else
-can have written (a conflict is an error there, not skipped).
+can have written (a conflict is an error there, not skipped). COPY costs two round trips (the server
+answers the COPY before the rows go), so fewer than SMALL_COPY rows, a small batch's under a steady
+load, go in one prepared INSERT of arrays instead, with the same outcome.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from schemas.fastjson import dumps
 
 Row = dict[str, Any]
+SMALL_COPY = 100
+"""`copy_rows` of fewer rows than this is one INSERT of arrays (one round trip), not a COPY (two)."""
 _TYPES: tuple[tuple[type, str], ...] = (
     (BigInteger, "int8"),  # before Integer: BigInteger is one
     (Integer, "int4"),
@@ -72,11 +76,13 @@ def _columns(key: Key) -> tuple[str, ...]:
 
 
 @cache
-def _insert_sql(table: Table, conflict: Key | None, update: bool) -> str:
+def _insert_sql(table: Table, conflict: Key | None, update: bool, *, skip: bool = True) -> str:
     columns = list(table.columns)
     names = ", ".join(_quote(c.name) for c in columns)
     arrays = ", ".join(f"${n}::{pg_type(c)}[]" for n, c in enumerate(columns, 1))
     sql = f"INSERT INTO {_quote(table.name)} ({names}) SELECT * FROM unnest({arrays})"
+    if not skip:
+        return sql
     if conflict is None:
         return sql + " ON CONFLICT DO NOTHING"
     target = ", ".join(_quote(c) for c in _columns(conflict))
@@ -145,9 +151,22 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row]) ->
 async def copy_records(conn: AsyncConnection, table: Table, records: Sequence[tuple[Any, ...]]) -> None:
     """`copy_rows` of records: the values of `table`'s columns in their order, JSONB values as JSON
     (text or bytes)."""
-    if records:
-        adb = await driver(conn)
+    if not records:
+        return
+    adb = await driver(conn)
+    if len(records) < SMALL_COPY and (sql := _append_sql(table)) is not None:
+        await adb.execute(sql, *map(list, zip(*records, strict=True)))
+    else:
         await adb.copy_records_to_table(table.name, records=records, columns=_layout(table)[0])
+
+
+@cache
+def _append_sql(table: Table) -> str | None:
+    """An INSERT of `table`'s columns from arrays, no conflict skipped; None if a column has no array type."""
+    try:
+        return _insert_sql(table, None, False, skip=False)
+    except TypeError:
+        return None
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], *, conflict: Key | None = None,

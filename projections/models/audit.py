@@ -207,7 +207,16 @@ class AuditTrail:
         return (before[-1]["seq"], before[-1]["hash"]) if before else found
 
     def changes(self, batch: Batch, found: tuple[int, str]) -> list[dict[str, Any]]:
-        return chain_rows(batch.messages, *found, batch.parsed) if batch.messages else []
+        """The chained rows; the `actor` of each fresh event the batch sealed is the token it was
+        sealed as (`seal_actors` seals the others' when they are written)."""
+        if not batch.messages:
+            return []
+        rows = chain_rows(batch.messages, *found, batch.parsed)
+        if batch.sealed:
+            for row in rows:
+                if row["actor"] is not None:
+                    row["actor"] = batch.sealed.get((row["seq"], row["actor"], row["actor"]), row["actor"])
+        return rows
 
     async def write(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
         """Append the chained `rows` (all after the head read in this transaction), signing heads."""

@@ -28,12 +28,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, LargeBinary, Table, Text, func, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.engine.batch import Batch, Stored
+from projections.engine.bulk import insert_rows
 from projections.engine.tables import metadata
 from projections.models.tables import events
 from schemas.codec import Event, decode_obj, to_obj
@@ -104,15 +107,26 @@ Key = tuple[str, bytes | None]
 
 
 async def secret(conn: AsyncConnection) -> bytes:
-    """The database's HMAC key of names (made on first use, in `conn`'s transaction)."""
+    """The database's HMAC key of names (made on first use, in `conn`'s transaction). It never
+    changes once made, so what an engine's connections read of it is kept (`SECRETS`); one made in
+    this transaction is not, until a later transaction reads it committed."""
+    held = SECRETS.get(conn.engine.sync_engine)
+    if held is not None:
+        return held
     query = select(personal_secret.c.secret).where(personal_secret.c.id == 1)
     value = await conn.scalar(query)
-    if value is None:
-        await conn.execute(insert(personal_secret).values(id=1, secret=os.urandom(32)).on_conflict_do_nothing())
-        value = await conn.scalar(query)
+    if value is not None:
+        SECRETS[conn.engine.sync_engine] = bytes(value)
+        return bytes(value)
+    await conn.execute(insert(personal_secret).values(id=1, secret=os.urandom(32)).on_conflict_do_nothing())
+    value = await conn.scalar(query)
     if value is None:
         raise LookupError("personal_secret has no row")
     return bytes(value)
+
+
+SECRETS: WeakKeyDictionary[Engine, bytes] = WeakKeyDictionary()
+"""The `personal_secret` each engine (one schema) read: gone with the engine."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,8 @@ async def seal_texts(conn: AsyncConnection, wanted: Sequence[Wanted], hmac_key: 
     transaction). A value stored before its person was erased: the token it was sealed as before the
     erasure (`personal_erased`), else ERASED. `hmac_key`: the database's `secret`, if the caller
     holds it."""
+    if not wanted:
+        return []
     hmac_key = hmac_key or await secret(conn)
     keys = await person_keys(conn, wanted, hmac_key)
     before = await _sealed_before(conn, hmac_key, [w for w, k in zip(wanted, keys, strict=True) if k is None])
@@ -289,7 +305,7 @@ def sealed_ids(event: Event) -> set[str]:
 
 async def seal_batch(conn: AsyncConnection, batch: Batch) -> list[dict[str, Any]]:
     """Seal the personal values the batch's fresh events hold in clear (their read models then see
-    tokens only); the `personal_refs` rows of the batch."""
+    tokens only, and `batch.sealed` says what each value became); the `personal_refs` rows of the batch."""
     clear = {s.seq: in_clear(s.event) for s in batch.fresh}
     wanted = [Wanted(s.event.envelope.province, v, p, s.recorded_at) for s in batch.fresh for v, p in clear[s.seq]]
     tokens = iter(await seal_texts(conn, wanted))
@@ -300,7 +316,9 @@ async def seal_batch(conn: AsyncConnection, batch: Batch) -> list[dict[str, Any]
             refs.setdefault((key_id, s.seq), False)
         if not clear[s.seq]:
             continue
-        sealed = {v: next(tokens) for v, _ in clear[s.seq]}
+        pairs = [(v, p, next(tokens)) for v, p in clear[s.seq]]
+        batch.sealed.update({(s.seq, v, p): t for v, p, t in pairs})
+        sealed = {v: t for v, _, t in pairs}
         for token in sealed.values():
             if token != ERASED:
                 refs[key_id_of(token), s.seq] = True
@@ -311,8 +329,7 @@ async def seal_batch(conn: AsyncConnection, batch: Batch) -> list[dict[str, Any]
 
 
 async def write_refs(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(insert(personal_refs).on_conflict_do_nothing(), rows)
+    await insert_rows(conn, personal_refs, rows)
 
 
 async def copy_personal(source: AsyncConnection, target: AsyncConnection) -> int:
