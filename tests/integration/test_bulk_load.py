@@ -1,14 +1,20 @@
-"""A replay's schema is bulk-loaded with autovacuum held off its tables, and handed back after."""
+"""A replay's schema is bulk-loaded with autovacuum held off its tables, and handed back after; rows are
+appended alike whichever way `copy_rows` sends them."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from sqlalchemy import BigInteger, Column, DateTime, LargeBinary, MetaData, Table, Text, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 
+from projections.engine.bulk import SMALL_COPY, copy_rows
 from services.db import make_engine
-from services.db.migrate import autovacuum_paused, migrate
+from services.db.migrate import autovacuum_paused, drop_schema, migrate
 from tests.support import System
 
 pytestmark = pytest.mark.integration
@@ -51,3 +57,41 @@ async def test_autovacuum_is_held_off_while_loading_and_handed_back_even_after_a
     assert all(o == ["autovacuum_enabled=false"] for o in paused.values()), paused  # (TOAST tables' own options)
     assert during["partners"] == ["autovacuum_enabled=true"]
     assert await table_options(url, schema) == before
+
+
+async def test_appended_rows_are_the_same_by_insert_or_by_copy_and_a_taken_key_fails_either(system: System):
+    """`copy_rows` writes fewer than SMALL_COPY rows with one INSERT of arrays and more with COPY: the
+    same values come back either way (JSONB as text and as bytes, NULLs, bytes, times), and a row whose
+    key exists fails the whole statement in both, writing nothing."""
+    url, schema = system.runtime()["database_url"], f"t_append_{uuid.uuid4().hex[:8]}"
+    table = Table("appended", MetaData(), Column("seq", BigInteger, primary_key=True), Column("note", Text),
+                  Column("doc", JSONB), Column("raw", LargeBinary), Column("at", DateTime(timezone=True)))
+    now = datetime.now(UTC)
+
+    def rows(first: int, count: int) -> list[dict[str, object]]:
+        return [{"seq": n, "note": None if n % 3 else f"Nguyễn {n}", "raw": bytes([n % 256]) * 3, "at": now,
+                 "doc": {"n": n, "tên": "Hà Tĩnh"} if n % 2 else b'{"n": %d}' % n} for n in range(first, first + count)]
+
+    await migrate(url, schema)
+    engine = make_engine(url, schema, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+        for first, count in ((1, 3), (1000, SMALL_COPY + 50)):
+            async with engine.begin() as conn:
+                await copy_rows(conn, table, rows(first, count))
+            async with engine.connect() as conn:
+                got = [dict(r) for r in (await conn.execute(
+                    select(table).where(table.c.seq >= first).order_by(table.c.seq).limit(count))).mappings()]
+            assert got == [{**r, "doc": r["doc"] if isinstance(r["doc"], dict) else json.loads(r["doc"])}
+                           for r in rows(first, count)]
+            taken = rows(first + count - 1, count)  # its first row's key is stored
+            with pytest.raises(asyncpg.UniqueViolationError):
+                async with engine.begin() as conn:
+                    await copy_rows(conn, table, taken)
+            async with engine.connect() as conn:
+                later = select(func.count()).select_from(table).where(table.c.seq >= first + count)
+                assert await conn.scalar(later) == 0
+    finally:
+        await engine.dispose()
+        await drop_schema(url, schema)
