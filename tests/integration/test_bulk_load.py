@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -68,7 +69,7 @@ async def test_appended_rows_are_the_same_by_insert_or_by_copy_and_a_taken_key_f
                   Column("doc", JSONB), Column("raw", LargeBinary), Column("at", DateTime(timezone=True)))
     now = datetime.now(UTC)
 
-    def rows(first: int, count: int) -> list[dict[str, object]]:
+    def rows(first: int, count: int) -> list[dict[str, Any]]:
         return [{"seq": n, "note": None if n % 3 else f"Nguyễn {n}", "raw": bytes([n % 256]) * 3, "at": now,
                  "doc": {"n": n, "tên": "Hà Tĩnh"} if n % 2 else b'{"n": %d}' % n} for n in range(first, first + count)]
 
