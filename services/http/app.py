@@ -105,6 +105,18 @@ class SecurityHeaders:
         return sending
 
 
+def served(app: FastAPI) -> ASGIApp:
+    """What the server serves: `app`, with POST /events taken ahead of it (`services.http.events_first`)
+    through the trusted-host check (the hosts `create_app` was given) and the security headers."""
+    hosts = app.state.hosts
+
+    def guard(endpoint: ASGIApp) -> ASGIApp:
+        headed = SecurityHeaders(endpoint)
+        return headed if hosts is None else TrustedHostMiddleware(headed, allowed_hosts=hosts)
+
+    return EventsFirst(app, guard)
+
+
 DATABASE_GONE = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
                  asyncpg.ConnectionDoesNotExistError)
 
@@ -148,6 +160,7 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
         redoc_url="/redoc" if docs else None,
     )
     publisher = Publisher(nc, lookup=lookup)
+    app.state.hosts = hosts
     app.state.doingoai = AppState(engine=engine, nc=nc, publisher=publisher, attachments=AttachmentStore(nc),
                                   authority=authority,
                                   limits=limits or Limits(), attachment_max_bytes=attachment_max_bytes,
@@ -167,7 +180,6 @@ def create_app(engine: AsyncEngine, nc: Client, *, lookup: CoalescingLookup | No
     app.include_router(forms.router)
     app.include_router(attachments.router)
 
-    app.add_middleware(EventsFirst, handlers=app.exception_handlers)  # innermost: POST /events, ahead of routing
     if sso is not None:  # the sign-in's state cookie, on /login/oidc only
         app.add_middleware(oidc.StateCookie, provider=sso)
     app.add_middleware(RevealPersonal, engine=lambda: app.state.doingoai.engine)

@@ -257,7 +257,8 @@ def _accepted(answer: dict[str, Any]) -> Response:
 
 async def post_events(request: Request) -> Response:
     """Publish CloudEvents (structured, binary or batched mode) as the token's agency: served ahead of
-    FastAPI's routing (`services.http.events_first`); `events_doc` describes it in the OpenAPI document."""
+    FastAPI (`services.http.events_first`); `events_doc` serves it in the application and describes it in the
+    OpenAPI document."""
     who = await publisher_identity(request)
     is_batch = request.headers.get("content-type", "").split(";")[0].strip().lower() == BATCH_TYPE
     expected = None if is_batch else sequence_header(
