@@ -11,14 +11,14 @@ import sys
 from functools import partial
 
 import structlog
-import uvicorn
 
 from services.db import make_engine
 from services.embedded.health import MIB, Health
 from services.embedded.keeper import Keeper
 from services.http.lookup import CoalescingLookup, serve_lookup
 from services.http.peers import Peers
-from services.http.serve import HEALTH_FILE, Server, http_app, join_peers, listen, publish_health, worker_argv
+from services.http.serve import HEALTH_FILE, http_app, join_peers, listen, publish_health, worker_argv
+from services.http.serve import server as http_server
 from services.runtime import Runtime
 from services.settings import Settings, Unreachable
 from services.supervisor import Supervised
@@ -97,7 +97,7 @@ async def up(settings: Settings) -> None:
     embedded = rt.embedded_nats is not None or rt.embedded_postgres is not None
     health = Health(settings.data_dir, settings.disk_reserve_mb * MIB) if embedded else None
     app = http_app(settings, engine, nc, lookup, health)
-    server = Server(uvicorn.Config(app, log_level="warning"))
+    server = http_server(app)
     write_runtime_file(rt)
     workers = [
         Supervised(
