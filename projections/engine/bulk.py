@@ -67,6 +67,17 @@ BEGUN = "SELECT 1"
 """What `driver` runs through SQLAlchemy to have it begin its transaction."""
 
 
+async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> Sequence[Sequence[Any]]:
+    """The rows of an asyncpg statement (`$1`, ...) in `conn`'s transaction. While SQLAlchemy has not
+    sent its BEGIN, the statement goes through SQLAlchemy, which sends it first: the transaction's
+    first query then costs no `BEGUN` round trip of its own (as through `driver`)."""
+    raw = await conn.get_raw_connection()
+    driver_connection: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+    if conn.in_transaction() and not driver_connection.is_in_transaction():
+        return (await conn.exec_driver_sql(sql, args)).all()
+    return await driver_connection.fetch(sql, *args)
+
+
 Key = str | tuple[str, ...]
 """A table's key: one column, or several (a composite key)."""
 

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.engine.batch import Batch, Key, Stored
-from projections.engine.bulk import copy_records, driver, insert_rows
+from projections.engine.bulk import copy_records, fetch, insert_rows
 from projections.models.tables import event_duplicates, events, rejected
 from schemas.codec import to_obj
 from schemas.fastjson import dumps
@@ -31,8 +31,7 @@ async def known_keys(conn: AsyncConnection, keys: list[Key]) -> dict[Key, int]:
     """Which of `keys` ((source, id)) the index holds, with their sequences."""
     if not keys:
         return {}
-    adb = await driver(conn)
-    return stored_of(await adb.fetch(KNOWN_IDS, list({i for _, i in keys})), keys)
+    return stored_of(await fetch(conn, KNOWN_IDS, list({i for _, i in keys})), keys)
 
 
 def index_record(s: Stored) -> tuple[Any, ...]:

@@ -103,14 +103,23 @@ class EventsHandler:
         authority = self.authority.changes(batch, held)
         batch.refuse([(s, InvalidEvent(r.kind, [Problem(r.path, r.message)])) for s, r in authority.refused])
         refs = await seal_batch(conn, batch)
-        found = [await p.read(conn, batch) for p in self.projections]
-        if before is not None:
-            found = [p.after(f, b) for p, f, b in zip(self.projections, found, before.changes, strict=True)]
+        befores = before.changes if before is not None else [None] * len(self.projections)
+        found = [await self._read(p, conn, batch, b) for p, b in zip(self.projections, befores, strict=True)]
         changes = []
         for p, f in zip(self.projections, found, strict=True):
             changes.append(p.changes(batch, f))
             await asyncio.sleep(0)  # the batch before, being written, goes on between projections
         return Planned(batch, changes, authority, refs)
+
+    @staticmethod
+    async def _read(projection: Projection, conn: AsyncConnection, batch: Batch, before: Any) -> Any:
+        """What `projection` reads of `batch`, as it will be once `before` (its changes of the batch
+        before, if that is not committed yet) is. The audit chain's head is then the last row of
+        `before`, if it has one: nothing to read."""
+        if before and isinstance(projection, AuditTrail):
+            return projection.after((0, ""), before)
+        found = await projection.read(conn, batch)
+        return found if before is None else projection.after(found, before)
 
     async def store(self, conn: AsyncConnection, planned: Planned) -> None:
         await self.authority.write(conn, planned.authority)
