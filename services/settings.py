@@ -48,8 +48,9 @@ class Settings(OidcSettings):
     escalations: bool = Field(True, description="Run the escalation service in the worker")
     partitions: int = Field(1, ge=1, le=64, description="> 1: one projection unit per province, shared by workers")
     workers: int = Field(1, ge=0, le=32, description="Projection worker processes `up` runs (0: run them yourself)")
-    http_workers: int = Field(1, ge=1, le=32, description=(
-        "Processes serving HTTP (`up`'s own and the others it starts), sharing its address"))
+    http_workers: int = Field(default_factory=lambda: 2 if (os.cpu_count() or 1) >= 2 else 1, ge=1, le=32,
+                              description=("Processes serving HTTP (`up`'s own and the others it starts), sharing "
+                                           "its address (default: 2 on two cores or more, else 1)"))
     lease_ttl_s: float = Field(8.0, gt=1, description="A dead worker's units are taken over after this")
     escalation_tick_s: float = Field(60.0, gt=0, description="Seconds between escalation evaluations")
     audit_key: Path | None = Field(None, description="Ed25519 key signing audit heads (default: data dir)")

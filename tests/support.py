@@ -101,7 +101,9 @@ class System:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOINGOAI_")}
-        env.update(DOINGOAI_DATA_DIR=str(self.data_dir), DOINGOAI_HTTP=self.http, **self.env_extra)
+        # one HTTP process, unless a test asks for more (the default is two on two cores or more)
+        env.update({"DOINGOAI_DATA_DIR": str(self.data_dir), "DOINGOAI_HTTP": self.http, "DOINGOAI_HTTP_WORKERS": "1",
+                    **self.env_extra})
         return env
 
     def start(self, timeout: float = 90) -> System:

@@ -4,8 +4,9 @@ one address may try, and how many wrong passwords may be tried for one username 
 
 All of them are held in memory: a restart starts them afresh. Where several HTTP workers serve
 (`DOINGOAI_HTTP_WORKERS`), each tells the others what its counts learn (`services.http.peers`), so
-the quotas and the bad tokens and passwords are counted over all of them; the body budget is each
-process's own. Each answers with an exception the application turns into a 429 with `Retry-After`.
+the quotas and the bad tokens and passwords are counted over all of them, and so are the counters of
+`/metrics` (each worker counts the 429s the others answered too); the body budget is each process's
+own. Each answers with an exception the application turns into a 429 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class RejectedQuota:
 
     def _exceeded(self, publisher: str, window: _Window) -> QuotaExceeded:
         QUOTA_EXCEEDED.labels(publisher).inc()
+        if self.told is not None:
+            self.told("exceeded", [publisher])
         return QuotaExceeded(publisher, self.limit, window.start + self.window_s - self.clock())
 
     def check(self, publisher: str) -> None:
@@ -137,7 +140,11 @@ class RejectedQuota:
             raise self._exceeded(publisher, window)
 
     def learn(self, op: str, args: list[Any]) -> None:
-        """Count a charge another worker made (`closed`: it did not fit, and closed the window)."""
+        """Count a charge another worker made (`closed`: it did not fit, and closed the window), or a
+        request it answered 429."""
+        if op == "exceeded":  # counted once over all the workers' /metrics
+            QUOTA_EXCEEDED.labels(str(args[0])).inc()
+            return
         publisher, size, closed = str(args[0]), int(args[1]), bool(args[2])
         if op == "charge" and self.limit:
             window = self._window(publisher)
@@ -170,6 +177,8 @@ class BadTokens:
             del self.blocked[address]
             return
         self.throttled()
+        if self.told is not None:
+            self.told("throttled", [])
         raise TooManyRequests(f"too many {self.what} {address}; try again later", until - now)
 
     def failed(self, address: str) -> None:
@@ -197,11 +206,14 @@ class BadTokens:
             self.told("succeeded", [key])
 
     def learn(self, op: str, args: list[Any]) -> None:
-        """Count a failure, or forget the failures of a success, that another worker saw."""
+        """Count a failure, or forget the failures of a success, that another worker saw, or a request
+        it answered 429."""
         if op == "failed":
             self._failed(str(args[0]))
         elif op == "succeeded":
             self.failures.pop(str(args[0]), None)
+        elif op == "throttled":
+            self.throttled()
 
 
 @dataclass

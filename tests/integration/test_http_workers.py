@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -129,6 +130,15 @@ async def test_bad_tokens_are_counted_over_every_worker(two: System):
             r = await client.get("/api/me")
             assert r.status_code == 429 and r.json()["error"] == "too_many_requests", r.text
             await client.aclose()
+        await asyncio.sleep(0.2)  # each worker heard the other's 429
+        auditor = {"authorization": f"Bearer {two.credentials('ha-tinh', 'kiem-toan-doc', 'auditor')['token']}"}
+        counted = set()
+        for _ in range(8):  # /metrics of whichever worker each new connection from another address reaches
+            transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+            async with httpx.AsyncClient(base_url=two.http, transport=transport, headers=auditor) as scraper:
+                text = (await scraper.get("/metrics")).text
+            counted |= set(re.findall(r"^doingoai_http_bad_token_throttled_total (\S+)$", text, re.M))
+        assert counted == {"2.0"}, "each worker's /metrics counts the 429s of both"
     finally:
         await nc.close()
 
