@@ -1,5 +1,6 @@
 """The load of the HTTP rows: agency systems posting events to `POST /events`, each on a keep-alive
-HTTP/1.1 connection of its own, as light on this machine's CPU as a client can be."""
+HTTP/1.1 connection of its own (connecting again after an answer that closes it, as HTTP clients do),
+as light on this machine's CPU as a client can be."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ async def http_ingest(port: int, token: str, items: Sequence[Item], per_request:
         parser = httptools.HttpResponseParser(answer)
         try:
             for body, ctype in queue:
+                if answer.closing:  # the answer before said `Connection: close`: connect again
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    parser = httptools.HttpResponseParser(answer)
+                    answer.closing = False
                 writer.write(b"%scontent-type: %s\r\ncontent-length: %d\r\n\r\n%s"
                              % (head, ctype.encode(), len(body), body))
                 answer.done = False
@@ -57,6 +63,11 @@ class Answer:
     def __init__(self) -> None:
         self.body = bytearray()
         self.done = False
+        self.closing = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"connection" and value.lower() == b"close":
+            self.closing = True
 
     def on_body(self, chunk: bytes) -> None:
         self.body += chunk

@@ -164,7 +164,7 @@ async def serve(port: int) -> None:
     nc = await rt.connect_nats("bench-http")
     app = http_app(settings, engine, nc, CoalescingLookup(engine, window_s=settings.dedup_window_s), None)
     if settings.http_workers > 1:
-        await join_peers(app, nc)
+        await join_peers(app, nc, settings.http_workers)
     web = server(app)
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: setattr(web, "should_exit", True))
     try:

@@ -115,7 +115,7 @@ async def up(settings: Settings) -> None:
     tasks: list[asyncio.Task[None]] = []
     try:
         await serve_lookup(nc, engine, lookup)
-        peers = await join_peers(app, nc) if settings.http_workers > 1 else None
+        peers = await join_peers(app, nc, settings.http_workers) if settings.http_workers > 1 else None
         tasks = [asyncio.create_task(w.run(stop)) for w in workers]
         if health is not None:
             keeper = Keeper(health, rt.embedded_nats, rt.embedded_postgres)

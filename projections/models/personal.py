@@ -108,21 +108,24 @@ Key = tuple[str, bytes | None]
 
 async def secret(conn: AsyncConnection) -> bytes:
     """The database's HMAC key of names (made on first use, in `conn`'s transaction). It never
-    changes once made, so what an engine's connections read of it is kept (`SECRETS`); one made in
-    this transaction is not, until a later transaction reads it committed."""
+    changes once made, so what an engine's connections read of it committed is kept (`SECRETS`): read
+    by a transaction that has written nothing (no transaction id yet), which sees committed rows
+    only; one a transaction made or read after writing is not, as it may yet be rolled back."""
     held = SECRETS.get(conn.engine.sync_engine)
     if held is not None:
         return held
-    query = select(personal_secret.c.secret).where(personal_secret.c.id == 1)
-    value = await conn.scalar(query)
-    if value is not None:
-        SECRETS[conn.engine.sync_engine] = bytes(value)
-        return bytes(value)
-    await conn.execute(insert(personal_secret).values(id=1, secret=os.urandom(32)).on_conflict_do_nothing())
-    value = await conn.scalar(query)
-    if value is None:
-        raise LookupError("personal_secret has no row")
-    return bytes(value)
+    query = select(personal_secret.c.secret, func.pg_current_xact_id_if_assigned().is_(None)).where(
+        personal_secret.c.id == 1)
+    found = (await conn.execute(query)).first()
+    if found is None:
+        await conn.execute(insert(personal_secret).values(id=1, secret=os.urandom(32)).on_conflict_do_nothing())
+        found = (await conn.execute(query)).first()
+        if found is None:
+            raise LookupError("personal_secret has no row")
+    value, committed = bytes(found[0]), found[1]
+    if committed:
+        SECRETS[conn.engine.sync_engine] = value
+    return value
 
 
 SECRETS: WeakKeyDictionary[Engine, bytes] = WeakKeyDictionary()

@@ -107,14 +107,15 @@ class SecurityHeaders:
 
 def served(app: FastAPI) -> ASGIApp:
     """What the server serves: `app`, with POST /events taken ahead of it (`services.http.events_first`)
-    through the trusted-host check (the hosts `create_app` was given) and the security headers."""
+    through the trusted-host check (the hosts `create_app` was given) and the security headers, and
+    the connections spread over the workers (`services.http.spread`)."""
     hosts = app.state.hosts
 
     def guard(endpoint: ASGIApp) -> ASGIApp:
         headed = SecurityHeaders(endpoint)
         return headed if hosts is None else TrustedHostMiddleware(headed, allowed_hosts=hosts)
 
-    return EventsFirst(app, guard)
+    return app.state.doingoai.spread.wrap(EventsFirst(app, guard))  # type: ignore[no-any-return]
 
 
 DATABASE_GONE = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,

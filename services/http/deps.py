@@ -19,6 +19,7 @@ from services.credentials import Identity, UnknownToken, identify
 from services.embedded.health import Health
 from services.http.door import AggregateFacts
 from services.http.limits import Limits
+from services.http.spread import Spread
 from services.sessions import NoSession, Session, forget_user, session_of
 from services.store.publisher import Publisher
 
@@ -43,6 +44,8 @@ class AppState:
     """What is wrong with the embedded servers (`up` keeps it); None on external servers."""
     peers: Peers | None = None
     """The other HTTP workers (`services.http.peers`), where there are any."""
+    spread: Spread = field(default_factory=Spread)
+    """This worker's connections and the others' (`services.http.spread`)."""
 
     def forget_user(self, username: str) -> None:
         """This process, and the other workers, trust no cached session of `username`."""

@@ -2,7 +2,8 @@
 meets the same limits whichever worker takes its connection: each count of `services.http.limits`
 that learns something (a bad token, a wrong password, a sign-in, a refused event's bytes) tells the
 others, and a worker that ends a person's sessions (sign-out, a disabled account, a new password)
-has the others forget what they cached of them (`services.sessions.forget_user`).
+has the others forget what they cached of them (`services.sessions.forget_user`). Each tells the
+others how many connections it serves, so that they spread evenly (`services.http.spread`).
 
 They speak on PEERS_SUBJECT, a core NATS subject of the services' own user (an agency's or auditor's
 credentials may neither publish nor subscribe there). Each message is published and flushed at once,
@@ -23,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from services.http.limits import Limits
+from services.http.spread import Spread
 from services.sessions import forget_user
 
 PEERS_SUBJECT = "doingoai.services.http.peers"
@@ -32,8 +34,8 @@ log = structlog.get_logger(__name__)
 class Peers:
     """One worker's side: `tell_limit` and `forget_user` send, `heard` applies what the others sent."""
 
-    def __init__(self, nc: Client, limits: Limits):
-        self.nc, self.limits = nc, limits
+    def __init__(self, nc: Client, limits: Limits, spread: Spread | None = None):
+        self.nc, self.limits, self.spread = nc, limits, spread
         self.me = secrets.token_hex(8)
         self.sending: set[asyncio.Task[None]] = set()
         self.sub: Subscription | None = None
@@ -42,15 +44,21 @@ class Peers:
         self.joined = asyncio.Event()
 
     @classmethod
-    async def join(cls, nc: Client, limits: Limits) -> Peers:
-        peers = cls(nc, limits)
+    async def join(cls, nc: Client, limits: Limits, spread: Spread | None = None, workers: int = 1) -> Peers:
+        """Join the other workers (`workers` in all, this one included)."""
+        peers = cls(nc, limits, spread)
         peers.sub = await nc.subscribe(PEERS_SUBJECT, cb=peers.heard)
         await nc.flush()
         limits.share(peers.tell_limit)
+        if spread is not None:
+            spread.share(workers, peers.tell_connections)
         return peers
 
     def tell_limit(self, part: str, op: str, args: list[Any]) -> None:
         self._send({"limit": [part, op, args]})
+
+    def tell_connections(self, count: int) -> None:
+        self._send({"connections": count})
 
     def say_serving(self) -> None:
         self._send({"serving": True})
@@ -93,6 +101,9 @@ class Peers:
                 self.limits.learn(str(part), str(op), list(args))
             elif "forget_user" in body:
                 forget_user(str(body["forget_user"]))
+            elif "connections" in body:
+                if self.spread is not None:
+                    self.spread.heard(str(body["from"]), int(body["connections"]))
             elif body.get("serving"):
                 self.serving.add(str(body["from"]))
                 self.joined.set()

@@ -1,11 +1,12 @@
-"""The HTTP service as `doingoai up` runs it: `DOINGOAI_HTTP_WORKERS` processes in all (`up`'s own
-and the others it supervises). With more than one, each listens on the address with a socket of its
-own (`SO_REUSEPORT`: the kernel spreads new connections evenly over them; `up` binds first, so a port
-another program holds stops it before anything starts). Each worker has its own NATS connection and
-Publisher, whose group commit gathers that worker's concurrent requests, its own connections to
-PostgreSQL and its own caches; what the limits and the session cache of one learn, the others are
-told (`services.http.peers`); the embedded servers' health, which `up` keeps, reaches them through
-`health.json` in the data directory.
+"""The HTTP service as `doingoai up` runs it: `DOINGOAI_HTTP_WORKERS` processes in all (`up`'s own and
+the others it supervises). With more than one, each listens on the address with a socket of its own
+(`SO_REUSEPORT`: the kernel hands each new connection to one of them, by a hash of its addresses;
+`up` binds first, so a port another program holds stops it before anything starts), and the
+connections a worker holds over its share are sent elsewhere (`services.http.spread`). Each worker
+has its own NATS connection and Publisher, whose group commit gathers that worker's concurrent
+requests, its own connections to PostgreSQL and its own caches; what the limits and the session
+cache of one learn, the others are told (`services.http.peers`); the embedded servers' health, which
+`up` keeps, reaches them through `health.json` in the data directory.
 
     python -m services.http.serve [--health]   # (started by `up`) one more worker on DOINGOAI_HTTP
 """
@@ -56,10 +57,11 @@ def http_app(settings: Settings, engine: AsyncEngine, nc: Client, lookup: Coales
                       attachment_max_bytes=settings.attachment_max_bytes, health=health)
 
 
-async def join_peers(app: FastAPI, nc: Client) -> Peers:
-    """Have the application's limits and session caches shared with the other workers."""
+async def join_peers(app: FastAPI, nc: Client, workers: int) -> Peers:
+    """Have the application's limits and session caches shared with the other workers (`workers` in
+    all), and its connections spread over them."""
     st = app.state.doingoai
-    st.peers = await Peers.join(nc, st.limits)
+    st.peers = await Peers.join(nc, st.limits, st.spread, workers)
     return st.peers  # type: ignore[no-any-return]
 
 
@@ -140,7 +142,7 @@ async def worker(with_health: bool) -> None:
     health = Health(settings.data_dir, settings.disk_reserve_mb * MIB) if with_health else None
     app = http_app(settings, engine, nc, lookup, health)
     stop = asyncio.Event()
-    peers = await join_peers(app, nc)
+    peers = await join_peers(app, nc, settings.http_workers)
     web = server(app)
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

@@ -3,7 +3,8 @@ stored sealed (the stream holds no name) and read with the name everywhere; one 
 in clear is sealed by the projection; after `doingoai personal-data erase` the names are absent from
 `/api/events/{id}`, `/api/activities` (JSON and CSV), `/api/audit?format=jsonl`, the .docx report and
 a replay, "[đã xóa]" stands in their place, and `audit verify` still passes; `personal-data export`
-lists what is held about a person; an erase by aggregate erases the people its events name."""
+lists what is held about a person; an erase by aggregate erases the people its events name; the key
+of names is kept in memory only once it is committed."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ import docx
 import httpx
 import nats
 import pytest
+from sqlalchemy import select
 
+from projections.models.personal import SECRETS, personal_secret, secret
 from schemas.codec import encode
 from schemas.envelope import CloudEvent
 from schemas.personal import ERASED
+from services.db import make_engine
+from services.db.migrate import drop_schema, migrate
 from tests.integration.test_audit import db
 from tests.integration.test_people import CE
 from tests.integration.test_recovery import checksums_of
@@ -178,3 +183,27 @@ async def test_erase_by_aggregate_erases_the_people_its_events_name(system: Syst
     assert head not in system.get(f"/api/events/{event.id}", province=P).text
     refused = system.cli("personal-data", "erase", "--province", P)
     assert refused.returncode == 2 and "give --name or --subject" in refused.stderr
+
+
+async def test_the_key_of_names_is_kept_only_once_read_committed(system: System):
+    """`secret` keeps what an engine read of the key once it is committed: one a transaction made and
+    read again before rolling back is not kept, and the key a later transaction makes is the one used."""
+    url, schema = system.runtime()["database_url"], f"t_secret_{uuid.uuid4().hex[:8]}"
+    await migrate(url, schema)
+    engine = make_engine(url, schema, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            made = await secret(conn)
+            assert await secret(conn) == made  # read again in the transaction that made it
+            await conn.rollback()
+        assert engine.sync_engine not in SECRETS
+        async with engine.begin() as conn:
+            kept = await secret(conn)
+        assert kept != made and engine.sync_engine not in SECRETS
+        async with engine.connect() as conn:
+            assert await secret(conn) == kept
+            stored = await conn.scalar(select(personal_secret.c.secret))
+        assert SECRETS[engine.sync_engine] == kept == bytes(stored)
+    finally:
+        await engine.dispose()
+        await drop_schema(url, schema)
