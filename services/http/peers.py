@@ -34,7 +34,7 @@ log = structlog.get_logger(__name__)
 class Peers:
     """One worker's side: `tell_limit` and `forget_user` send, `heard` applies what the others sent."""
 
-    def __init__(self, nc: Client, limits: Limits, spread: Spread | None = None):
+    def __init__(self, nc: Client, limits: Limits, spread: Spread):
         self.nc, self.limits, self.spread = nc, limits, spread
         self.me = secrets.token_hex(8)
         self.sending: set[asyncio.Task[None]] = set()
@@ -44,14 +44,13 @@ class Peers:
         self.joined = asyncio.Event()
 
     @classmethod
-    async def join(cls, nc: Client, limits: Limits, spread: Spread | None = None, workers: int = 1) -> Peers:
+    async def join(cls, nc: Client, limits: Limits, spread: Spread, workers: int) -> Peers:
         """Join the other workers (`workers` in all, this one included)."""
         peers = cls(nc, limits, spread)
         peers.sub = await nc.subscribe(PEERS_SUBJECT, cb=peers.heard)
         await nc.flush()
         limits.share(peers.tell_limit)
-        if spread is not None:
-            spread.share(workers, peers.tell_connections)
+        spread.share(workers, peers.tell_connections)
         return peers
 
     def tell_limit(self, part: str, op: str, args: list[Any]) -> None:
@@ -102,8 +101,7 @@ class Peers:
             elif "forget_user" in body:
                 forget_user(str(body["forget_user"]))
             elif "connections" in body:
-                if self.spread is not None:
-                    self.spread.heard(str(body["from"]), int(body["connections"]))
+                self.spread.heard(str(body["from"]), int(body["connections"]))
             elif body.get("serving"):
                 self.serving.add(str(body["from"]))
                 self.joined.set()
