@@ -9,12 +9,18 @@ of every array element, COPY encodes each value with its column's codec), for ro
 can have written (a conflict is an error there, not skipped). COPY costs two round trips (the server
 answers the COPY before the rows go), so fewer than SMALL_COPY rows, a small batch's under a steady
 load, go in one prepared INSERT of arrays instead, with the same outcome.
+
+Within `combined_writes`, those INSERTs of arrays are held and sent together, as one statement of
+data-modifying WITH queries: a small batch's writes to every table cost one round trip, not one each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from functools import cache
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -75,7 +81,82 @@ async def fetch(conn: AsyncConnection, sql: str, *args: Any) -> Sequence[Sequenc
     driver_connection: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
     if conn.in_transaction() and not driver_connection.is_in_transaction():
         return (await conn.exec_driver_sql(sql, args)).all()
+    await _written(driver_connection)
     return await driver_connection.fetch(sql, *args)
+
+
+class _Held:
+    """INSERTs of arrays held on one asyncpg connection, to be sent as one statement."""
+
+    def __init__(self, adb: asyncpg.Connection):
+        self.adb = adb
+        self.writes: list[tuple[str, str, Sequence[Any]]] = []
+        """(table, statement, its arguments)"""
+
+    async def add(self, table: str, sql: str, args: Sequence[Any]) -> None:
+        if any(held == table for held, _, _ in self.writes):  # the second write sees the first
+            await self.send()
+        self.writes.append((table, sql, args))
+
+    async def send(self) -> None:
+        writes, self.writes = self.writes, []
+        if writes:
+            await self.adb.execute(_together(tuple(sql for _, sql, _ in writes)),
+                                   *[a for _, _, args in writes for a in args])
+
+
+_HELD: ContextVar[_Held | None] = ContextVar("held_writes", default=None)
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+@lru_cache(maxsize=256)
+def _together(statements: tuple[str, ...]) -> str:
+    """`statements` (INSERTs with parameters $1...) as one: the first ones as data-modifying WITH
+    queries, their parameters numbered on. PostgreSQL runs them all on one snapshot; none writes a
+    table another one does (`_Held.add`)."""
+    numbered, offset = [], 0
+    for sql in statements:
+        numbered.append(_renumbered(sql, offset))
+        offset += len(set(_PARAMETER.findall(sql)))
+    *first, last = numbered
+    if not first:
+        return last
+    return "WITH " + ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(first)) + " " + last
+
+
+def _renumbered(sql: str, offset: int) -> str:
+    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+
+
+@asynccontextmanager
+async def combined_writes(conn: AsyncConnection) -> AsyncIterator[None]:
+    """The INSERTs of arrays that `insert_rows` and `copy_records` run on `conn` in this block (in this
+    task) are sent at its end as one statement, or earlier where a read of this module, a COPY or a
+    second write to the same table follows them. Nothing is sent if the block fails. A statement run
+    through SQLAlchemy meanwhile does not see them: the block is for writes that do not read each other."""
+    held = _Held(await driver(conn))
+    token = _HELD.set(held)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+    await held.send()
+
+
+async def _write(adb: asyncpg.Connection, table: Table, sql: str, args: Sequence[Any]) -> None:
+    """Run an INSERT of arrays now, or hold it (`combined_writes`)."""
+    held = _HELD.get()
+    if held is not None and held.adb is adb:
+        await held.add(table.name, sql, args)
+    else:
+        await adb.execute(sql, *args)
+
+
+async def _written(adb: asyncpg.Connection) -> None:
+    """Send the INSERTs held on `adb`, before a statement that must see them."""
+    held = _HELD.get()
+    if held is not None and held.adb is adb:
+        await held.send()
 
 
 Key = str | tuple[str, ...]
@@ -166,8 +247,9 @@ async def copy_records(conn: AsyncConnection, table: Table, records: Sequence[tu
         return
     adb = await driver(conn)
     if len(records) < SMALL_COPY and (sql := _append_sql(table)) is not None:
-        await adb.execute(sql, *map(list, zip(*records, strict=True)))
+        await _write(adb, table, sql, list(map(list, zip(*records, strict=True))))
     else:
+        await _written(adb)
         await adb.copy_records_to_table(table.name, records=records, columns=_layout(table)[0])
 
 
@@ -188,7 +270,7 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row], 
     if not rows:
         return
     adb = await driver(conn)
-    await adb.execute(_insert_sql(table, conflict, update), *_column_arrays(table, rows))
+    await _write(adb, table, _insert_sql(table, conflict, update), _column_arrays(table, rows))
 
 
 @cache
@@ -211,6 +293,7 @@ async def select_rows(conn: AsyncConnection, table: Table, key: Key, keys: Itera
     if not wanted:
         return {}
     adb = await driver(conn)
+    await _written(adb)
     if isinstance(key, str):
         return {record[key]: dict(record) for record in await adb.fetch(_select_sql(table, key), wanted)}
     arrays = [list(values) for values in zip(*wanted, strict=True)]

@@ -22,6 +22,7 @@ from projections.engine.batch import (
     decode_messages,
     key_of,
 )
+from projections.engine.bulk import combined_writes
 from projections.models.audit import AuditTrail, described_members
 from projections.models.authority import Authority, AuthorityChanges
 from projections.models.base import Projection
@@ -122,10 +123,13 @@ class EventsHandler:
         return found if before is None else projection.after(found, before)
 
     async def store(self, conn: AsyncConnection, planned: Planned) -> None:
-        await self.authority.write(conn, planned.authority)
-        await write_refs(conn, planned.personal_refs)
-        for projection, changes in zip(self.projections, planned.changes, strict=True):
-            await projection.write(conn, changes)
+        """Write a plan; each table's rows are written once, none reads what another wrote, so the
+        writes go to PostgreSQL as one statement."""
+        async with combined_writes(conn):
+            await self.authority.write(conn, planned.authority)
+            await write_refs(conn, planned.personal_refs)
+            for projection, changes in zip(self.projections, planned.changes, strict=True):
+                await projection.write(conn, changes)
 
     async def __call__(self, conn: AsyncConnection, messages: Sequence[StreamMessage]) -> None:
         await self.store(conn, await self.plan(conn, messages))
