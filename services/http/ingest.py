@@ -157,10 +157,11 @@ def refused_raw(request: Request, body: bytes, is_batch: bool) -> bytes:
 
 
 def decode_item(who: Identity, item: Item) -> tuple[Valid, Event]:
-    """A valid event of this publisher with the bytes to store (its encoded envelope), or
-    InvalidEvent (source_mismatch for another's source, bad_envelope for a `time` out of bounds).
-    An event recorded in a signed-in session names the person as its `actor`, whatever it said, and is
-    marked `recordedvia: session`; a signed event keeps its `data` as it came."""
+    """A valid event of this publisher with the bytes to store, or InvalidEvent (source_mismatch for
+    another's source, bad_envelope for a `time` out of bounds). The bytes are the event as it came,
+    as compact JSON (as NATS stores what a publisher sends). An event recorded in a signed-in session
+    names the person as its `actor`, whatever it said, and is marked `recordedvia: session` (its
+    envelope encoded); a signed event keeps its `data` as it came."""
     if not item.checked:
         check_storable(item.obj)
     event = decode_obj(item.obj)
@@ -170,7 +171,8 @@ def decode_item(who: Identity, item: Item) -> tuple[Valid, Event]:
     late = check_time(envelope.time, datetime.now(UTC))
     if late is not None:
         raise InvalidEvent("bad_envelope", [Problem("time", late)])
-    raw = stored_bytes(envelope, item.data)
+    as_sent = who.actor is None and item.data is None
+    raw = compact(item.obj) if as_sent else stored_bytes(envelope, item.data)
     if len(raw) > MAX_EVENT_BYTES:
         raise InvalidEvent("too_large", [Problem("", f"event is {len(raw)} bytes encoded, limit {MAX_EVENT_BYTES}")])
     if envelope.source != who.source:

@@ -1,19 +1,24 @@
 """Whatever a client puts in a query parameter or header is answered for what it is: a number or date
-out of range is a 400 naming the parameter (never a 500); a CSV export never starts a formula."""
+out of range is a 400 naming the parameter (never a 500); a CSV export never starts a formula; an event
+is stored as it was sent, as compact JSON."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import socket
 from urllib.parse import urlsplit
 
 import httpx
+import nats
 import pytest
 
-from schemas.codec import encode
-from tests.support import System, sample
+from schemas.codec import encode, to_obj
+from schemas.fastjson import compact
+from services.store import EVENTS_STREAM
+from tests.support import System, nats_options, sample
 
 pytestmark = pytest.mark.integration
 CE = {"content-type": "application/cloudevents+json"}
@@ -186,3 +191,26 @@ def test_no_numeric_or_date_parameter_of_any_route_answers_500(system: System, r
                     if r.json().get("error") != "bad_request" or not problems:
                         failures.append((route, name, value, r.text[:200]))
     assert not failures, failures
+
+
+async def test_an_event_is_stored_as_it_was_sent_in_compact_json(system: System, agency):
+    """Posted alone (indented, attributes in another order, a time with its offset) or in a batch, an
+    event's stored bytes are its JSON as sent, compacted: what the agency wrote, as NATS keeps it."""
+    def sent() -> dict[str, object]:
+        obj = to_obj(sample("activity_held"))
+        return {"time": "2026-03-02T09:30:00.5+07:00", **{k: v for k, v in reversed(obj.items()) if k != "time"}}
+
+    one, batch = sent(), [sent(), sent()]
+    answers = [httpx.post(f"{system.http}/events", content=json.dumps(one, indent=2, ensure_ascii=False),
+                          headers=auth(agency)).json()]
+    batched = {**auth(agency), "content-type": "application/cloudevents-batch+json"}
+    answers += httpx.post(f"{system.http}/events", content=json.dumps(batch), headers=batched).json()["results"]
+    auditor = system.credentials("ha-tinh", "kiem-toan-doc", "auditor")
+    nc = await nats.connect(auditor["nats_url"], **nats_options(auditor))
+    try:
+        js = nc.jetstream(timeout=5)
+        stored = [(await js.get_msg(EVENTS_STREAM, seq=a["sequence"])).data for a in answers]
+    finally:
+        await nc.close()
+    assert stored == [compact(obj) for obj in (one, *batch)]
+    assert stored[0].startswith(b'{"time":"2026-03-02T09:30:00.5+07:00","data":{')
