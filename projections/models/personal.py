@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.engine.batch import Batch, Stored
-from projections.engine.bulk import insert_rows
+from projections.engine.bulk import fetch, insert_rows
 from projections.engine.tables import metadata
 from projections.models.tables import events
 from schemas.codec import Event, decode_obj, to_obj
@@ -233,18 +233,21 @@ async def _keys_of(
 ) -> tuple[dict[tuple[str, str], tuple[str, bytes]], dict[tuple[str, str], datetime]]:
     """The live key of each (province, person), and when each was last erased."""
     pairs = list(pairs)
-    rows = await conn.execute(
-        select(personal_keys.c.province, personal_keys.c.person, personal_keys.c.key_id, personal_keys.c.key,
-               personal_keys.c.erased_at)
-        .where(func.row(personal_keys.c.province, personal_keys.c.person).in_(pairs)))
+    rows = await fetch(conn, _KEYS_OF, [p for p, _ in pairs], [d for _, d in pairs])
     live: dict[tuple[str, str], tuple[str, bytes]] = {}
     erased: dict[tuple[str, str], datetime] = {}
-    for r in rows:
-        if r.erased_at is None:
-            live[r.province, r.person] = (r.key_id, bytes(r.key))
+    for province, person, key_id, key, erased_at in rows:
+        if erased_at is None:
+            live[province, person] = (key_id, bytes(key))
         else:
-            erased[r.province, r.person] = max(r.erased_at, erased.get((r.province, r.person), r.erased_at))
+            erased[province, person] = max(erased_at, erased.get((province, person), erased_at))
     return live, erased
+
+
+_KEYS_OF = ("SELECT province, person, key_id, key, erased_at FROM personal_keys"
+            " WHERE (province, person) IN (SELECT * FROM unnest($1::text[], $2::text[]))")
+"""Every key, live or erased, of the (province, person) pairs given as two arrays: one prepared statement
+whatever their number."""
 
 
 async def keys_by_id(conn: AsyncConnection, key_ids: Iterable[str]) -> dict[str, tuple[str, bytes | None]]:
