@@ -78,6 +78,20 @@ async def bulk(publisher: Publisher, items: Sequence[Item], window: int) -> floa
     return len(items) / (time.perf_counter() - t0)
 
 
+async def batches(publisher: Publisher, items: Sequence[Item], size: int, callers: int) -> float:
+    """`callers` tasks sharing one Publisher, each storing one batch of `size` events at a time with
+    `publish_many` (as the HTTP service stores a batched request); events/s."""
+    chunks = [[raw for _, raw, _ in items[k:k + size]] for k in range(0, len(items), size)]
+
+    async def caller(mine: Sequence[list[bytes]]) -> None:
+        for chunk in mine:
+            await publisher.publish_many(chunk)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(caller(chunks[k::callers]) for k in range(callers)))
+    return len(items) / (time.perf_counter() - t0)
+
+
 # --- HTTP ------------------------------------------------------------------------------------
 
 def start_http(rt: Runtime, port: int, workers: int | None = None) -> subprocess.Popen[bytes]:

@@ -130,6 +130,7 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
                     keep(f, "raw_atomic", await refs.raw_atomic(nc, corpus.take(n["bulk"])))
                     with profiled("ingest_publish_many" if r == 0 else None):
                         keep(f, "ours_atomic", await ours.bulk(publisher, corpus.take(n["bulk"]), 1000))
+                    keep(f, "ours_100", await ours.batches(publisher, corpus.take(n["bulk"]), 100, 4))
 
             log("ingest over HTTP")
             token = (await issue(engine, "ha-tinh", "so-ngoai-vu"))["token"]

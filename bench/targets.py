@@ -61,6 +61,7 @@ def ingest_labels(window: int) -> dict[str, str]:
         "peer_single": "peer: one `save()` per event", "peer_batched": "peer: `save()` of 1,000 events",
         "ours_8": "our NATS ingest, 8 publishers", "ours_atomic": "our `publish_many`, atomic batches of 1,000",
         "ours_bulk": f"our `publish_many` (window {window}, no atomic batches)",
+        "ours_100": "our `publish_many`, 4 callers, a batch of 100 each at a time",
     }
 
 
@@ -100,3 +101,5 @@ def ingest_rows(t: Table, window: int) -> None:
     if "http_100" in have:
         t.against("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"],
                   "ours_atomic" if "ours_atomic" in have else "ours_bulk", 0.5)
+    if {"http_100", "ours_100"} <= have:  # the same load without HTTP: what the server takes in batches of 100
+        t.against("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"], "ours_100", None)
