@@ -2,11 +2,12 @@
 the target as a ratio to it. `ingest_rows` are the ingest rows (NATS and HTTP) that `bench.run` and
 `bench.ingest` both print.
 
-A target set against the peer (a multiple of its figure) is capped by what the same servers do with
-the same load and no library of ours (`Table.against_peer`): the bar is never more than half of what
-the server alone reaches, as for every other path measured against raw nats-py (so that the bar does
-not jump from half the server's multiple to all of it as the server's multiple passes the target); the
-target column then shows the server's own multiple of the peer.
+A target set against another figure than the server's own (a multiple of the peer's, or HTTP batches of
+100 against `publish_many` in batches of 1,000) is capped by what the same servers do with the same
+load and no library of ours (`Table.against_capped`): the bar is never more than half of what the
+server alone reaches, as for every other path measured against raw nats-py (so that the bar does not
+jump from half the server's multiple to all of it as the server's multiple passes the target); the
+target column then shows the server's own multiple of the reference.
 """
 
 from __future__ import annotations
@@ -37,16 +38,17 @@ class Table:
     def against(self, what: str, ours_v: float, key: str, target: float | None) -> None:
         self.compare(what, ours_v, self.labels[key], self.f[key], target)
 
-    def against_peer(self, what: str, ours_v: float, peer: str, target: float, server: str) -> None:
-        """`ours_v` ≥ `target`× the peer's figure `peer`, or, where the same server without our library
+    def against_capped(self, what: str, ours_v: float, ref: str, target: float, server: str) -> None:
+        """`ours_v` ≥ `target`× the figure `ref`, or, where the same server without our library
         (reference `server`, same load) reaches less than twice that, ≥ half of what it reaches."""
-        reached = self.f[server] / self.f[peer] if self.f[peer] else 0.0
+        reached = self.f[server] / self.f[ref] if self.f[ref] else 0.0
         if reached >= 2 * target:
-            self.against(what, ours_v, peer, target)
+            self.against(what, ours_v, ref, target)
             return
         capped = round(reached / 2, 2)
-        self.compare(what, ours_v, self.labels[peer], self.f[peer], capped,
-                     f"≥ {capped:g}× ({target:g}×, capped: {self.labels[server]} is {reached:.2f}× the peer)")
+        whose = "the peer" if ref.startswith("peer") else self.labels[ref]
+        self.compare(what, ours_v, self.labels[ref], self.f[ref], capped,
+                     f"≥ {capped:g}× ({target:g}×, capped: {self.labels[server]} is {reached:.2f}× {whose})")
 
     def markdown(self) -> list[str]:
         out = ["| measurement | ours | reference | reference figure | ours / ref | target | result |",
@@ -62,6 +64,7 @@ def ingest_labels(window: int) -> dict[str, str]:
         "ours_8": "our NATS ingest, 8 publishers", "ours_atomic": "our `publish_many`, atomic batches of 1,000",
         "ours_bulk": f"our `publish_many` (window {window}, no atomic batches)",
         "ours_100": "our `publish_many`, 4 callers, a batch of 100 each at a time",
+        "raw_100": "raw atomic batches of 100, 4 callers",
     }
 
 
@@ -73,12 +76,12 @@ def ingest_rows(t: Table, window: int) -> None:
     eight = "NATS ingest, 8 publishers (8 connections, one event at a time each)"
     if {"ours_8", "raw_8"} <= have:
         t.against(eight, f["ours_8"], "raw_8", 0.5)
-        t.against_peer(eight, f["ours_8"], "peer_single", 5, "raw_8")
+        t.against_capped(eight, f["ours_8"], "peer_single", 5, "raw_8")
     shared = ("NATS ingest, 8 concurrent callers sharing one Publisher (group commit; under 16 in flight "
               "each event goes out at once)")
     if {"shared_8", "raw_8", "raw_pipe"} <= have:
         t.against(shared, f["shared_8"], "raw_8", 0.5)
-        t.against_peer(shared, f["shared_8"], "peer_single", 5, "raw_pipe")
+        t.against_capped(shared, f["shared_8"], "peer_single", 5, "raw_pipe")
         # the same load without our library: the pipelined figure is the most the server stores of single
         # messages (`sync_interval: always`: each stored and fsynced in turn)
         t.against(f"the same server without our library: {t.labels['raw_8']}", f["raw_8"], "peer_single", None)
@@ -89,17 +92,21 @@ def ingest_rows(t: Table, window: int) -> None:
     if {"ours_bulk", "raw_pipe"} <= have:
         pipe = f"NATS bulk: `publish_many` without atomic batches (pipelined publishes, window {window})"
         t.against(pipe, f["ours_bulk"], "raw_pipe", 0.5)
-        t.against_peer(pipe, f["ours_bulk"], "peer_batched", 2, "raw_pipe")
+        t.against_capped(pipe, f["ours_bulk"], "peer_batched", 2, "raw_pipe")
     bulk = "NATS bulk: `publish_many`, atomic batches of 1,000 (all validated first, id lookup)"
     if {"ours_atomic", "raw_atomic"} <= have:
         t.against(bulk, f["ours_atomic"], "raw_atomic", 0.5)
-        t.against_peer(bulk, f["ours_atomic"], "peer_batched", 2, "raw_atomic")
+        t.against_capped(bulk, f["ours_atomic"], "peer_batched", 2, "raw_atomic")
     single = "HTTP `POST /events`, single events, 8 clients"
     if "http_1" in have:
         t.against(single, f["http_1"], "peer_single", 2)
         t.against(single, f["http_1"], "ours_8", 0.5)
     if "http_100" in have:
-        t.against("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"],
-                  "ours_atomic" if "ours_atomic" in have else "ours_bulk", 0.5)
+        batches = "HTTP `POST /events`, batches of 100, 4 clients"
+        ref = "ours_atomic" if "ours_atomic" in have else "ours_bulk"
+        if "raw_100" in have:  # nats-server stages each atomic batch at a fixed cost: 100s reach less than 1,000s
+            t.against_capped(batches, f["http_100"], ref, 0.5, "raw_100")
+        else:
+            t.against(batches, f["http_100"], ref, 0.5)
     if {"http_100", "ours_100"} <= have:  # the same load without HTTP: what the server takes in batches of 100
         t.against("HTTP `POST /events`, batches of 100, 4 clients", f["http_100"], "ours_100", None)
