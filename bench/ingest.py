@@ -60,7 +60,6 @@ async def measure(scale: float, rounds: int, http_workers: list[int]) -> dict[st
                 keep(f, "shared_8", await ours.shared(publisher, corpus.take(n["conc"]), 8))
                 keep(f, "ours_atomic", await ours.bulk(publisher, corpus.take(n["bulk"]), 1000))
                 keep(f, "ours_100", await ours.batches(publisher, corpus.take(n["bulk"]), 100, 4))
-                keep(f, "raw_100", await refs.raw_callers(nc, corpus.take(n["bulk"]), 100, 4))
                 for count, (port, _) in http.items():
                     suffix = "" if count == http_workers[0] else f"@{count}"
                     keep(f, "http_1" + suffix, await http_ingest(port, token, corpus.take(n["http1"]), 1, 8))

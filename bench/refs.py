@@ -143,19 +143,6 @@ async def raw_atomic(nc: Client, items: Sequence[Item], size: int = 1000, in_fli
     return len(items) / (time.perf_counter() - t0)
 
 
-async def raw_callers(nc: Client, items: Sequence[Item], size: int, callers: int) -> float:
-    """`callers` tasks, each sending one atomic batch of `size` at a time (its share of `items`); events/s."""
-    chunks = [items[k:k + size] for k in range(0, len(items), size)]
-
-    async def caller(mine: Sequence[Sequence[Item]]) -> None:
-        for chunk in mine:
-            await atomic_batch(nc, chunk)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(caller(chunks[k::callers]) for k in range(callers)))
-    return len(items) / (time.perf_counter() - t0)
-
-
 async def raw_pull(nc: Client, first_seq: int, last_seq: int, batch: int) -> float:
     """Durable pull consumer configured like the projection runner's (AckPolicy.ALL,
     max_ack_pending = batch), fetch + ack of each batch, no decoding and no database; events/s."""

@@ -131,7 +131,6 @@ async def measure(scale: float) -> tuple[dict[str, float], dict[str, object]]:
                     with profiled("ingest_publish_many" if r == 0 else None):
                         keep(f, "ours_atomic", await ours.bulk(publisher, corpus.take(n["bulk"]), 1000))
                     keep(f, "ours_100", await ours.batches(publisher, corpus.take(n["bulk"]), 100, 4))
-                    keep(f, "raw_100", await refs.raw_callers(nc, corpus.take(n["bulk"]), 100, 4))
 
             log("ingest over HTTP")
             token = (await issue(engine, "ha-tinh", "so-ngoai-vu"))["token"]
