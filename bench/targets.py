@@ -40,8 +40,9 @@ class Table:
         self.compare(what, ours_v, self.labels[key], self.f[key], target)
 
     def against_capped(self, what: str, ours_v: float, ref: str, target: float, server: str) -> None:
-        """`ours_v` ≥ `target`× the figure `ref`, or, where the same server without our library
-        (reference `server`, same load) reaches less than twice that, ≥ half of what it reaches."""
+        """`ours_v` ≥ `target`× the figure `ref`, or, where the same load without the layer measured
+        (reference `server`: the server without our library, or for HTTP, our library without HTTP)
+        reaches less than twice that, ≥ half of what it reaches."""
         reached = self.f[server] / self.f[ref] if self.f[ref] else 0.0
         if reached >= 2 * target:
             self.against(what, ours_v, ref, target)
